@@ -1,0 +1,145 @@
+//! Command-line types. Their doc comments are the `--help` text.
+//!
+//! Every option of `setup` (and the shared ones of `doctor`) can also come from an
+//! `ACTSIM_*` environment variable, so provisioning tools can set them once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Install and check nektos/act on Docker, so GitHub Actions workflows run locally.
+#[derive(Debug, Parser)]
+#[command(name = "actsim", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that Docker and act work together; print a fix for every problem found.
+    ///
+    /// Exit codes: 0 no check failed (warnings allowed), 1 a check failed, 2 usage error.
+    Doctor(DoctorArgs),
+    /// Set up this machine: install a verified act, the Docker group, the compose and act
+    /// configuration, then run the doctor checks.
+    ///
+    /// Exit codes: 0 done, 1 a step or the final check failed, 2 usage error, 3 aborted
+    /// (declined, or no terminal without --yes), 4 act download or verification failed,
+    /// 5 a step needs privileges this run does not have.
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Readable lines on stderr.
+    #[default]
+    Human,
+    /// One JSON document on stdout, nothing else there.
+    Json,
+}
+
+/// Options shared by `doctor` and `setup`.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "ACTSIM_FORMAT")]
+    pub format: Format,
+
+    /// Where act is installed [default: /usr/local/bin as root, else ~/.local/bin].
+    #[arg(long, value_name = "DIR", env = "ACTSIM_BIN_DIR")]
+    pub bin_dir: Option<PathBuf>,
+
+    /// Where docker-compose.yml and .env live [default: $XDG_CONFIG_HOME/actsim].
+    #[arg(long, value_name = "DIR", env = "ACTSIM_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+
+    /// The user to set up or check [default: SUDO_USER under sudo, else the current user].
+    #[arg(long, value_name = "NAME", env = "ACTSIM_USER")]
+    pub user: Option<String>,
+
+    /// Image act runs jobs in for ubuntu-latest, ubuntu-24.04 and ubuntu-22.04.
+    #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
+    pub platform_image: Option<String>,
+
+    /// Show details under every check.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print only problems and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Deadline for the whole run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Also run a real workflow job through act (check act.run).
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Image for the container checks [default: built locally from the installed act].
+    #[arg(long, value_name = "IMAGE")]
+    pub probe_image: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Do not ask; apply the plan (for scripts and provisioning).
+    #[arg(short = 'y', long, env = "ACTSIM_YES")]
+    pub yes: bool,
+
+    /// Show the plan and change nothing.
+    #[arg(long, env = "ACTSIM_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// act version to install: a version like 0.2.89, or "latest".
+    #[arg(long, value_name = "VER", env = "ACTSIM_ACT_VERSION", default_value = crate::act::DEFAULT_VERSION)]
+    pub act_version: String,
+
+    /// Release download base; files are fetched from {base}/v{VER}/{asset}.
+    #[arg(long, value_name = "URL", env = "ACTSIM_ACT_BASE_URL")]
+    pub act_base_url: Option<String>,
+
+    /// Install from this local release archive instead of downloading (needs
+    /// --act-checksums or --act-sha256).
+    #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_ARCHIVE")]
+    pub act_archive: Option<PathBuf>,
+
+    /// Local checksums.txt to verify the archive against.
+    #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_CHECKSUMS")]
+    pub act_checksums: Option<PathBuf>,
+
+    /// Expected SHA-256 of the archive (checked in addition to checksums.txt).
+    #[arg(long, value_name = "HEX", env = "ACTSIM_ACT_SHA256")]
+    pub act_sha256: Option<String>,
+
+    /// Group to join for socket access [default: the group owning the daemon socket].
+    #[arg(long, value_name = "NAME", env = "ACTSIM_DOCKER_GROUP")]
+    pub docker_group: Option<String>,
+
+    /// Skip the final doctor check.
+    #[arg(long, env = "ACTSIM_NO_CHECK")]
+    pub no_check: bool,
+
+    /// Deadline for each waiting step (download, lock, image build, final check), in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, env = "ACTSIM_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
+
+    /// Extra trusted CA certificate (PEM) for a mirror [env: SSL_CERT_FILE also read].
+    #[arg(long, value_name = "FILE", env = "ACTSIM_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow plain http:// downloads from hosts other than loopback.
+    #[arg(long, env = "ACTSIM_ALLOW_HTTP")]
+    pub allow_http: bool,
+}

@@ -1,0 +1,72 @@
+//! Connecting to the daemon with bollard, always at a negotiated API version.
+//!
+//! bollard talks at its own newest API unless told otherwise; an older daemon refuses that,
+//! so every connection calls `negotiate_version()`. Every call is wrapped in a deadline by
+//! the caller; `timeout_secs` here is bollard's own per-request limit.
+
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+
+/// Connect (without any request) to `host`: `unix://`, a bare path, `tcp://` or `http://`.
+pub fn connect_lazy(host: &str, timeout: Duration) -> Result<Docker, String> {
+    let secs = timeout.as_secs().max(1);
+    if let Some(path) = super::endpoint::unix_path(host) {
+        let path = path.to_string_lossy().to_string();
+        Docker::connect_with_unix(&path, secs, API_DEFAULT_VERSION)
+            .map_err(|e| format!("cannot use socket {path}: {e}"))
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, secs, API_DEFAULT_VERSION)
+            .map_err(|e| format!("cannot use {host}: {e}"))
+    } else {
+        Err(format!(
+            "unsupported daemon address {host}: actsim talks to unix:// and tcp:// endpoints"
+        ))
+    }
+}
+
+/// Connect and negotiate the API version (one `/version` request).
+pub async fn connect(host: &str, timeout: Duration) -> Result<Docker, String> {
+    let docker = connect_lazy(host, timeout)?;
+    match tokio::time::timeout(timeout, docker.negotiate_version()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err(format!(
+            "the daemon at {host} accepted the connection but did not answer within {}s",
+            timeout.as_secs_f32()
+        )),
+    }
+}
+
+/// A one-line description of a bollard error, without Rust debug noise.
+pub fn describe(e: &bollard::errors::Error) -> String {
+    use bollard::errors::Error as B;
+    match e {
+        B::DockerResponseServerError {
+            status_code,
+            message,
+        } => format!("daemon answered HTTP {status_code}: {}", message.trim()),
+        B::SocketNotFoundError(p) => format!("no socket at {p}"),
+        B::HyperResponseError { err } => {
+            let mut msg = err.to_string();
+            let mut src = std::error::Error::source(err);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            msg
+        }
+        other => {
+            let mut msg = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(s) = src {
+                let s_text = s.to_string();
+                if !msg.contains(&s_text) {
+                    msg = format!("{msg}: {s_text}");
+                }
+                src = s.source();
+            }
+            msg
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Where the daemon is, resolved exactly the way the docker CLI does — and the way act does.
+//!
+//! docker CLI: a non-empty `DOCKER_HOST`, then the context named by `DOCKER_CONTEXT` or by
+//! `currentContext` in `$DOCKER_CONFIG/config.json` (its endpoint is in
+//! `contexts/meta/<sha256(name)>/meta.json`), then `unix:///var/run/docker.sock`.
+//! act: `DOCKER_HOST` when set at all, contexts ignored, then the first path of its own list
+//! that `lstat` finds (a dangling symlink counts, which is how act ends up on a dead socket).
+//! What can go wrong: an unreadable config, a context whose meta file is missing.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::process::Process;
+
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `DOCKER_HOST`.
+    Env,
+    /// A docker context other than `default`, and where its name came from.
+    Context { name: String, from: String },
+    /// Nothing configured: the built-in default.
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The daemon address, e.g. `unix:///var/run/docker.sock` or `tcp://host:2375`.
+    pub host: String,
+    pub source: Source,
+    /// Things worth a warning (e.g. `DOCKER_HOST` set but empty).
+    pub warnings: Vec<String>,
+}
+
+impl Endpoint {
+    /// The socket path for a `unix://` endpoint.
+    pub fn socket_path(&self) -> Option<PathBuf> {
+        unix_path(&self.host)
+    }
+
+    /// "DOCKER_HOST", "context colima (DOCKER_CONTEXT)", "default".
+    pub fn why(&self) -> String {
+        match &self.source {
+            Source::Env => "from DOCKER_HOST".to_string(),
+            Source::Context { name, from } => format!("from docker context {name} ({from})"),
+            Source::Default => "the default; no DOCKER_HOST or docker context set".to_string(),
+        }
+    }
+}
+
+/// The path of a `unix://` address (or of a bare absolute path).
+pub fn unix_path(host: &str) -> Option<PathBuf> {
+    if let Some(rest) = host.strip_prefix("unix://") {
+        Some(PathBuf::from(rest))
+    } else if host.starts_with('/') {
+        Some(PathBuf::from(host))
+    } else {
+        None
+    }
+}
+
+/// `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn docker_config_dir(process: &Process, home: &Path) -> PathBuf {
+    process
+        .var_nonempty("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".docker"))
+}
+
+/// Resolve the daemon endpoint as the docker CLI would. `Err` explains a broken context.
+pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
+    let mut warnings = Vec::new();
+    match process.var("DOCKER_HOST") {
+        Some(h) if !h.trim().is_empty() => {
+            return Ok(Endpoint {
+                host: h.trim().to_string(),
+                source: Source::Env,
+                warnings,
+            });
+        }
+        Some(_) => warnings.push(
+            "DOCKER_HOST is set but empty: docker ignores it, but act and other tools may not; \
+             unset it (unset DOCKER_HOST) or give it a value"
+                .to_string(),
+        ),
+        None => {}
+    }
+    let config_dir = docker_config_dir(process, home);
+    let (name, from) = match process.var_nonempty("DOCKER_CONTEXT") {
+        Some(name) => (name.to_string(), "DOCKER_CONTEXT".to_string()),
+        None => match current_context(&config_dir.join("config.json"))? {
+            Some(name) => (
+                name,
+                format!(
+                    "currentContext in {}",
+                    config_dir.join("config.json").display()
+                ),
+            ),
+            None => ("default".to_string(), String::new()),
+        },
+    };
+    if name == "default" {
+        return Ok(Endpoint {
+            host: DEFAULT_HOST.to_string(),
+            source: Source::Default,
+            warnings,
+        });
+    }
+    let meta = context_meta_path(&config_dir, &name);
+    let text = std::fs::read_to_string(&meta).map_err(|e| {
+        format!(
+            "docker context {name} ({from}) has no readable meta file {}: {e}",
+            meta.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", meta.display()))?;
+    let host = json
+        .pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{} has no Endpoints.docker.Host", meta.display()))?;
+    Ok(Endpoint {
+        host: host.to_string(),
+        source: Source::Context { name, from },
+        warnings,
+    })
+}
+
+/// `currentContext` of a docker `config.json`; `None` when the file or field is absent.
+fn current_context(config_json: &Path) -> Result<Option<String>, String> {
+    let text = match std::fs::read_to_string(config_json) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("reading {}: {e}", config_json.display())),
+    };
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", config_json.display()))?;
+    Ok(json
+        .get("currentContext")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string))
+}
+
+/// `<config>/contexts/meta/<sha256 hex of name>/meta.json`.
+pub fn context_meta_path(config_dir: &Path, name: &str) -> PathBuf {
+    let digest = hex::encode(Sha256::digest(name.as_bytes()));
+    config_dir
+        .join("contexts")
+        .join("meta")
+        .join(digest)
+        .join("meta.json")
+}
+
+/// A well-known socket location and what is there now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownSocket {
+    pub label: &'static str,
+    pub path: PathBuf,
+    pub state: SocketState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketState {
+    Socket,
+    /// Exists but is not a socket (a file, a directory).
+    NotSocket,
+    /// A symlink whose target does not exist.
+    Dangling(PathBuf),
+    Absent,
+}
+
+pub fn socket_state(path: &Path) -> SocketState {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(_) => SocketState::Absent,
+        Ok(m) if m.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(t) if t.file_type().is_socket() => SocketState::Socket,
+            Ok(_) => SocketState::NotSocket,
+            Err(_) => SocketState::Dangling(std::fs::read_link(path).unwrap_or_default()),
+        },
+        Ok(m) if m.file_type().is_socket() => SocketState::Socket,
+        Ok(_) => SocketState::NotSocket,
+    }
+}
+
+/// Every well-known socket location (Docker rootful and rootless, Desktop, colima, Rancher,
+/// OrbStack, Podman), with what is there.
+pub fn known_sockets(process: &Process, home: &Path) -> Vec<KnownSocket> {
+    let runtime = process.var_nonempty("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let mut list: Vec<(&'static str, PathBuf)> =
+        vec![("Docker (rootful)", PathBuf::from("/var/run/docker.sock"))];
+    if let Some(r) = &runtime {
+        list.push(("Docker (rootless)", r.join("docker.sock")));
+    }
+    list.extend([
+        ("Docker Desktop", home.join(".docker/run/docker.sock")),
+        ("colima", home.join(".colima/default/docker.sock")),
+        ("colima (legacy)", home.join(".colima/docker.sock")),
+        ("Rancher Desktop", home.join(".rd/docker.sock")),
+        ("OrbStack", home.join(".orbstack/run/docker.sock")),
+        ("Podman (rootful)", PathBuf::from("/run/podman/podman.sock")),
+    ]);
+    if let Some(r) = &runtime {
+        list.push(("Podman (rootless)", r.join("podman/podman.sock")));
+    }
+    list.into_iter()
+        .map(|(label, path)| KnownSocket {
+            label,
+            state: socket_state(&path),
+            path,
+        })
+        .collect()
+}
+
+/// The kind of Docker install a socket path suggests.
+pub fn flavour(path: &Path, process: &Process, home: &Path) -> &'static str {
+    known_sockets(process, home)
+        .into_iter()
+        .find(|k| k.path == path)
+        .map(|k| k.label)
+        .unwrap_or("Docker (custom socket)")
+}
+
+/// What act will connect to, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActEndpoint {
+    pub host: Option<String>,
+    pub why: String,
+}
+
+/// act's resolution: `DOCKER_HOST` when set at all; contexts are ignored; then the first
+/// path in act's list that `lstat` finds (dangling symlinks included).
+pub fn act_endpoint(process: &Process, home: &Path) -> ActEndpoint {
+    if let Some(h) = process.var("DOCKER_HOST") {
+        return ActEndpoint {
+            host: Some(h.to_string()),
+            why: "DOCKER_HOST".to_string(),
+        };
+    }
+    let runtime = process.var("XDG_RUNTIME_DIR").unwrap_or("");
+    // act's CommonSocketLocations, in its order, expanded as os.ExpandEnv would.
+    let candidates = [
+        "/var/run/docker.sock".to_string(),
+        "/run/podman/podman.sock".to_string(),
+        format!("{}/.colima/docker.sock", home.display()),
+        format!("{runtime}/docker.sock"),
+        format!("{runtime}/podman/podman.sock"),
+        format!("{}/.docker/run/docker.sock", home.display()),
+    ];
+    for c in candidates {
+        if std::fs::symlink_metadata(&c).is_ok() {
+            return ActEndpoint {
+                host: Some(format!("unix://{c}")),
+                why: format!("first existing path in act's socket list ({c})"),
+            };
+        }
+    }
+    ActEndpoint {
+        host: None,
+        why: "no DOCKER_HOST and none of act's socket paths exists".to_string(),
+    }
+}
+
+/// Two daemon addresses name the same place (`unix:///a` vs `/a`, symlinks resolved).
+pub fn same_host(a: &str, b: &str) -> bool {
+    match (unix_path(a), unix_path(b)) {
+        (Some(pa), Some(pb)) => {
+            let ca = std::fs::canonicalize(&pa).unwrap_or(pa);
+            let cb = std::fs::canonicalize(&pb).unwrap_or(pb);
+            ca == cb
+        }
+        _ => a.trim_end_matches('/') == b.trim_end_matches('/'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("actsim-ep-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn docker_host_wins() {
+        let p = Process::with_vars([
+            ("DOCKER_HOST", "tcp://10.0.0.1:2375"),
+            ("DOCKER_CONTEXT", "x"),
+        ]);
+        let e = resolve(&p, Path::new("/nonexistent")).unwrap();
+        assert_eq!(e.host, "tcp://10.0.0.1:2375");
+        assert_eq!(e.source, Source::Env);
+        assert_eq!(e.socket_path(), None);
+    }
+
+    #[test]
+    fn empty_docker_host_warns_and_falls_through() {
+        let p = Process::with_vars([("DOCKER_HOST", "")]);
+        let e = resolve(&p, Path::new("/nonexistent")).unwrap();
+        assert_eq!(e.host, DEFAULT_HOST);
+        assert_eq!(e.source, Source::Default);
+        assert!(e.warnings[0].contains("set but empty"));
+    }
+
+    #[test]
+    fn current_context_from_config_and_env() {
+        let home = tmp("ctx");
+        let cfg = home.join(".docker");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("config.json"), r#"{"currentContext":"colima"}"#).unwrap();
+        let meta = context_meta_path(&cfg, "colima");
+        std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
+        std::fs::write(
+            &meta,
+            r#"{"Name":"colima","Endpoints":{"docker":{"Host":"unix:///tmp/colima.sock"}}}"#,
+        )
+        .unwrap();
+        let p = Process::with_vars([]);
+        let e = resolve(&p, &home).unwrap();
+        assert_eq!(e.host, "unix:///tmp/colima.sock");
+        assert!(matches!(&e.source, Source::Context { name, .. } if name == "colima"));
+        // DOCKER_CONTEXT=default overrides the config file.
+        let p = Process::with_vars([("DOCKER_CONTEXT", "default")]);
+        assert_eq!(resolve(&p, &home).unwrap().host, DEFAULT_HOST);
+        // A context without meta is an error that names it.
+        let p = Process::with_vars([("DOCKER_CONTEXT", "ghost")]);
+        let err = resolve(&p, &home).unwrap_err();
+        assert!(err.contains("ghost"), "{err}");
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn meta_path_is_sha256_of_the_name() {
+        // sha256("colima")
+        let p = context_meta_path(Path::new("/c"), "colima");
+        let digest = hex::encode(Sha256::digest(b"colima"));
+        assert_eq!(
+            p,
+            PathBuf::from(format!("/c/contexts/meta/{digest}/meta.json"))
+        );
+    }
+
+    #[test]
+    fn act_takes_docker_host_even_empty_and_ignores_contexts() {
+        let p = Process::with_vars([("DOCKER_HOST", ""), ("DOCKER_CONTEXT", "colima")]);
+        let a = act_endpoint(&p, Path::new("/nonexistent"));
+        assert_eq!(a.host.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn act_counts_dangling_symlinks() {
+        let home = tmp("dangling");
+        let run = home.join(".docker/run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/sock", run.join("docker.sock")).unwrap();
+        assert!(matches!(
+            socket_state(&run.join("docker.sock")),
+            SocketState::Dangling(_)
+        ));
+        let p = Process::with_vars([("XDG_RUNTIME_DIR", "/nonexistent-runtime")]);
+        let a = act_endpoint(&p, &home);
+        if std::fs::symlink_metadata("/var/run/docker.sock").is_err()
+            && std::fs::symlink_metadata("/run/podman/podman.sock").is_err()
+        {
+            assert_eq!(
+                a.host.unwrap(),
+                format!("unix://{}", run.join("docker.sock").display())
+            );
+        }
+        let known = known_sockets(&p, &home);
+        let desktop = known.iter().find(|k| k.label == "Docker Desktop").unwrap();
+        assert!(matches!(desktop.state, SocketState::Dangling(_)));
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn same_host_normalises_unix_forms() {
+        assert!(same_host(
+            "unix:///var/run/docker.sock",
+            "/var/run/docker.sock"
+        ));
+        assert!(!same_host("unix:///a.sock", "unix:///b.sock"));
+        assert!(same_host("tcp://h:1/", "tcp://h:1"));
+    }
+}

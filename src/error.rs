@@ -1,0 +1,195 @@
+//! Typed errors and the documented exit codes they map to.
+//!
+//! Every error names the thing involved (path, URL, expected and actual hash) and may carry
+//! a hint line with the fix. `main` prints `error: …` and `hint: …` and exits with
+//! [`Error::exit_code`]; no backtrace ever reaches a user.
+
+use std::path::PathBuf;
+
+/// Exit codes, documented in the README. Scripts depend on them: never renumber.
+pub mod exit {
+    /// Done; no check failed (warnings allowed).
+    pub const OK: u8 = 0;
+    /// A step or a check failed.
+    pub const FAILED: u8 = 1;
+    /// Usage error (bad flag or value).
+    pub const USAGE: u8 = 2;
+    /// Aborted: the plan was declined, or there is no terminal and no `--yes`.
+    pub const ABORTED: u8 = 3;
+    /// act download or verification failed.
+    pub const DOWNLOAD: u8 = 4;
+    /// A step needs privileges this run does not have.
+    pub const PRIVILEGE: u8 = 5;
+    /// Interrupted by Ctrl-C (128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or value the user gave is not usable.
+    #[error("{message}")]
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// Nothing was changed because the user declined or could not be asked.
+    #[error("aborted: {reason}")]
+    Aborted {
+        reason: String,
+        hint: Option<String>,
+    },
+
+    /// The archive's SHA-256 is not the one it must be.
+    #[error("checksum mismatch for {what}: expected {expected}, actual {actual}")]
+    ChecksumMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// Fetching something over the network failed (after retries).
+    #[error("download failed: {url}: {reason}")]
+    Download {
+        url: String,
+        reason: String,
+        hint: Option<String>,
+    },
+
+    /// The archive or checksums file is not usable (no `act` entry, unsafe path, too large,
+    /// no checksum line for the asset, unreadable local file).
+    #[error("{what}: {reason}")]
+    Verify {
+        what: String,
+        reason: String,
+        hint: Option<String>,
+    },
+
+    /// The step needs root; `command` is what to run instead.
+    #[error("{what} needs privileges this run does not have")]
+    Privilege { what: String, command: String },
+
+    /// A file system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+        hint: Option<String>,
+    },
+
+    /// Any other failure of a step (exit 1).
+    #[error("{message}")]
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage { .. } => exit::USAGE,
+            Error::Aborted { .. } => exit::ABORTED,
+            Error::ChecksumMismatch { .. } | Error::Download { .. } | Error::Verify { .. } => {
+                exit::DOWNLOAD
+            }
+            Error::Privilege { .. } => exit::PRIVILEGE,
+            Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
+            Error::Interrupted => exit::INTERRUPTED,
+        }
+    }
+
+    /// The line printed after `hint:`, if any.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Usage { hint, .. }
+            | Error::Aborted { hint, .. }
+            | Error::Download { hint, .. }
+            | Error::Verify { hint, .. }
+            | Error::Io { hint, .. }
+            | Error::Failed { hint, .. } => hint.clone(),
+            Error::ChecksumMismatch { .. } => Some(
+                "the archive is corrupt or was tampered with; nothing was installed. Retry, or check the mirror"
+                    .into(),
+            ),
+            Error::Privilege { command, .. } => Some(format!("run: {command}")),
+            Error::Interrupted => None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn failed(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
+        Error::Failed {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+            hint: None,
+        }
+    }
+}
+
+/// `result.at(path)?` turns an `io::Error` into [`Error::Io`] naming the path.
+pub trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_match_the_readme_table() {
+        assert_eq!(Error::usage("x", None).exit_code(), 2);
+        assert_eq!(
+            Error::Aborted {
+                reason: "declined".into(),
+                hint: None
+            }
+            .exit_code(),
+            3
+        );
+        let mismatch = Error::ChecksumMismatch {
+            what: "http://x/a.tar.gz".into(),
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
+        assert_eq!(mismatch.exit_code(), 4);
+        assert!(mismatch.to_string().contains("checksum mismatch"));
+        assert!(mismatch.to_string().contains("expected aa"));
+        let privilege = Error::Privilege {
+            what: "adding alice to group docker".into(),
+            command: "sudo usermod -aG docker alice".into(),
+        };
+        assert_eq!(privilege.exit_code(), 5);
+        assert_eq!(
+            privilege.hint().unwrap(),
+            "run: sudo usermod -aG docker alice"
+        );
+        assert_eq!(Error::failed("x", None).exit_code(), 1);
+    }
+}

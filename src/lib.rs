@@ -1,0 +1,36 @@
+//! actsim: installs nektos/act on Docker and proves that local workflow runs work.
+//!
+//! `main` parses the command line, runs `doctor` or `setup`, and maps every error to the
+//! documented exit codes (see [`error::exit`]).
+
+pub mod act;
+pub mod cli;
+pub mod docker;
+pub mod doctor;
+pub mod error;
+pub mod identity;
+pub mod process;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parse arguments, run the command, print errors with their hint, return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                error::exit::USAGE
+            } else {
+                0
+            });
+        }
+    };
+    let _process = process::Process::from_os();
+    match cli.command {
+        cli::Command::Doctor(_) | cli::Command::Setup(_) => ExitCode::from(error::exit::FAILED),
+    }
+}
