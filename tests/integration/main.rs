@@ -1,0 +1,7 @@
+//! The one integration test binary: real daemon, real act, real sockets, users and HTTP.
+
+mod support;
+
+mod doctor;
+mod setup_act;
+mod setup_files;

@@ -1,0 +1,1 @@
+//! Integration tests of the act step of `actsim setup` (part 1).

@@ -1,0 +1,1 @@
+//! Integration tests of the configuration steps of `actsim setup` (part 2).

@@ -1,0 +1,1 @@
+//! A loopback HTTP server in GitHub release layout, with fault modes.

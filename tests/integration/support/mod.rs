@@ -1,0 +1,3 @@
+//! Test support: fixtures, the fluent command builder, fault-injection sockets, users.
+
+pub mod mirror;
