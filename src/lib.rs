@@ -29,8 +29,14 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let _process = process::Process::from_os();
+    let process = process::Process::from_os();
     match cli.command {
-        cli::Command::Doctor(_) | cli::Command::Setup(_) => ExitCode::from(error::exit::FAILED),
+        cli::Command::Doctor(args) => doctor::command::main(args, &process),
+        cli::Command::Setup(_) => ExitCode::from(error::exit::FAILED),
     }
+}
+
+/// What the receipt of the target user says doctor should compare against.
+pub fn receipt_drift(_process: &process::Process, _user: &identity::TargetUser) -> doctor::Drift {
+    doctor::Drift::default()
 }

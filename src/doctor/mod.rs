@@ -41,3 +41,114 @@ impl Report {
         }
     }
 }
+
+mod act_checks;
+pub mod command;
+mod container_checks;
+mod docker_checks;
+mod runner;
+pub mod support;
+
+pub use runner::{Cleanup, Drift, GroupView, Options, run};
+
+/// Check ids in report order. Stable: documented in the README, used by scripts.
+pub const CHECK_IDS: [&str; 10] = [
+    "docker.cli",
+    "docker.endpoint",
+    "docker.socket",
+    "docker.daemon",
+    "act.binary",
+    "act.docker",
+    "container.run",
+    "container.socket",
+    "compose.config",
+    "act.run",
+];
+
+/// A check's verdict before timing is attached.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub summary: String,
+    pub detail: Vec<String>,
+    pub fix: Vec<String>,
+}
+
+impl Outcome {
+    pub fn pass(summary: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Pass,
+            summary: summary.into(),
+            detail: Vec::new(),
+            fix: Vec::new(),
+        }
+    }
+
+    pub fn warn(summary: impl Into<String>, fix: Vec<String>) -> Self {
+        Outcome {
+            status: Status::Warn,
+            summary: summary.into(),
+            detail: Vec::new(),
+            fix,
+        }
+    }
+
+    /// A failure; `fix` must not be empty (the contract says every fail has a fix).
+    pub fn fail(summary: impl Into<String>, fix: Vec<String>) -> Self {
+        debug_assert!(!fix.is_empty(), "a fail needs a fix");
+        Outcome {
+            status: Status::Fail,
+            summary: summary.into(),
+            detail: Vec::new(),
+            fix,
+        }
+    }
+
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::Skip,
+            summary: reason.into(),
+            detail: Vec::new(),
+            fix: Vec::new(),
+        }
+    }
+
+    pub fn detail(mut self, line: impl Into<String>) -> Self {
+        self.detail.push(line.into());
+        self
+    }
+
+    pub fn details(mut self, lines: impl IntoIterator<Item = String>) -> Self {
+        self.detail.extend(lines);
+        self
+    }
+
+    /// Downgrade a pass to a warning (keeps a worse status).
+    pub fn warn_also(mut self, summary_note: &str, fix: Vec<String>) -> Self {
+        if self.status == Status::Pass {
+            self.status = Status::Warn;
+        }
+        if !summary_note.is_empty() {
+            self.summary = format!("{}; {summary_note}", self.summary);
+        }
+        self.fix.extend(fix);
+        self
+    }
+}
+
+/// The human title of a check id.
+pub fn title(id: &str) -> &'static str {
+    match id {
+        "docker.cli" => "Docker CLI",
+        "docker.endpoint" => "Daemon endpoint",
+        "docker.socket" => "Daemon socket access",
+        "docker.daemon" => "Docker daemon",
+        "act.binary" => "act binary",
+        "act.docker" => "act and Docker",
+        "container.run" => "Container round trip",
+        "container.socket" => "Docker from inside a container",
+        "compose.config" => "Compose file",
+        "act.run" => "Workflow run through act",
+        _ => "unknown check",
+    }
+}

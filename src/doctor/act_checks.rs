@@ -1,0 +1,486 @@
+//! Checks of act itself: the binary, whether it reaches the same daemon as docker and has a
+//! platform mapping (so it never stops at its first-run image prompt), the compose file,
+//! and — with `--deep` — a real workflow job.
+//!
+//! What goes wrong here: act missing or shadowed by another act on PATH, act picking a
+//! different (or dead) socket than docker because it ignores contexts, no actrc mapping,
+//! a compose file that does not validate, an edited file or binary since setup.
+
+use std::path::{Path, PathBuf};
+
+use tokio::time::Instant;
+
+use super::container_checks::Ctx;
+use super::support::{first_version, run_program, sha256_file};
+use super::{Options, Outcome};
+use crate::docker::endpoint::{self, Endpoint};
+use crate::process::Process;
+
+/// The act binary doctor found.
+#[derive(Debug, Clone)]
+pub struct ActBin {
+    pub path: PathBuf,
+    pub version: String,
+    pub sha256: String,
+}
+
+/// `act.binary`
+pub async fn act_binary(
+    process: &Process,
+    opts: &Options,
+    deadline: Instant,
+) -> (Outcome, Option<ActBin>) {
+    let ours = opts.bin_dir.join("act");
+    let on_path = process.which_all("act");
+    let path = if crate::process::is_executable(&ours) {
+        ours.clone()
+    } else if let Some(first) = on_path.first() {
+        first.clone()
+    } else {
+        return (
+            Outcome::fail(
+                format!("act not found in {} or on PATH", opts.bin_dir.display()),
+                vec![
+                    "install it: actsim setup".into(),
+                    format!(
+                        "or point at where it is: actsim doctor --bin-dir DIR (looked in {})",
+                        opts.bin_dir.display()
+                    ),
+                ],
+            ),
+            None,
+        );
+    };
+    let ran = run_program(&path, &["--version"], &[], None, deadline).await;
+    let sha = sha256_file(&path).await;
+    let version = match ran {
+        Ok(r) if r.ok() && r.stdout.contains("act version") => {
+            first_version(&r.stdout).unwrap_or_else(|| "unknown".into())
+        }
+        Ok(r) => {
+            return (
+                Outcome::fail(
+                    format!("{} does not run: {}", path.display(), r.output()),
+                    vec![
+                        "reinstall it: actsim setup".into(),
+                        format!(
+                            "check it is a binary for this machine: file {}",
+                            path.display()
+                        ),
+                    ],
+                ),
+                None,
+            );
+        }
+        Err(e) => {
+            return (
+                Outcome::fail(e, vec!["reinstall it: actsim setup".into()]),
+                None,
+            );
+        }
+    };
+    let sha256 = sha.unwrap_or_default();
+    let mut out = Outcome::pass(format!("act {version} at {}", path.display()))
+        .detail(format!("sha256 {sha256}"));
+    if path == ours {
+        let first = on_path.first();
+        match first {
+            Some(first) if !same_file(first, &ours) => {
+                let other_version = match run_program(first, &["--version"], &[], None, deadline)
+                    .await
+                {
+                    Ok(r) => first_version(&r.stdout).unwrap_or_else(|| "unknown version".into()),
+                    Err(_) => "unknown version".into(),
+                };
+                out = out.warn_also(
+                    &format!(
+                        "another act ({other_version}) at {} comes first on PATH and shadows it",
+                        first.display()
+                    ),
+                    vec![format!(
+                        "remove the other one (rm {}), or put {} first: export PATH=\"{}:$PATH\"",
+                        first.display(),
+                        opts.bin_dir.display(),
+                        opts.bin_dir.display()
+                    )],
+                );
+            }
+            None => {
+                out = out.warn_also(
+                    &format!(
+                        "{} is not on PATH, so a shell will not find act",
+                        opts.bin_dir.display()
+                    ),
+                    vec![format!(
+                        "add it to PATH (e.g. in ~/.profile): export PATH=\"{}:$PATH\"",
+                        opts.bin_dir.display()
+                    )],
+                );
+            }
+            _ => {}
+        }
+    } else {
+        out = out.detail(format!(
+            "not in {}; found on PATH (not installed by actsim)",
+            opts.bin_dir.display()
+        ));
+    }
+    if let Some(recorded) = &opts.drift.act_sha256
+        && !sha256.is_empty()
+        && *recorded != sha256
+        && path == ours
+    {
+        out = out
+            .warn_also(
+                "it changed since actsim installed it",
+                vec!["reinstall the verified act: actsim setup".into()],
+            )
+            .detail(format!("recorded sha256 {recorded}"));
+    }
+    (
+        out,
+        Some(ActBin {
+            path,
+            version,
+            sha256,
+        }),
+    )
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The image an actrc maps `label` to (last mapping wins, as in act).
+pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
+    let mut found = None;
+    for line in text.lines() {
+        let line = line.trim();
+        let rest = if let Some(r) = line.strip_prefix("--platform") {
+            r
+        } else if let Some(r) = line.strip_prefix("-P") {
+            r
+        } else {
+            continue;
+        };
+        let rest = rest.trim_start_matches(['=', ' ', '\t']).trim();
+        if let Some((l, image)) = rest.split_once('=')
+            && l.trim() == label
+            && !image.trim().is_empty()
+        {
+            found = Some(image.trim().to_string());
+        }
+    }
+    found
+}
+
+/// act's config files for this user, in the order act reads them, with their text.
+pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> {
+    let candidates = [opts.user.actrc_path(process), opts.user.home.join(".actrc")];
+    candidates
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
+        .collect()
+}
+
+/// The platform image for `ubuntu-latest` from the user's actrc files, and which file.
+pub fn configured_platform(process: &Process, opts: &Options) -> Option<(String, PathBuf)> {
+    actrc_files(process, opts)
+        .into_iter()
+        .filter_map(|(p, t)| actrc_platform(&t, "ubuntu-latest").map(|i| (i, p)))
+        .next_back()
+}
+
+/// `act.docker`
+pub fn act_docker(
+    process: &Process,
+    opts: &Options,
+    resolved: &Result<Endpoint, String>,
+    home: &Path,
+) -> Outcome {
+    let act = endpoint::act_endpoint(process, home);
+    let docker_host = resolved.as_ref().ok().map(|e| e.host.clone());
+    let mut fixes = Vec::new();
+    let mut problems = Vec::new();
+    let mut fail = false;
+    let reach = match (&act.host, &docker_host) {
+        (None, _) => {
+            fail = true;
+            problems.push(format!("act would find no daemon ({})", act.why));
+            if let Some(h) = &docker_host {
+                fixes.push(format!("export DOCKER_HOST={h}"));
+            } else {
+                fixes.push("start Docker, then rerun actsim doctor".into());
+            }
+            String::new()
+        }
+        (Some(a), _) if a.is_empty() => {
+            problems.push("act takes DOCKER_HOST even when it is empty".into());
+            fixes.push("unset DOCKER_HOST, or set it to the daemon's address".into());
+            String::new()
+        }
+        (Some(a), Some(d)) if endpoint::same_host(a, d) => {
+            format!("act reaches {a} like docker ({})", act.why)
+        }
+        (Some(a), Some(d)) => {
+            problems.push(format!(
+                "act would use {a} ({}) but docker uses {d}; act ignores docker contexts",
+                act.why
+            ));
+            fixes.push(format!(
+                "export DOCKER_HOST={d} (e.g. in ~/.profile) so act uses the same daemon"
+            ));
+            String::new()
+        }
+        (Some(a), None) => format!("act would use {a} ({})", act.why),
+    };
+    if let Some(path) = endpoint::unix_path(act.host.as_deref().unwrap_or(""))
+        && let endpoint::SocketState::Dangling(target) = endpoint::socket_state(&path)
+    {
+        fail = true;
+        problems.push(format!(
+            "act would pick {} which is a dangling symlink to {}",
+            path.display(),
+            target.display()
+        ));
+        fixes.push(format!("rm {}", path.display()));
+    }
+    let platform = configured_platform(process, opts);
+    let mapping = match &platform {
+        Some((image, file)) => format!("ubuntu-latest runs in {image} ({})", file.display()),
+        None => {
+            fail = true;
+            problems.push(
+                "no platform mapping for ubuntu-latest in an actrc: act will stop at its first-run image prompt (and hang without a terminal)".into(),
+            );
+            fixes.push("write the mapping: actsim setup".into());
+            fixes.push(format!(
+                "or by hand: mkdir -p {} && echo '-P ubuntu-latest=catthehacker/ubuntu:act-latest' >> {}",
+                opts.user.actrc_path(process).parent().unwrap_or(Path::new("~")).display(),
+                opts.user.actrc_path(process).display()
+            ));
+            String::new()
+        }
+    };
+    if problems.is_empty() {
+        Outcome::pass(format!("{reach}; {mapping}"))
+    } else {
+        let summary = problems.join("; ");
+        let detail: Vec<String> = [reach, mapping]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if fail {
+            Outcome::fail(summary, fixes).details(detail)
+        } else {
+            Outcome::warn(summary, fixes).details(detail)
+        }
+    }
+}
+
+/// Which compose tool is installed: `docker compose` (v2) or `docker-compose` (v1).
+async fn compose_tool(
+    process: &Process,
+    deadline: Instant,
+) -> Option<(PathBuf, Vec<&'static str>, String, bool)> {
+    if let Some(docker) = process.which("docker")
+        && let Ok(r) = run_program(&docker, &["compose", "version"], &[], None, deadline).await
+        && r.ok()
+    {
+        let v = first_version(&r.stdout).unwrap_or_else(|| "unknown".into());
+        return Some((docker, vec!["compose"], v, false));
+    }
+    if let Some(v1) = process.which("docker-compose")
+        && let Ok(r) = run_program(&v1, &["version", "--short"], &[], None, deadline).await
+        && r.ok()
+    {
+        let v = first_version(&r.stdout).unwrap_or_else(|| r.stdout.trim().to_string());
+        let legacy = v.starts_with("1.");
+        return Some((v1, vec![], v, legacy));
+    }
+    None
+}
+
+/// `compose.config`
+pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant) -> Outcome {
+    let file = opts.config_dir.join("docker-compose.yml");
+    if !file.exists() {
+        return Outcome::skip(format!(
+            "no compose file at {} (actsim setup writes it)",
+            file.display()
+        ));
+    }
+    let Some((tool, prefix, version, legacy)) = compose_tool(process, deadline).await else {
+        return Outcome::fail(
+            format!("{} exists but no compose tool is installed", file.display()),
+            vec![
+                "install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into(),
+            ],
+        );
+    };
+    let name = if prefix.is_empty() {
+        format!("docker-compose {version}")
+    } else {
+        format!("docker compose {version}")
+    };
+    let file_arg = file.to_string_lossy().to_string();
+    let mut args: Vec<&str> = prefix.clone();
+    args.extend(["-f", file_arg.as_str(), "config", "-q"]);
+    let ran = run_program(&tool, &args, &[], Some(&opts.config_dir), deadline).await;
+    let mut out = match ran {
+        Ok(r) if r.ok() => Outcome::pass(format!("{} is valid ({name})", file.display())),
+        Ok(r) => Outcome::fail(
+            format!(
+                "{} does not validate with {name}: {}",
+                file.display(),
+                last_line(&r.output())
+            ),
+            vec![
+                format!("see the full error: {} {}", tool.display(), args.join(" ")),
+                "rewrite it: actsim setup (your edits are kept beside it)".into(),
+            ],
+        )
+        .detail(r.output()),
+        Err(e) => Outcome::fail(
+            e,
+            vec![format!(
+                "run it by hand: {} {}",
+                tool.display(),
+                args.join(" ")
+            )],
+        ),
+    };
+    if legacy {
+        out = out.warn_also(
+            "compose v1 (docker-compose) is end of life",
+            vec!["install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into()],
+        );
+    }
+    if let Some(recorded) = &opts.drift.compose_sha256
+        && let Ok(now) = sha256_file(&file).await
+        && now != *recorded
+    {
+        out = out.warn_also(
+            "edited since actsim wrote it",
+            vec![
+                "keep your edits, or restore actsim's version: actsim setup (shows the diff first)"
+                    .into(),
+            ],
+        );
+    }
+    out
+}
+
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// `act.run` (only with `--deep`): a real job through act on the platform image.
+pub async fn act_run(ctx: &Ctx<'_>, home: &Path) -> Outcome {
+    let opts = ctx.opts;
+    if !opts.deep {
+        return Outcome::skip("not run (use --deep to run a real workflow job through act)");
+    }
+    if ctx.docker.is_none() {
+        return Outcome::skip("no daemon (see docker.daemon)");
+    }
+    let Some(act) = ctx.act else {
+        return Outcome::skip("no act binary (see act.binary)");
+    };
+    let image = match opts
+        .platform_image
+        .clone()
+        .or_else(|| configured_platform(ctx.process, opts).map(|(i, _)| i))
+    {
+        Some(i) => i,
+        None => {
+            return Outcome::fail(
+                "no platform image: none given and no ubuntu-latest mapping in an actrc",
+                vec!["pass --platform-image IMAGE, or write the mapping: actsim setup".into()],
+            );
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("actsim-deep-{}-{}", std::process::id(), nanos()));
+    let workflows = dir.join(".github/workflows");
+    if let Err(e) = std::fs::create_dir_all(&workflows).and_then(|_| {
+        std::fs::write(
+            workflows.join("actsim-probe.yml"),
+            "on: push\njobs:\n  probe:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"actsim-probe-$((6*7))\"\n        shell: sh\n",
+        )
+    }) {
+        return Outcome::fail(
+            format!("cannot write a probe workflow in {}: {e}", dir.display()),
+            vec!["check that the temp directory is writable (TMPDIR)".into()],
+        );
+    }
+    let host = ctx.endpoint.map(|e| e.host.clone()).unwrap_or_default();
+    let platform = format!("ubuntu-latest={image}");
+    let dir_s = dir.to_string_lossy().to_string();
+    let args = [
+        "push",
+        "-C",
+        dir_s.as_str(),
+        "-j",
+        "probe",
+        "-P",
+        platform.as_str(),
+        "--pull=false",
+        "--container-daemon-socket",
+        "-",
+    ];
+    let home_s = home.to_string_lossy().to_string();
+    let envs = [("DOCKER_HOST", host.as_str()), ("HOME", home_s.as_str())];
+    let ran = run_program(&act.path, &args, &envs, Some(&dir), ctx.deadline).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let command = format!("act {}", args.join(" "));
+    match ran {
+        Ok(r) if r.ok() && r.output().contains("actsim-probe-42") => Outcome::pass(format!(
+            "a workflow job ran through act in {image} and printed its output"
+        ))
+        .detail(command),
+        Ok(r) => Outcome::fail(
+            format!("the probe job failed in {image}: {}", last_line(&r.output())),
+            vec![
+                format!("check that {image} exists locally and has a shell: docker image inspect {image}"),
+                format!("run the same by hand with -v for details: {command}"),
+            ],
+        )
+        .detail(r.output()),
+        Err(e) => Outcome::fail(
+            e,
+            vec![
+                format!("a first run may pull {image}; pull it once by hand: docker pull {image}"),
+                "or allow more time: actsim doctor --deep --timeout 120".into(),
+            ],
+        ),
+    }
+}
+
+pub fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actrc_mappings_in_every_form() {
+        let text = "# mine\n-P ubuntu-latest=a\n--platform ubuntu-22.04=b\n-P=ubuntu-latest=c\n--container-architecture linux/amd64\n";
+        assert_eq!(actrc_platform(text, "ubuntu-latest").as_deref(), Some("c"));
+        assert_eq!(actrc_platform(text, "ubuntu-22.04").as_deref(), Some("b"));
+        assert_eq!(actrc_platform(text, "ubuntu-24.04"), None);
+        assert_eq!(actrc_platform("-P ubuntu-latest=", "ubuntu-latest"), None);
+    }
+}

@@ -1,0 +1,388 @@
+//! Container checks: a real round trip, and a container that talks to the daemon through
+//! the mounted socket with exactly the compose file's user and groups.
+//!
+//! No registry is needed: the probe image is built locally (`docker import`) from the
+//! installed act binary. What goes wrong here: the image cannot be built, the container
+//! cannot start, or — the classic — the container's groups do not include the socket's
+//! group (a stale `DOCKER_GID` after a Docker reinstall), so act inside says "permission
+//! denied". Every container is removed, also on error, timeout or Ctrl-C.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use super::act_checks::{ActBin, nanos};
+use super::docker_checks::SocketFacts;
+use super::{Cleanup, Options, Outcome};
+use crate::docker::client::describe;
+use crate::docker::endpoint::Endpoint;
+use crate::docker::image;
+use crate::process::Process;
+
+/// What the container checks share.
+pub struct Ctx<'a> {
+    pub process: &'a Process,
+    pub docker: Option<&'a Docker>,
+    pub endpoint: Option<&'a Endpoint>,
+    pub socket: &'a SocketFacts,
+    pub act: Option<&'a ActBin>,
+    pub opts: &'a Options,
+    pub cleanup: &'a Cleanup,
+    pub deadline: Instant,
+}
+
+/// The probe image, or why there is none.
+pub type Probe = Result<String, ProbeProblem>;
+
+#[derive(Debug, Clone)]
+pub enum ProbeProblem {
+    /// A prerequisite is missing: skip with this reason.
+    Skip(String),
+    /// Building or finding it failed: fail with this reason.
+    Fail(String),
+}
+
+/// `actsim/act:<version>`, the image setup builds for the compose service too.
+pub fn image_name(version: &str) -> String {
+    format!("actsim/act:{version}")
+}
+
+/// Find or build the probe image (once, for both container checks).
+pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
+    let Some(docker) = ctx.docker else {
+        return Err(ProbeProblem::Skip("no daemon (see docker.daemon)".into()));
+    };
+    if let Some(custom) = &ctx.opts.probe_image {
+        return match tokio::time::timeout_at(ctx.deadline, image::exists(docker, custom)).await {
+            Ok(Ok(true)) => Ok(custom.clone()),
+            Ok(Ok(false)) => Err(ProbeProblem::Fail(format!(
+                "probe image {custom} is not present locally (actsim never pulls it)"
+            ))),
+            Ok(Err(e)) => Err(ProbeProblem::Fail(e)),
+            Err(_) => Err(ProbeProblem::Fail(
+                "the daemon did not answer in time".into(),
+            )),
+        };
+    }
+    let Some(act) = ctx.act else {
+        return Err(ProbeProblem::Skip(
+            "no act binary to build the probe image from (see act.binary), and no --probe-image"
+                .into(),
+        ));
+    };
+    let name = image_name(&act.version);
+    let work = async {
+        match image::image_sha(docker, &name).await? {
+            Some(sha) if sha == act.sha256 => Ok(name.clone()),
+            _ => image::import_act_image(docker, &act.path, &act.sha256, &name)
+                .await
+                .map(|_| name.clone()),
+        }
+    };
+    match tokio::time::timeout_at(ctx.deadline, work).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(ProbeProblem::Fail(format!(
+            "cannot build the probe image {name}: {e}"
+        ))),
+        Err(_) => Err(ProbeProblem::Fail(format!(
+            "building the probe image {name} did not finish in time"
+        ))),
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A container name unique to this run.
+fn unique_name(kind: &str) -> String {
+    format!(
+        "actsim-{kind}-{}-{}-{}",
+        std::process::id(),
+        nanos() % 1_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What a finished container printed and returned.
+struct Exited {
+    code: i64,
+    output: String,
+}
+
+/// Create, start, wait, read the output, remove — removal also on error and (through
+/// `cleanup`) on timeout or Ctrl-C.
+async fn round_trip(
+    ctx: &Ctx<'_>,
+    docker: &Docker,
+    kind: &str,
+    config: ContainerCreateBody,
+) -> Result<Exited, String> {
+    let name = unique_name(kind);
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    docker
+        .create_container(Some(options), config)
+        .await
+        .map_err(|e| format!("create: {}", describe(&e)))?;
+    ctx.cleanup.add(docker, &name);
+    let result = async {
+        docker
+            .start_container(
+                &name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(|e| format!("start: {}", describe(&e)))?;
+        let mut wait = docker.wait_container(
+            &name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        let code = match wait.next().await {
+            Some(Ok(w)) => w.status_code,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(format!("wait: {}", describe(&e))),
+            None => return Err("wait: no answer".into()),
+        };
+        let logs_opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = docker.logs(&name, Some(logs_opts));
+        let mut output = String::new();
+        while let Some(chunk) = logs.next().await {
+            match chunk {
+                Ok(c) => output.push_str(&c.to_string()),
+                Err(e) => return Err(format!("logs: {}", describe(&e))),
+            }
+        }
+        Ok(Exited { code, output })
+    }
+    .await;
+    let remove = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    if docker.remove_container(&name, Some(remove)).await.is_ok() {
+        ctx.cleanup.forget(&name);
+    }
+    result
+}
+
+fn base_config(image: &str, cmd: &[&str]) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        env: Some(vec!["HOME=/tmp".into()]),
+        labels: Some(HashMap::from([(
+            "io.actsim.probe".to_string(),
+            "1".to_string(),
+        )])),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn probe_outcome(probe: &Probe) -> Option<Outcome> {
+    match probe {
+        Ok(_) => None,
+        Err(ProbeProblem::Skip(why)) => Some(Outcome::skip(why.clone())),
+        Err(ProbeProblem::Fail(why)) => Some(Outcome::fail(
+            why.clone(),
+            vec![
+                "build it by running setup: actsim setup (it builds actsim/act:<version> locally)"
+                    .into(),
+                "or name an image that holds act: actsim doctor --probe-image IMAGE".into(),
+            ],
+        )),
+    }
+}
+
+/// `container.run`
+pub async fn container_run(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
+    if let Some(o) = probe_outcome(probe) {
+        return o;
+    }
+    let (Ok(image), Some(docker)) = (probe, ctx.docker) else {
+        return Outcome::skip("no daemon (see docker.daemon)");
+    };
+    let config = base_config(image, &["act", "--version"]);
+    match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "run", config)).await {
+        Ok(Ok(ex)) if ex.code == 0 && ex.output.contains("act version") => Outcome::pass(format!(
+            "created, started and removed a container from {image}: {}",
+            ex.output.trim()
+        )),
+        Ok(Ok(ex)) => Outcome::fail(
+            format!(
+                "the container from {image} exited {}: {}",
+                ex.code,
+                ex.output.trim()
+            ),
+            vec![
+                format!("try it by hand: docker run --rm {image} act --version"),
+                "rebuild the image: actsim setup".into(),
+            ],
+        ),
+        Ok(Err(e)) => Outcome::fail(
+            format!("container round trip with {image} failed: {e}"),
+            vec![
+                format!("try it by hand: docker run --rm {image} act --version"),
+                "look at the daemon's log: journalctl -u docker --since -10min".into(),
+            ],
+        ),
+        Err(_) => Outcome::fail(
+            format!("the container round trip with {image} did not finish in time"),
+            vec![
+                format!("try it by hand: docker run --rm {image} act --version"),
+                "or allow more time: actsim doctor --timeout 60".into(),
+            ],
+        ),
+    }
+}
+
+/// The uid, gid and extra group the compose service would use, and where they came from.
+fn compose_identity(ctx: &Ctx<'_>) -> (u32, u32, u32, String) {
+    let user = &ctx.opts.user;
+    let env_file = ctx.opts.config_dir.join(".env");
+    let values = std::fs::read_to_string(&env_file)
+        .map(|t| parse_env(&t))
+        .unwrap_or_default();
+    let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
+    match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
+        (Some(u), Some(g), Some(d)) => (u, g, d, format!("from {}", env_file.display())),
+        _ => (
+            user.uid,
+            user.gid,
+            ctx.socket.gid,
+            format!(
+                "{}'s uid and gid with the socket's gid (no {} yet)",
+                user.name,
+                env_file.display()
+            ),
+        ),
+    }
+}
+
+/// `KEY=value` lines of a compose `.env` (quotes removed).
+pub fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.starts_with('#') {
+                return None;
+            }
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim();
+            let v = v
+                .strip_prefix('\'')
+                .and_then(|x| x.strip_suffix('\''))
+                .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+                .unwrap_or(v);
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// `container.socket`
+pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
+    let Some(path) = ctx.socket.path.clone() else {
+        return Outcome::skip("the endpoint is not a local socket, so nothing is mounted");
+    };
+    if let Some(o) = probe_outcome(probe) {
+        return match o.status {
+            super::Status::Skip => o,
+            _ => Outcome::skip("no probe image (see container.run)"),
+        };
+    }
+    let (Ok(image), Some(docker)) = (probe, ctx.docker) else {
+        return Outcome::skip("no daemon (see docker.daemon)");
+    };
+    let (uid, gid, docker_gid, source) = compose_identity(ctx);
+    let socket_gid = ctx.socket.gid;
+    let stale = |what: &str, value: u32| {
+        Outcome::fail(
+            format!(
+                "{what} is {value} but {} now belongs to gid {socket_gid}: the container would get permission denied",
+                path.display()
+            ),
+            vec!["refresh it (Docker was probably reinstalled): actsim setup".into()],
+        )
+    };
+    if docker_gid != socket_gid {
+        return stale(&format!("DOCKER_GID ({source})"), docker_gid);
+    }
+    if let Some(recorded) = ctx.opts.drift.docker_gid
+        && recorded != socket_gid
+    {
+        return stale("the DOCKER_GID recorded by actsim setup", recorded);
+    }
+    let mut config = base_config(image, &["act", "--bug-report"]);
+    config.user = Some(format!("{uid}:{gid}"));
+    if let Some(hc) = config.host_config.as_mut() {
+        hc.binds = Some(vec![format!("{}:/var/run/docker.sock", path.display())]);
+        hc.group_add = Some(vec![docker_gid.to_string()]);
+    }
+    let who = format!("uid {uid}, gid {gid}, extra group {docker_gid} ({source})");
+    match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "socket", config)).await {
+        Ok(Ok(ex)) if ex.code == 0 => Outcome::pass(format!(
+            "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
+        )),
+        Ok(Ok(ex)) => {
+            let denied = ex.output.contains("permission denied");
+            let mut fix = Vec::new();
+            if denied {
+                fix.push(format!(
+                    "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
+                    path.display()
+                ));
+            }
+            fix.push(format!(
+                "try it by hand: docker run --rm -u {uid}:{gid} --group-add {docker_gid} -v {}:/var/run/docker.sock {image} act --bug-report",
+                path.display()
+            ));
+            Outcome::fail(
+                format!(
+                    "act inside the container could not reach the daemon as {who}: {}",
+                    ex.output
+                        .lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or("")
+                        .trim()
+                ),
+                fix,
+            )
+            .detail(ex.output)
+        }
+        Ok(Err(e)) => Outcome::fail(
+            format!("container with the mounted socket failed: {e}"),
+            vec!["look at the daemon's log: journalctl -u docker --since -10min".into()],
+        ),
+        Err(_) => Outcome::fail(
+            "the container with the mounted socket did not finish in time",
+            vec!["or allow more time: actsim doctor --timeout 60".into()],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_lose_their_quotes() {
+        let env = parse_env("# c\nDOCKER_GID=105\nDOCKER_SOCKET='/var/run/docker.sock'\nX=\"y\"\n");
+        assert_eq!(env["DOCKER_GID"], "105");
+        assert_eq!(env["DOCKER_SOCKET"], "/var/run/docker.sock");
+        assert_eq!(env["X"], "y");
+        assert!(!env.contains_key("# c"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Runs the checks: independent ones concurrently, dependent ones after what they need,
+//! all under one deadline. A check still running at the deadline is reported as failed
+//! ("did not finish"); containers a check created are removed on every path out.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use super::{CHECK_IDS, Finding, Outcome, Status, title};
+use super::{act_checks, container_checks, docker_checks};
+use crate::docker::endpoint;
+use crate::identity::TargetUser;
+use crate::process::Process;
+
+/// Which group membership the socket checks assume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupView {
+    /// The groups this process carries now (what the current login can do).
+    #[default]
+    Process,
+    /// The groups the group database gives the user at the next login.
+    Database,
+}
+
+/// What actsim recorded at setup, to report drift against.
+#[derive(Debug, Clone, Default)]
+pub struct Drift {
+    /// SHA-256 of the act binary actsim installed.
+    pub act_sha256: Option<String>,
+    /// SHA-256 of the compose file actsim last wrote.
+    pub compose_sha256: Option<String>,
+    /// The `DOCKER_GID` actsim recorded.
+    pub docker_gid: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Deadline for the whole run.
+    pub timeout: Duration,
+    pub deep: bool,
+    pub config_dir: PathBuf,
+    pub bin_dir: PathBuf,
+    pub user: TargetUser,
+    pub probe_image: Option<String>,
+    pub platform_image: Option<String>,
+    pub group_view: GroupView,
+    pub drift: Drift,
+}
+
+/// Containers created by this run, removed at the end whatever happened.
+#[derive(Clone, Default)]
+pub struct Cleanup {
+    items: Arc<Mutex<Vec<(bollard::Docker, String)>>>,
+}
+
+impl Cleanup {
+    pub fn add(&self, docker: &bollard::Docker, name: &str) {
+        if let Ok(mut v) = self.items.lock() {
+            v.push((docker.clone(), name.to_string()));
+        }
+    }
+
+    pub fn forget(&self, name: &str) {
+        if let Ok(mut v) = self.items.lock() {
+            v.retain(|(_, n)| n != name);
+        }
+    }
+
+    /// Force-remove every container still listed, spending at most `budget`.
+    pub async fn purge(&self, budget: Duration) {
+        let items: Vec<_> = match self.items.lock() {
+            Ok(mut v) => std::mem::take(&mut *v),
+            Err(_) => return,
+        };
+        let removals = items.into_iter().map(|(docker, name)| async move {
+            let opts = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
+            let _ = docker.remove_container(&name, Some(opts)).await;
+        });
+        let _ = tokio::time::timeout(budget, futures_util::future::join_all(removals)).await;
+    }
+}
+
+/// Findings collected as checks finish, so a deadline keeps what is done.
+#[derive(Clone)]
+struct Slots(Arc<Mutex<Vec<Option<Finding>>>>);
+
+impl Slots {
+    fn put(&self, id: &'static str, outcome: Outcome, started: Instant) {
+        let index = CHECK_IDS.iter().position(|c| *c == id).expect("known id");
+        let finding = Finding {
+            id,
+            title: title(id),
+            status: outcome.status,
+            summary: outcome.summary,
+            detail: outcome.detail.join("\n"),
+            fix: outcome.fix,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        if let Ok(mut v) = self.0.lock() {
+            v[index] = Some(finding);
+        }
+    }
+}
+
+/// Time a check and store its finding.
+async fn record<F>(slots: &Slots, id: &'static str, fut: F)
+where
+    F: std::future::Future<Output = Outcome>,
+{
+    let started = Instant::now();
+    let outcome = fut.await;
+    slots.put(id, outcome, started);
+}
+
+/// Run every check and return one finding per id, in [`CHECK_IDS`] order.
+pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Finding> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    // Checks aim to finish a little before the hard deadline so they can report why.
+    let soft = deadline - opts.timeout.mul_f32(0.1).min(Duration::from_millis(500));
+    let slots = Slots(Arc::new(Mutex::new(vec![None; CHECK_IDS.len()])));
+
+    let home = process
+        .var_nonempty("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opts.user.home.clone());
+    let resolved = endpoint::resolve(process, &home);
+    let known = endpoint::known_sockets(process, &home);
+
+    let work = async {
+        slots.put(
+            "docker.endpoint",
+            docker_checks::endpoint(&resolved, &known),
+            started,
+        );
+        slots.put(
+            "act.docker",
+            act_checks::act_docker(process, opts, &resolved, &home),
+            started,
+        );
+
+        let act_bin = act_checks::act_binary(process, opts, soft).shared();
+        let act_bin_record = async {
+            let t = Instant::now();
+            let (outcome, _) = act_bin.clone().await;
+            slots.put("act.binary", outcome, t);
+        };
+
+        let docker_chain = async {
+            let t = Instant::now();
+            let (outcome, socket) = docker_checks::socket(&resolved, opts);
+            slots.put("docker.socket", outcome, t);
+
+            let t = Instant::now();
+            let (outcome, docker) = docker_checks::daemon(&resolved, &socket, soft).await;
+            slots.put("docker.daemon", outcome, t);
+
+            let (_, bin) = act_bin.clone().await;
+            let ctx = container_checks::Ctx {
+                process,
+                docker: docker.as_ref(),
+                endpoint: resolved.as_ref().ok(),
+                socket: &socket,
+                act: bin.as_ref(),
+                opts,
+                cleanup,
+                deadline: soft,
+            };
+            let t = Instant::now();
+            let probe = container_checks::probe_image(&ctx).await;
+            let probe_ms = t.elapsed();
+            tokio::join!(
+                async {
+                    let t = Instant::now() - probe_ms;
+                    let outcome = container_checks::container_run(&ctx, &probe).await;
+                    slots.put("container.run", outcome, t);
+                },
+                async {
+                    let t = Instant::now() - probe_ms;
+                    let outcome = container_checks::container_socket(&ctx, &probe).await;
+                    slots.put("container.socket", outcome, t);
+                },
+                record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+            );
+        };
+
+        tokio::join!(
+            record(&slots, "docker.cli", docker_checks::cli(process, soft)),
+            record(
+                &slots,
+                "compose.config",
+                act_checks::compose_config(process, opts, soft)
+            ),
+            act_bin_record,
+            docker_chain,
+        );
+    };
+
+    let finished = tokio::time::timeout_at(deadline, work).await.is_ok();
+    // Removing leftovers must not push us past the deadline by more than a moment.
+    cleanup
+        .purge(if finished {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_millis(700)
+        })
+        .await;
+
+    let filled = slots.0.lock().map(|v| v.clone()).unwrap_or_default();
+    CHECK_IDS
+        .iter()
+        .zip(filled)
+        .map(|(id, f)| {
+            f.unwrap_or_else(|| Finding {
+                id,
+                title: title(id),
+                status: Status::Fail,
+                summary: format!(
+                    "did not finish within the {}s deadline",
+                    opts.timeout.as_secs()
+                ),
+                detail: String::new(),
+                fix: vec![
+                    "see the checks above for a daemon or socket that does not answer".into(),
+                    format!(
+                        "or allow more time: actsim doctor --timeout {}",
+                        opts.timeout.as_secs() * 3
+                    ),
+                ],
+                duration_ms: started.elapsed().as_millis() as u64,
+            })
+        })
+        .collect()
+}

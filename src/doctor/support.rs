@@ -1,0 +1,159 @@
+//! Small helpers the checks share: running a program under a deadline (never inheriting a
+//! terminal, so nothing can stop at a prompt), hashing a file, parsing versions.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// What a finished program printed.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// stdout and stderr together, trimmed.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout.trim(), self.stderr.trim())
+            .trim()
+            .to_string()
+    }
+}
+
+/// Run `program args` with stdin closed, killed when `deadline` passes.
+pub async fn run_program(
+    program: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    cwd: Option<&Path>,
+    deadline: Instant,
+) -> Result<Ran, String> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
+        Ok(Ok(out)) => Ok(Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }),
+        Ok(Err(e)) => Err(format!("running {}: {e}", program.display())),
+        Err(_) => Err(format!(
+            "{} {} did not finish before the deadline",
+            program.display(),
+            args.join(" ")
+        )),
+    }
+}
+
+/// SHA-256 of a file, hex, computed off the async threads.
+pub async fn sha256_file(path: &Path) -> Result<String, String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        use sha2::{Digest, Sha256};
+        let mut file =
+            std::fs::File::open(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Ok(hex::encode(hasher.finalize()))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// `"1.41"` -> `(1, 41)`.
+pub fn parse_api(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.trim().split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The first token that looks like a version (`0.2.89`, `v2.24.1`, `28.2.2,`).
+pub fn first_version(text: &str) -> Option<String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .map(|t| t.trim_start_matches('v'))
+        .find(|t| {
+            t.split('.').count() >= 2
+                && t.split('.').all(|p| !p.is_empty())
+                && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+        })
+        .map(str::to_string)
+}
+
+/// Time left until `deadline`, at least zero.
+pub fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// Whether systemd manages services here (for "start the daemon" fixes).
+pub fn has_systemd() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_found_in_tool_output() {
+        assert_eq!(
+            first_version("Docker version 28.2.2, build e6534b4").as_deref(),
+            Some("28.2.2")
+        );
+        assert_eq!(
+            first_version("act version 0.2.89").as_deref(),
+            Some("0.2.89")
+        );
+        assert_eq!(
+            first_version("Docker Compose version v2.24.1").as_deref(),
+            Some("2.24.1")
+        );
+        assert_eq!(
+            first_version("docker-compose version 1.29.2, build unknown").as_deref(),
+            Some("1.29.2")
+        );
+        assert_eq!(first_version("no version here"), None);
+    }
+
+    #[test]
+    fn api_versions_compare_numerically() {
+        assert!(parse_api("1.9").unwrap() < parse_api("1.41").unwrap());
+        assert_eq!(parse_api("1.44"), Some((1, 44)));
+        assert_eq!(parse_api("x"), None);
+    }
+
+    #[tokio::test]
+    async fn a_program_that_outlives_the_deadline_is_killed() {
+        let start = Instant::now();
+        let r = run_program(
+            Path::new("/bin/sleep"),
+            &["5"],
+            &[],
+            None,
+            Instant::now() + Duration::from_millis(200),
+        )
+        .await;
+        assert!(r.unwrap_err().contains("deadline"));
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+}
