@@ -1,0 +1,205 @@
+//! Detecting the Docker install for `setup`: endpoint and why, the socket's owner, group and
+//! mode, rootful or rootless, the flavour (Docker Desktop, colima, Podman, Rancher, OrbStack)
+//! by socket, the engine and API version, and the compose tool.
+//!
+//! Reuses doctor's endpoint resolution. What can go wrong: Docker is not installed at all
+//! (stop, with the distribution's install command as the hint), or the daemon is down
+//! (setup continues with what does not need it; the final check reports it).
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::docker::endpoint::{self, Endpoint};
+use crate::process::Process;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketMeta {
+    pub path: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DockerInstall {
+    pub endpoint: Result<Endpoint, String>,
+    /// "Docker (rootful)", "colima", … by socket path.
+    pub flavour: &'static str,
+    pub socket: Option<SocketMeta>,
+    /// The socket belongs to a non-root user (rootless Docker, Desktop, colima, …).
+    pub rootless: bool,
+    /// `(engine version, API version)` when the daemon answered.
+    pub engine: Option<(String, String)>,
+    /// Why the daemon did not answer.
+    pub daemon_error: Option<String>,
+    /// "docker compose 2.x" or "docker-compose 1.29.2 (v1)".
+    pub compose: Option<String>,
+    pub cli: Option<PathBuf>,
+}
+
+impl DockerInstall {
+    /// Nothing suggests Docker is installed: no CLI, no socket, no daemon.
+    pub fn missing(&self) -> bool {
+        self.cli.is_none() && self.socket.is_none() && self.engine.is_none()
+    }
+
+    /// One line for the plan and the step report.
+    pub fn describe(&self) -> String {
+        let host = match &self.endpoint {
+            Ok(e) => format!("{} ({})", e.host, e.why()),
+            Err(e) => e.clone(),
+        };
+        let engine = match (&self.engine, &self.daemon_error) {
+            (Some((v, api)), _) => format!("Engine {v}, API {api}"),
+            (None, Some(e)) => format!("daemon not answering: {e}"),
+            (None, None) => "daemon not checked".into(),
+        };
+        let mode = if self.rootless { "rootless" } else { "rootful" };
+        let compose = self
+            .compose
+            .clone()
+            .unwrap_or_else(|| "no compose tool".into());
+        format!("{}, {mode}; {host}; {engine}; {compose}", self.flavour)
+    }
+}
+
+pub fn socket_meta(path: &Path) -> Option<SocketMeta> {
+    use std::os::unix::fs::FileTypeExt;
+    let m = std::fs::metadata(path).ok()?;
+    if !m.file_type().is_socket() {
+        return None;
+    }
+    Some(SocketMeta {
+        path: path.to_path_buf(),
+        uid: m.uid(),
+        gid: m.gid(),
+        mode: m.permissions().mode() & 0o7777,
+    })
+}
+
+/// Look at the machine. Spends at most `timeout` on the daemon and the compose tool.
+pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> DockerInstall {
+    let resolved = endpoint::resolve(process, home);
+    let socket_path = resolved.as_ref().ok().and_then(Endpoint::socket_path);
+    let socket = socket_path.as_deref().and_then(socket_meta);
+    let flavour = socket_path
+        .as_deref()
+        .map(|p| endpoint::flavour(p, process, home))
+        .unwrap_or("Docker (remote)");
+    let rootless = socket.as_ref().is_some_and(|s| s.uid != 0);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let daemon = async {
+        let Ok(e) = &resolved else {
+            return (None, resolved.clone().err());
+        };
+        match crate::docker::client::connect(&e.host, timeout.min(Duration::from_secs(10))).await {
+            Ok(d) => match tokio::time::timeout_at(deadline, d.version()).await {
+                Ok(Ok(v)) => (
+                    Some((
+                        v.version.unwrap_or_default(),
+                        v.api_version.unwrap_or_default(),
+                    )),
+                    None,
+                ),
+                Ok(Err(e)) => (None, Some(crate::docker::client::describe(&e))),
+                Err(_) => (None, Some("no answer in time".into())),
+            },
+            Err(e) => (None, Some(e)),
+        }
+    };
+    let compose = compose_tool(process, deadline);
+    let ((engine, daemon_error), compose) = tokio::join!(daemon, compose);
+    DockerInstall {
+        endpoint: resolved,
+        flavour,
+        socket,
+        rootless,
+        engine,
+        daemon_error,
+        compose,
+        cli: process.which("docker"),
+    }
+}
+
+async fn compose_tool(process: &Process, deadline: tokio::time::Instant) -> Option<String> {
+    use crate::doctor::support::{first_version, run_program};
+    if let Some(docker) = process.which("docker")
+        && let Ok(r) = run_program(&docker, &["compose", "version"], &[], None, deadline).await
+        && r.ok()
+    {
+        return Some(format!(
+            "docker compose {}",
+            first_version(&r.stdout).unwrap_or_default()
+        ));
+    }
+    if let Some(v1) = process.which("docker-compose")
+        && let Ok(r) = run_program(&v1, &["version", "--short"], &[], None, deadline).await
+        && r.ok()
+    {
+        let v = r.stdout.trim().to_string();
+        let note = if v.starts_with("1.") {
+            " (v1, end of life)"
+        } else {
+            ""
+        };
+        return Some(format!("docker-compose {v}{note}"));
+    }
+    None
+}
+
+/// The command that installs Docker on this distribution (from `/etc/os-release`).
+pub fn install_hint() -> String {
+    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    install_hint_for(&os)
+}
+
+pub fn install_hint_for(os_release: &str) -> String {
+    let field = |k: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_lowercase())
+            .unwrap_or_default()
+    };
+    let ids = format!("{} {}", field("ID"), field("ID_LIKE"));
+    let has = |s: &str| ids.split_whitespace().any(|w| w == s);
+    if has("debian") || has("ubuntu") {
+        "install Docker: sudo apt-get install -y docker.io docker-compose (or Docker's own repository: https://docs.docker.com/engine/install/)".into()
+    } else if has("fedora") || has("rhel") || has("centos") {
+        "install Docker: sudo dnf install -y moby-engine docker-compose (or https://docs.docker.com/engine/install/)".into()
+    } else if has("arch") {
+        "install Docker: sudo pacman -S docker docker-compose".into()
+    } else if has("alpine") {
+        "install Docker: sudo apk add docker docker-cli-compose".into()
+    } else if has("opensuse") || has("suse") {
+        "install Docker: sudo zypper install docker docker-compose".into()
+    } else {
+        "install Docker: https://docs.docker.com/engine/install/".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_hint_follows_the_distribution() {
+        assert!(install_hint_for("ID=debian\n").contains("apt-get"));
+        assert!(install_hint_for("ID=pop\nID_LIKE=\"ubuntu debian\"\n").contains("apt-get"));
+        assert!(install_hint_for("ID=fedora\n").contains("dnf"));
+        assert!(install_hint_for("ID=arch\n").contains("pacman"));
+        assert!(install_hint_for("").contains("docs.docker.com"));
+    }
+
+    #[tokio::test]
+    async fn an_absent_socket_is_reported_without_waiting() {
+        let p = Process::with_vars([("DOCKER_HOST", "unix:///nonexistent/actsim.sock")]);
+        let start = std::time::Instant::now();
+        let d = detect(&p, Path::new("/nonexistent"), Duration::from_secs(5)).await;
+        assert!(d.socket.is_none());
+        assert!(d.engine.is_none());
+        assert!(d.daemon_error.unwrap().contains("nonexistent"));
+        assert!(start.elapsed() < Duration::from_secs(4));
+    }
+}
