@@ -1,3 +1,17 @@
 //! Test support: fixtures, the fluent command builder, fault-injection sockets, users.
+//!
+//! Not every test uses every helper; unused ones are fine here.
+#![allow(dead_code, unused_imports)]
 
+pub mod cmd;
+pub mod fixtures;
+pub mod images;
 pub mod mirror;
+pub mod proxy;
+pub mod pty;
+pub mod sockets;
+pub mod temp;
+pub mod users;
+
+pub use cmd::{Cmd, Outcome};
+pub use fixtures::{require_act, require_busybox, require_daemon};
