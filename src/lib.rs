@@ -8,8 +8,10 @@ pub mod cli;
 pub mod docker;
 pub mod doctor;
 pub mod error;
+pub mod files;
 pub mod identity;
 pub mod process;
+pub mod render;
 pub mod ui;
 
 use std::process::ExitCode;

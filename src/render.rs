@@ -1,0 +1,728 @@
+//! The files setup generates: `docker-compose.yml` and `.env` for the actions simulator,
+//! and the platform lines of act's own `actrc`.
+//!
+//! Templates live in `templates/` and are embedded at build time; they are rendered with
+//! minijinja from a typed [`Context`], strict about undefined variables. The rendered YAML
+//! is parsed back and checked (service, image, user, group) before anyone may write it.
+//! `.env` values are written so that docker-compose v1 (python-dotenv) and compose v2
+//! (compose-go) read them the same: bare when safe, single-quoted otherwise; a value
+//! neither can hold (quote, backslash, `$`, control characters) is refused with a typed
+//! error naming the key and the value. What can go wrong: a context value that cannot be
+//! written safely (usage error, exit 2), or a template bug caught by the check (exit 1).
+
+use std::path::Path;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::error::{Error, Result};
+
+/// `templates/docker-compose.yml`.
+pub const COMPOSE_TEMPLATE: &str = include_str!("../templates/docker-compose.yml");
+/// `templates/env`, rendered to `.env`.
+pub const ENV_TEMPLATE: &str = include_str!("../templates/env");
+
+/// The compose service that runs act.
+pub const SERVICE: &str = "actions-simulator";
+/// The platform image act uses when `--platform-image` is not given.
+pub const DEFAULT_PLATFORM_IMAGE: &str = "catthehacker/ubuntu:act-latest";
+/// The runner labels setup maps to the platform image.
+pub const PLATFORM_LABELS: [&str; 3] = ["ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04"];
+/// The compose project name (networks and containers are named after it).
+pub const DEFAULT_PROJECT: &str = "actsim";
+/// Where the host's CA certificates are, mounted read-only into the container.
+pub const DEFAULT_CA_CERTS_DIR: &str = "/etc/ssl/certs";
+/// Memory limit of the act container (jobs run in their own containers).
+pub const DEFAULT_MEM_LIMIT: &str = "2g";
+
+/// The simulator image for an act version: `actsim/act:<version>`.
+pub fn image_for(act_version: &str) -> String {
+    format!("actsim/act:{act_version}")
+}
+
+/// The CPU limit for a daemon with `ncpu` CPUs: 2, or fewer when the daemon has fewer
+/// (Docker refuses a limit above the CPUs it has).
+pub fn default_cpus(ncpu: usize) -> f64 {
+    (ncpu.max(1) as f64).min(2.0)
+}
+
+/// Everything the templates need. Build it with [`Context::new`], adjust fields if needed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Context {
+    /// act version, e.g. `0.2.89`.
+    pub act_version: String,
+    /// The simulator image, `actsim/act:<act_version>`.
+    pub image: String,
+    /// The target user's uid and primary gid: the container runs as them.
+    pub host_uid: u32,
+    pub host_gid: u32,
+    /// The numeric group of the daemon socket (`stat`), added to the container's groups.
+    pub docker_gid: u32,
+    /// Host path of the daemon socket (absolute).
+    pub docker_socket: String,
+    /// Image act runs `ubuntu-*` jobs in.
+    pub platform_image: String,
+    /// Where the compose file and `.env` live (named in the file's usage comment).
+    pub config_dir: String,
+    /// Host CA certificate directory, mounted read-only at the same path.
+    pub ca_certs_dir: String,
+    /// Compose project name.
+    pub project: String,
+    /// Name of the volume holding act's cache (one per user).
+    pub cache_volume: String,
+    /// Memory limit, e.g. `2g`.
+    pub mem_limit: String,
+    /// CPU limit, e.g. `2.0`.
+    pub cpus: f64,
+}
+
+impl Context {
+    /// A context with the defaults: image from the version, `/etc/ssl/certs`, project
+    /// `actsim`, cache volume `actsim-act-cache-<uid>`, 2 GiB and [`default_cpus`] of the
+    /// CPUs this machine has.
+    pub fn new(
+        act_version: &str,
+        host_uid: u32,
+        host_gid: u32,
+        docker_gid: u32,
+        docker_socket: &Path,
+        platform_image: &str,
+        config_dir: &Path,
+    ) -> Self {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Context {
+            act_version: act_version.to_string(),
+            image: image_for(act_version),
+            host_uid,
+            host_gid,
+            docker_gid,
+            docker_socket: docker_socket.to_string_lossy().into_owned(),
+            platform_image: platform_image.to_string(),
+            config_dir: config_dir.to_string_lossy().into_owned(),
+            ca_certs_dir: DEFAULT_CA_CERTS_DIR.to_string(),
+            project: DEFAULT_PROJECT.to_string(),
+            cache_volume: format!("actsim-act-cache-{host_uid}"),
+            mem_limit: DEFAULT_MEM_LIMIT.to_string(),
+            cpus: default_cpus(ncpu),
+        }
+    }
+
+    /// Refuse values the files cannot hold safely, naming the value and the fix.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, value: &str, why: &str, hint: &str| {
+            Err(Error::usage(
+                format!("{what} {value:?} cannot be used: {why}"),
+                Some(hint.to_string()),
+            ))
+        };
+        if !is_version(&self.act_version) {
+            return bad(
+                "act version",
+                &self.act_version,
+                "expected digits and dots like 0.2.89",
+                "pass --act-version with a released version",
+            );
+        }
+        if !is_image_ref(&self.image) {
+            return bad(
+                "image",
+                &self.image,
+                "not an image reference",
+                "use a name like actsim/act:0.2.89",
+            );
+        }
+        check_platform_image(&self.platform_image)?;
+        for (what, value, flag) in [
+            ("docker socket", &self.docker_socket, "DOCKER_HOST"),
+            ("config dir", &self.config_dir, "--config-dir"),
+            ("CA certificate dir", &self.ca_certs_dir, "the context"),
+        ] {
+            if !value.starts_with('/') {
+                return bad(
+                    what,
+                    value,
+                    "not an absolute path",
+                    &format!("set {flag} to an absolute path"),
+                );
+            }
+            if value.chars().any(|c| c.is_control()) {
+                return bad(
+                    what,
+                    value,
+                    "it contains a control character",
+                    &format!("set {flag} to a path without control characters"),
+                );
+            }
+        }
+        if self.ca_certs_dir.contains(':') {
+            return bad(
+                "CA certificate dir",
+                &self.ca_certs_dir,
+                "a ':' cannot appear in a compose volume",
+                "use a directory without ':'",
+            );
+        }
+        for (what, value) in [
+            ("compose project", &self.project),
+            ("cache volume", &self.cache_volume),
+        ] {
+            let ok = value
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+            if !ok {
+                return bad(
+                    what,
+                    value,
+                    "use lowercase letters, digits, '-' and '_'",
+                    "pick a simple name",
+                );
+            }
+        }
+        let mem_ok = {
+            let digits = self.mem_limit.trim_end_matches(['b', 'k', 'm', 'g']);
+            !digits.is_empty()
+                && digits.chars().all(|c| c.is_ascii_digit())
+                && self.mem_limit.len() - digits.len() <= 1
+        };
+        if !mem_ok {
+            return bad(
+                "memory limit",
+                &self.mem_limit,
+                "expected a number with an optional b, k, m or g",
+                "use a value like 2g",
+            );
+        }
+        if !(self.cpus.is_finite() && self.cpus >= 0.01) {
+            return bad(
+                "CPU limit",
+                &self.cpus.to_string(),
+                "expected a number of CPUs of at least 0.01",
+                "use a value like 2",
+            );
+        }
+        Ok(())
+    }
+
+    /// The `.env` variables, in file order, unquoted.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("COMPOSE_PROJECT_NAME", self.project.clone()),
+            ("ACT_VERSION", self.act_version.clone()),
+            ("HOST_UID", self.host_uid.to_string()),
+            ("HOST_GID", self.host_gid.to_string()),
+            ("DOCKER_GID", self.docker_gid.to_string()),
+            ("DOCKER_SOCKET", self.docker_socket.clone()),
+            ("PLATFORM_IMAGE", self.platform_image.clone()),
+        ]
+    }
+}
+
+fn is_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+}
+
+/// A docker image reference: `[registry/]name[:tag][@digest]`, conservatively.
+fn is_image_ref(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 255
+        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+}
+
+/// The platform image must be a plain image reference (act expands `$` in actrc lines and
+/// splits them at whitespace), or act's `-self-hosted`.
+pub fn check_platform_image(image: &str) -> Result<()> {
+    if image == "-self-hosted" || is_image_ref(image) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        format!(
+            "platform image {image:?} is not an image reference (letters, digits and ._-/:@ only)"
+        ),
+        Some(format!(
+            "pass --platform-image like {DEFAULT_PLATFORM_IMAGE}, or -self-hosted"
+        )),
+    ))
+}
+
+/// Quote a `.env` value for compose v1 and v2 alike, or refuse it.
+///
+/// Bare when every character is in `[A-Za-z0-9_./:@%+,=-]` (neither parser treats any of
+/// them specially, and `#` comments need a space first). Single quotes otherwise: both keep
+/// spaces, `#` and `"` inside them literally. Refused: `'` (cannot be inside single quotes
+/// the same way: python-dotenv unescapes `\'`, compose-go keeps the backslash), `\` (python-
+/// dotenv turns `\\` into `\` inside single quotes, compose-go does not), `$` (python-dotenv
+/// interpolates `${X}` even in single quotes, compose-go does not), and control characters
+/// (newlines end the value in one parser and not the other).
+pub fn dotenv_value(key: &str, value: &str) -> Result<String> {
+    let refuse = |why: &str| {
+        Err(Error::usage(
+            format!("cannot write {key}={value:?} to .env: {why}"),
+            Some(format!(
+                "choose a {key} without quotes, backslashes, '$' or control characters"
+            )),
+        ))
+    };
+    if value.contains('\'') {
+        return refuse("a single quote reads differently in compose v1 and v2");
+    }
+    if value.contains('\\') {
+        return refuse("a backslash reads differently in compose v1 and v2");
+    }
+    if value.contains('$') {
+        return refuse("'$' is interpolated by compose v1 even inside quotes");
+    }
+    if value.chars().any(char::is_control) {
+        return refuse("control characters (newlines, tabs) cannot be held by both parsers");
+    }
+    let bare = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
+    Ok(if bare {
+        value.to_string()
+    } else {
+        format!("'{value}'")
+    })
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    // A YAML double-quoted scalar (JSON string syntax) with `$` escaped for compose.
+    env.add_filter("q", |value: String| -> String {
+        serde_json::to_string(&value)
+            .expect("a string serializes")
+            .replace('$', "$$")
+    });
+    env.add_template("docker-compose.yml", COMPOSE_TEMPLATE)
+        .expect("templates/docker-compose.yml is valid minijinja");
+    env.add_template("env", ENV_TEMPLATE)
+        .expect("templates/env is valid minijinja");
+    env
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> Error {
+    let mut msg = format!("rendering templates/{name} failed: {e}");
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    Error::failed(
+        msg,
+        Some("this is a bug in actsim; please report it".into()),
+    )
+}
+
+/// Render `docker-compose.yml` and check it (see [`check_compose`]).
+pub fn render_compose(ctx: &Context) -> Result<String> {
+    ctx.validate()?;
+    let text = environment()
+        .get_template("docker-compose.yml")
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| template_error("docker-compose.yml", e))?;
+    check_compose(&text, ctx)?;
+    Ok(text)
+}
+
+/// Parse rendered compose YAML and check what the simulator depends on: the service, its
+/// image, the user, the socket group, the socket mount and the cache volume.
+pub fn check_compose(text: &str, ctx: &Context) -> Result<()> {
+    let fail = |what: String| {
+        Err(Error::failed(
+            format!("the rendered docker-compose.yml is wrong: {what}"),
+            Some("this is a bug in actsim; please report it".into()),
+        ))
+    };
+    let docs = match YamlLoader::load_from_str(text) {
+        Ok(d) => d,
+        Err(e) => return fail(format!("not valid YAML: {e}")),
+    };
+    let [doc] = docs.as_slice() else {
+        return fail(format!("expected one YAML document, found {}", docs.len()));
+    };
+    let service = &doc["services"][SERVICE];
+    if service.is_badvalue() {
+        return fail(format!("no service {SERVICE}"));
+    }
+    if service["image"].as_str() != Some(ctx.image.as_str()) {
+        return fail(format!(
+            "image is {:?}, expected {:?}",
+            service["image"], ctx.image
+        ));
+    }
+    if service["user"].as_str() != Some("${HOST_UID}:${HOST_GID}") {
+        return fail(format!("user is {:?}", service["user"]));
+    }
+    let groups = service["group_add"].as_vec().map(Vec::as_slice);
+    if groups != Some(&[Yaml::String("${DOCKER_GID}".into())][..]) {
+        return fail(format!("group_add is {:?}", service["group_add"]));
+    }
+    let entrypoint: Vec<&str> = service["entrypoint"]
+        .as_vec()
+        .map(|v| v.iter().filter_map(Yaml::as_str).collect())
+        .unwrap_or_default();
+    if entrypoint.first() != Some(&"act")
+        || !entrypoint
+            .windows(2)
+            .any(|w| w == ["--container-daemon-socket", "${DOCKER_SOCKET}"])
+    {
+        return fail(format!("entrypoint is {entrypoint:?}"));
+    }
+    let mounts_socket = service["volumes"].as_vec().is_some_and(|v| {
+        v.iter().any(|m| {
+            m["source"].as_str() == Some("${DOCKER_SOCKET}")
+                && m["target"].as_str() == Some("/var/run/docker.sock")
+        })
+    });
+    if !mounts_socket {
+        return fail("the daemon socket is not mounted at /var/run/docker.sock".into());
+    }
+    if doc["volumes"]["act-cache"]["name"].as_str() != Some(ctx.cache_volume.as_str()) {
+        return fail(format!("cache volume is not named {}", ctx.cache_volume));
+    }
+    Ok(())
+}
+
+/// Render `.env`: every value quoted by [`dotenv_value`] (refusals name key and value).
+pub fn render_env(ctx: &Context) -> Result<String> {
+    ctx.validate()?;
+    let mut env = std::collections::BTreeMap::new();
+    for (key, value) in ctx.env_vars() {
+        env.insert(key, dotenv_value(key, &value)?);
+    }
+    environment()
+        .get_template("env")
+        .and_then(|t| t.render(minijinja::context! { env }))
+        .map_err(|e| template_error("env", e))
+}
+
+/// The platform mapping on an actrc line (`-P L=I`, `-P=L=I`, `-PL=I`, `--platform L=I`,
+/// `--platform=L=I`), as `(label, image)`.
+fn actrc_mapping(line: &str) -> Option<(&str, &str)> {
+    let line = line.trim();
+    let value = if let Some(rest) = line.strip_prefix("--platform") {
+        rest.strip_prefix('=')
+            .or_else(|| rest.strip_prefix(char::is_whitespace))?
+    } else {
+        let rest = line.strip_prefix("-P")?;
+        rest.strip_prefix('=')
+            .or_else(|| rest.strip_prefix(char::is_whitespace))
+            .unwrap_or(rest)
+    };
+    value.trim().split_once('=')
+}
+
+/// The image act uses for `label` according to actrc text: the last mapping wins, as in
+/// act. `None` when the label is not mapped.
+pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
+    text.lines()
+        .filter_map(actrc_mapping)
+        .rfind(|(l, _)| l.trim() == label)
+        .map(|(_, image)| image.trim().to_string())
+}
+
+/// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
+///
+/// Earlier mappings of exactly those labels (any form) are replaced, in place of the first
+/// one; every other line and comment is kept as it was. Idempotent.
+pub fn merge_actrc(existing: Option<&str>, platform_image: &str) -> String {
+    let ours: Vec<String> = PLATFORM_LABELS
+        .iter()
+        .map(|l| format!("-P {l}={platform_image}"))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut placed = false;
+    for line in existing.unwrap_or("").lines() {
+        let replaced =
+            actrc_mapping(line).is_some_and(|(l, _)| PLATFORM_LABELS.contains(&l.trim()));
+        if replaced {
+            if !placed {
+                out.extend(ours.iter().cloned());
+                placed = true;
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if !placed {
+        out.extend(ours);
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        let mut c = Context::new(
+            "0.2.89",
+            1000,
+            1000,
+            999,
+            Path::new("/var/run/docker.sock"),
+            DEFAULT_PLATFORM_IMAGE,
+            Path::new("/home/alice/.config/actsim"),
+        );
+        c.cpus = 2.0;
+        c
+    }
+
+    #[test]
+    fn compose_snapshot() {
+        insta::assert_snapshot!("docker-compose.yml", render_compose(&ctx()).unwrap());
+    }
+
+    #[test]
+    fn env_snapshot() {
+        insta::assert_snapshot!("env", render_env(&ctx()).unwrap());
+    }
+
+    #[test]
+    fn actrc_snapshot_of_a_user_file() {
+        let user = "# my settings\n--container-architecture linux/amd64\n-P ubuntu-22.04=old:img\n\n-P macos-latest=-self-hosted\n--platform=ubuntu-latest=x:y\n";
+        insta::assert_snapshot!("actrc", merge_actrc(Some(user), DEFAULT_PLATFORM_IMAGE));
+    }
+
+    #[test]
+    fn rendered_compose_has_the_contract() {
+        let text = render_compose(&ctx()).unwrap();
+        let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
+        let s = &doc["services"][SERVICE];
+        assert_eq!(s["image"].as_str(), Some("actsim/act:0.2.89"));
+        assert!(s["working_dir"].as_str().unwrap().starts_with("${PWD:?"));
+        assert_eq!(s["environment"]["HOME"].as_str(), Some("/tmp"));
+        assert_eq!(
+            s["environment"]["DOCKER_HOST"].as_str(),
+            Some("unix:///var/run/docker.sock")
+        );
+        assert_eq!(s["cap_drop"][0].as_str(), Some("ALL"));
+        assert_eq!(
+            s["security_opt"][0].as_str(),
+            Some("no-new-privileges:true")
+        );
+        assert_eq!(s["mem_limit"].as_str(), Some("2g"));
+        assert_eq!(s["cpus"].as_f64(), Some(2.0));
+        let vols: Vec<String> = s["volumes"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        assert!(vols.contains(&"/etc/ssl/certs:/etc/ssl/certs:ro".to_string()));
+        assert!(vols.contains(&"act-cache:/tmp".to_string()));
+        let entry: Vec<&str> = s["entrypoint"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect();
+        for label in PLATFORM_LABELS {
+            assert!(entry.contains(&format!("{label}=${{PLATFORM_IMAGE}}").as_str()));
+        }
+    }
+
+    #[test]
+    fn the_check_catches_a_wrong_file() {
+        let c = ctx();
+        let good = render_compose(&c).unwrap();
+        check_compose(&good, &c).unwrap();
+        let wrong_image = good.replace("actsim/act:0.2.89", "other:1");
+        assert!(check_compose(&wrong_image, &c).is_err());
+        let no_group = good.replace("\"${DOCKER_GID}\"", "\"0\"");
+        assert!(check_compose(&no_group, &c).is_err());
+        let renamed = good.replace("actions-simulator:", "simulator:");
+        let err = check_compose(&renamed, &c).unwrap_err();
+        assert!(
+            err.to_string().contains("no service actions-simulator"),
+            "{err}"
+        );
+        assert!(check_compose("services: [", &c).is_err());
+    }
+
+    #[test]
+    fn strict_templates_refuse_an_undefined_variable() {
+        let env = environment();
+        let err = env
+            .get_template("docker-compose.yml")
+            .unwrap()
+            .render(minijinja::context! { act_version => "0.2.89" })
+            .unwrap_err();
+        assert_eq!(err.kind(), minijinja::ErrorKind::UndefinedError);
+    }
+
+    #[test]
+    fn rendered_strings_escape_dollar_and_quotes() {
+        let mut c = ctx();
+        c.config_dir = "/home/a b/cfg".into();
+        c.ca_certs_dir = "/etc/my \"certs\"".into();
+        let text = render_compose(&c).unwrap();
+        assert!(text.contains(r#""/etc/my \"certs\":/etc/my \"certs\":ro""#));
+    }
+
+    #[test]
+    fn bad_context_values_are_usage_errors_naming_the_value() {
+        type Change = fn(&mut Context);
+        let cases: Vec<(Change, &str)> = vec![
+            (|c| c.act_version = "0.2.89\nx".into(), "act version"),
+            (
+                |c| c.platform_image = "img with space".into(),
+                "platform image",
+            ),
+            (|c| c.platform_image = "img:${X}".into(), "platform image"),
+            (
+                |c| c.docker_socket = "relative.sock".into(),
+                "docker socket",
+            ),
+            (|c| c.config_dir = "/a\nb".into(), "config dir"),
+            (|c| c.mem_limit = "2gb".into(), "memory limit"),
+            (|c| c.cpus = 0.0, "CPU limit"),
+            (|c| c.cache_volume = "Bad Name".into(), "cache volume"),
+        ];
+        for (change, what) in cases {
+            let mut c = ctx();
+            change(&mut c);
+            let err = render_compose(&c).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{what}");
+            assert!(err.to_string().contains(what), "{what}: {err}");
+            assert!(err.hint().is_some());
+            assert!(render_env(&c).is_err());
+        }
+    }
+
+    #[test]
+    fn dotenv_quoting_table() {
+        let ok = [
+            ("1000", "1000"),
+            ("", ""),
+            ("/var/run/docker.sock", "/var/run/docker.sock"),
+            (
+                "catthehacker/ubuntu:act-latest",
+                "catthehacker/ubuntu:act-latest",
+            ),
+            (
+                "reg.example:5000/a/b@sha256:00ff",
+                "reg.example:5000/a/b@sha256:00ff",
+            ),
+            ("-self-hosted", "-self-hosted"),
+            ("a=b,c+d%e", "a=b,c+d%e"),
+            (
+                "/home/John Doe/.docker/run/docker.sock",
+                "'/home/John Doe/.docker/run/docker.sock'",
+            ),
+            ("a #b", "'a #b'"),
+            ("#x", "'#x'"),
+            (" lead", "' lead'"),
+            ("say \"hi\"", "'say \"hi\"'"),
+            ("ünïcode", "'ünïcode'"),
+            ("a;b&c|d", "'a;b&c|d'"),
+        ];
+        for (value, written) in ok {
+            assert_eq!(dotenv_value("K", value).unwrap(), written, "{value:?}");
+        }
+        let refused = [
+            "it's", "a\\b", "$HOME", "${X}", "a\nb", "a\rb", "a\tb", "nul\0",
+        ];
+        for value in refused {
+            let err = dotenv_value("DOCKER_SOCKET", value).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let msg = err.to_string();
+            assert!(msg.contains("DOCKER_SOCKET"), "{msg}");
+            assert!(msg.contains(&format!("{value:?}")), "{msg}");
+        }
+    }
+
+    #[test]
+    fn env_refuses_a_socket_path_with_a_quote() {
+        let mut c = ctx();
+        c.docker_socket = "/run/it's/docker.sock".into();
+        let err = render_env(&c).unwrap_err();
+        assert!(err.to_string().contains("DOCKER_SOCKET"), "{err}");
+    }
+
+    #[test]
+    fn env_has_every_key_the_compose_file_uses() {
+        let c = ctx();
+        let env = render_env(&c).unwrap();
+        let compose = render_compose(&c).unwrap();
+        for key in [
+            "HOST_UID",
+            "HOST_GID",
+            "DOCKER_GID",
+            "DOCKER_SOCKET",
+            "PLATFORM_IMAGE",
+        ] {
+            assert!(compose.contains(&format!("${{{key}}}")), "{key}");
+            assert!(env.contains(&format!("\n{key}=")), "{key}");
+        }
+        assert!(env.contains("\nACT_VERSION=0.2.89\n"));
+        assert!(env.contains("\nDOCKER_GID=999\n"));
+    }
+
+    #[test]
+    fn actrc_merge_into_nothing_writes_the_three_labels() {
+        let text = merge_actrc(None, "img:1");
+        assert_eq!(
+            text,
+            "-P ubuntu-latest=img:1\n-P ubuntu-24.04=img:1\n-P ubuntu-22.04=img:1\n"
+        );
+        assert_eq!(merge_actrc(Some(""), "img:1"), text);
+    }
+
+    #[test]
+    fn actrc_merge_replaces_every_form_and_keeps_user_lines() {
+        let user = "# comment\n-P ubuntu-latest=a\n--container-architecture linux/amd64\n-P=ubuntu-24.04=b\n--platform ubuntu-22.04=c\n--platform=ubuntu-latest=d\n-Pubuntu-24.04=e\n-P ubuntu-20.04=keep\n  -P   ubuntu-22.04=f  \n--secret-file my.secrets";
+        let merged = merge_actrc(Some(user), "img:2");
+        assert_eq!(
+            merged,
+            "# comment\n-P ubuntu-latest=img:2\n-P ubuntu-24.04=img:2\n-P ubuntu-22.04=img:2\n--container-architecture linux/amd64\n-P ubuntu-20.04=keep\n--secret-file my.secrets\n"
+        );
+        assert_eq!(merge_actrc(Some(&merged), "img:2"), merged, "idempotent");
+        let other = merge_actrc(Some(&merged), "img:3");
+        assert_eq!(other, merged.replace("img:2", "img:3"));
+        for label in PLATFORM_LABELS {
+            assert_eq!(actrc_platform(&merged, label).as_deref(), Some("img:2"));
+        }
+        assert_eq!(
+            actrc_platform(&merged, "ubuntu-20.04").as_deref(),
+            Some("keep")
+        );
+    }
+
+    #[test]
+    fn actrc_does_not_touch_look_alike_lines() {
+        let user = "-P ubuntu-latest-arm=x\n--pull=false\n-Pfoo\n# -P ubuntu-latest=commented\n--platforms ubuntu-latest=z\n";
+        let merged = merge_actrc(Some(user), "img");
+        assert!(merged.starts_with(user), "{merged}");
+        assert_eq!(actrc_platform(user, "ubuntu-latest"), None);
+    }
+
+    #[test]
+    fn actrc_platform_last_mapping_wins() {
+        let text = "-P ubuntu-latest=a\n--platform ubuntu-latest=b\n";
+        assert_eq!(actrc_platform(text, "ubuntu-latest").as_deref(), Some("b"));
+        assert_eq!(actrc_platform(text, "ubuntu-22.04"), None);
+    }
+
+    #[test]
+    fn default_cpus_never_exceeds_the_machine() {
+        assert_eq!(default_cpus(0), 1.0);
+        assert_eq!(default_cpus(1), 1.0);
+        assert_eq!(default_cpus(64), 2.0);
+    }
+}
