@@ -1,1 +1,411 @@
-//! Integration tests of the configuration steps of `actsim setup` (part 2).
+//! Integration tests of the configuration steps of `actsim setup` (part 2): the rendered
+//! compose file and `.env` against the real docker-compose (v1; v2 when installed) and the
+//! real daemon, with the simulator image built from the fixture act.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actsim::files::write_atomic;
+use actsim::render::{self, Context};
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::support::fixtures::{DOCKER_SOCK, require_act, require_daemon, skip};
+use crate::support::{Cmd, Outcome, temp};
+
+/// A compose tool: the program and the arguments before `-f`.
+#[derive(Debug, Clone)]
+struct Compose {
+    name: &'static str,
+    program: &'static str,
+    pre: &'static [&'static str],
+}
+
+const V1: Compose = Compose {
+    name: "docker-compose v1",
+    program: "docker-compose",
+    pre: &[],
+};
+const V2: Compose = Compose {
+    name: "docker compose v2",
+    program: "docker",
+    pre: &["compose"],
+};
+
+impl Compose {
+    fn installed(&self) -> bool {
+        let out = std::process::Command::new(self.program)
+            .args(self.pre)
+            .arg("version")
+            .output();
+        out.is_ok_and(|o| o.status.success())
+    }
+
+    /// `<tool> -f <file> <args>` from `cwd`, with `PWD` set to it as a shell would.
+    fn run(&self, file: &Path, cwd: &Path, args: &[&str], timeout: u64) -> Outcome {
+        Cmd::new(self.program)
+            .args(self.pre)
+            .arg("-f")
+            .arg(file)
+            .args(args)
+            .current_dir(cwd)
+            .env("PWD", cwd)
+            .timeout(Duration::from_secs(timeout))
+            .run()
+    }
+}
+
+/// The compose tools to test: v1 is required (skip or, under CI, fail without it), v2 is
+/// tested when installed.
+fn compose_tools() -> Vec<Compose> {
+    let mut tools = Vec::new();
+    if V1.installed() {
+        tools.push(V1);
+    } else {
+        skip("docker-compose (v1) is not installed; apt-get install docker-compose");
+    }
+    if V2.installed() {
+        tools.push(V2);
+    } else {
+        eprintln!("note: `docker compose` (v2) is not installed here; testing v1 only");
+    }
+    tools
+}
+
+fn socket_gid() -> u32 {
+    std::fs::metadata(DOCKER_SOCK).map_or(0, |m| m.gid())
+}
+
+/// A context for a test: unique project and cache volume, so cleanup never touches a
+/// real user's.
+fn test_context(config_dir: &Path, uid: u32, gid: u32) -> Context {
+    let mut ctx = Context::new(
+        actsim::act::DEFAULT_VERSION,
+        uid,
+        gid,
+        socket_gid(),
+        Path::new(DOCKER_SOCK),
+        render::DEFAULT_PLATFORM_IMAGE,
+        config_dir,
+    );
+    let tag = format!("{}-{}", std::process::id(), config_dir_tag(config_dir));
+    ctx.project = format!("actsim-test-{tag}");
+    ctx.cache_volume = format!("actsim-test-cache-{tag}");
+    ctx
+}
+
+fn config_dir_tag(dir: &Path) -> String {
+    dir.to_string_lossy()
+        .chars()
+        .rev()
+        .filter(char::is_ascii_alphanumeric)
+        .take(6)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Render and write both files as setup does; returns the compose file's path.
+fn write_files(ctx: &Context) -> PathBuf {
+    let dir = PathBuf::from(&ctx.config_dir);
+    let compose = dir.join("docker-compose.yml");
+    let env = dir.join(".env");
+    write_atomic(
+        &compose,
+        render::render_compose(ctx).unwrap().as_bytes(),
+        0o644,
+        None,
+    )
+    .unwrap();
+    write_atomic(
+        &env,
+        render::render_env(ctx).unwrap().as_bytes(),
+        0o600,
+        None,
+    )
+    .unwrap();
+    compose
+}
+
+fn yaml(text: &str) -> Yaml {
+    YamlLoader::load_from_str(text)
+        .unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
+        .remove(0)
+}
+
+#[test]
+fn setup_files_compose_config_accepts_the_rendered_files() {
+    let tools = compose_tools();
+    if tools.is_empty() {
+        return;
+    }
+    let root = temp::dir();
+    let work = root.path().join("my repo");
+    std::fs::create_dir_all(&work).unwrap();
+    let ctx = test_context(&root.path().join("config/actsim"), 1234, 2345);
+    let file = write_files(&ctx);
+
+    let env_meta = std::fs::metadata(file.with_file_name(".env")).unwrap();
+    assert_eq!(env_meta.permissions().mode() & 0o777, 0o600, ".env mode");
+    let compose_meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(compose_meta.permissions().mode() & 0o777, 0o644);
+
+    for tool in tools {
+        tool.run(&file, &work, &["config", "-q"], 60)
+            .assert_success()
+            .assert_stdout_empty();
+        let out = tool.run(&file, &work, &["config"], 60);
+        out.assert_success();
+        let doc = yaml(&out.stdout);
+        let s = &doc["services"][render::SERVICE];
+        let work_s = work.to_str().unwrap();
+        assert_eq!(
+            s["image"].as_str(),
+            Some("actsim/act:0.2.89"),
+            "{}",
+            tool.name
+        );
+        assert_eq!(s["user"].as_str(), Some("1234:2345"), "{}", tool.name);
+        assert_eq!(s["working_dir"].as_str(), Some(work_s), "{}", tool.name);
+        let group = &s["group_add"][0];
+        let group = group
+            .as_str()
+            .map(str::to_string)
+            .or(group.as_i64().map(|g| g.to_string()));
+        assert_eq!(group, Some(socket_gid().to_string()), "{}", tool.name);
+        let entry: Vec<&str> = s["entrypoint"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .filter_map(Yaml::as_str)
+            .collect();
+        assert!(
+            entry
+                .windows(2)
+                .any(|w| w == ["--container-daemon-socket", DOCKER_SOCK]),
+            "{}: {entry:?}",
+            tool.name
+        );
+        assert!(entry.contains(&"ubuntu-latest=catthehacker/ubuntu:act-latest"));
+        let text = &out.stdout;
+        assert!(text.contains(work_s), "the repo is mounted:\n{text}");
+        assert!(text.contains("/var/run/docker.sock"), "{text}");
+        assert!(text.contains(&ctx.cache_volume), "{text}");
+
+        // Without PWD, compose stops with the message instead of mounting the wrong dir.
+        let out = Cmd::new(tool.program)
+            .args(tool.pre)
+            .arg("-f")
+            .arg(&file)
+            .args(["config", "-q"])
+            .current_dir(&work)
+            .env_remove("PWD")
+            .timeout(Duration::from_secs(60))
+            .run();
+        assert_ne!(out.code, Some(0), "{out}");
+        assert!(out.stderr.contains("PWD must be set"), "{out}");
+    }
+}
+
+#[test]
+fn setup_files_dotenv_values_read_back_exactly_by_compose() {
+    let tools = compose_tools();
+    if tools.is_empty() {
+        return;
+    }
+    let values = [
+        "",
+        "1000",
+        "/var/run/docker.sock",
+        "/home/John Doe/.docker/run/docker.sock",
+        "catthehacker/ubuntu:act-latest",
+        "reg.example:5000/a/b@sha256:00ff",
+        "-self-hosted",
+        "a=b,c+d%e",
+        "a #b",
+        "#x",
+        " lead",
+        "trail ",
+        "say \"hi\"",
+        "ünïcode",
+        "a;b&c|d",
+        "{braces}[x]*?~!",
+        "back`tick`",
+    ];
+    let root = temp::dir();
+    let mut env = String::from("# values written by actsim::render::dotenv_value\n");
+    let mut compose =
+        String::from("services:\n  probe:\n    image: actsim-test/none:latest\n    environment:\n");
+    for (i, v) in values.iter().enumerate() {
+        let written = render::dotenv_value(&format!("V{i}"), v).unwrap();
+        env.push_str(&format!("V{i}={written}\n"));
+        compose.push_str(&format!("      V{i}: \"${{V{i}}}\"\n"));
+    }
+    temp::write(&root.path().join(".env"), &env);
+    temp::write(&root.path().join("docker-compose.yml"), &compose);
+    for tool in tools {
+        let out = tool.run(
+            &root.path().join("docker-compose.yml"),
+            root.path(),
+            &["config"],
+            60,
+        );
+        out.assert_success();
+        let doc = yaml(&out.stdout);
+        let environment = &doc["services"]["probe"]["environment"];
+        for (i, v) in values.iter().enumerate() {
+            let got = &environment[format!("V{i}").as_str()];
+            let got = got.as_str().unwrap_or("");
+            assert_eq!(got, *v, "{}: V{i} from .env:\n{env}\n{out}", tool.name);
+        }
+    }
+}
+
+/// Build `actsim/act:<DEFAULT_VERSION>` from the fixture act unless it is there with the
+/// same binary hash.
+fn ensure_simulator_image(act: &Path) {
+    let sha = actsim::files::sha256_hex(&std::fs::read(act).unwrap());
+    let image = render::image_for(actsim::act::DEFAULT_VERSION);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let host = format!("unix://{DOCKER_SOCK}");
+        let docker = actsim::docker::client::connect(&host, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let current = actsim::docker::image::image_sha(&docker, &image)
+            .await
+            .unwrap();
+        if current.as_deref() != Some(sha.as_str()) {
+            tokio::time::timeout(
+                Duration::from_secs(180),
+                actsim::docker::image::import_act_image(&docker, act, &sha, &image),
+            )
+            .await
+            .expect("docker import finished within 180 s")
+            .unwrap();
+        }
+    });
+}
+
+/// act's `--bug-report` names the engine version only when it reached the daemon.
+fn reports_engine(stdout: &str, version: &str) -> bool {
+    stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with("Engine version:") && l.contains(version))
+}
+
+/// Removes the test's compose network and cache volume.
+struct ComposeDown {
+    tool: Compose,
+    file: PathBuf,
+    cwd: PathBuf,
+}
+
+impl Drop for ComposeDown {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(self.tool.program)
+            .args(self.tool.pre)
+            .arg("-f")
+            .arg(&self.file)
+            .args(["down", "-v", "--remove-orphans"])
+            .current_dir(&self.cwd)
+            .env("PWD", &self.cwd)
+            .output();
+    }
+}
+
+#[test]
+fn setup_files_compose_run_bug_report_reaches_the_daemon_as_a_plain_user() {
+    if !require_daemon() {
+        return;
+    }
+    let Some(act) = require_act() else {
+        return;
+    };
+    let tools = compose_tools();
+    if tools.is_empty() {
+        return;
+    }
+    ensure_simulator_image(&act);
+    let engine = crate::support::fixtures::daemon_version().unwrap();
+    let engine_version = engine["Version"].as_str().unwrap().to_string();
+
+    for tool in tools {
+        let root = temp::dir();
+        let work = root.path().join("repo");
+        temp::write(
+            &work.join(".github/workflows/ci.yml"),
+            "on: push\njobs:\n  hello-from-the-simulator:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n",
+        );
+        // nobody:nogroup, with only the socket's group to reach the daemon.
+        let ctx = test_context(&root.path().join("cfg"), 65534, 65534);
+        let file = write_files(&ctx);
+        let _down = ComposeDown {
+            tool: tool.clone(),
+            file: file.clone(),
+            cwd: work.clone(),
+        };
+
+        let out = tool.run(
+            &file,
+            &work,
+            &["run", "--rm", render::SERVICE, "--bug-report"],
+            180,
+        );
+        out.assert_success();
+        assert!(out.stdout.contains("act version:"), "{}: {out}", tool.name);
+        assert!(
+            reports_engine(&out.stdout, &engine_version),
+            "{}: act in the container did not reach the daemon:\n{out}",
+            tool.name
+        );
+
+        // The repository is mounted at its own path and is the working directory.
+        let out = tool.run(
+            &file,
+            &work,
+            &["run", "--rm", render::SERVICE, "--list"],
+            180,
+        );
+        out.assert_success();
+        assert!(
+            out.stdout.contains("hello-from-the-simulator"),
+            "{}: act did not see the workflow of the current directory:\n{out}",
+            tool.name
+        );
+
+        // The cache volume took /tmp's 1777 from the image, so any HOST_UID can write there.
+        let mountpoint = Cmd::new("docker")
+            .args([
+                "volume",
+                "inspect",
+                "-f",
+                "{{.Mountpoint}}",
+                &ctx.cache_volume,
+            ])
+            .timeout(Duration::from_secs(30))
+            .run();
+        mountpoint.assert_success();
+        match std::fs::metadata(mountpoint.stdout.trim()) {
+            Ok(m) => assert_eq!(m.permissions().mode() & 0o7777, 0o1777, "{mountpoint}"),
+            Err(e) => eprintln!("note: cannot stat the volume's mountpoint here: {e}"),
+        }
+
+        // Control: without the socket's group the same run cannot reach the daemon, so the
+        // check above can fail. (An exported variable overrides .env.)
+        let out = Cmd::new(tool.program)
+            .args(tool.pre)
+            .arg("-f")
+            .arg(&file)
+            .args(["run", "--rm", render::SERVICE, "--bug-report"])
+            .current_dir(&work)
+            .env("PWD", &work)
+            .env("DOCKER_GID", "65534")
+            .timeout(Duration::from_secs(180))
+            .run();
+        assert!(
+            !reports_engine(&out.stdout, &engine_version),
+            "{}: reached the daemon without its group:\n{out}",
+            tool.name
+        );
+    }
+}
