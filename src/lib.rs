@@ -10,8 +10,11 @@ pub mod doctor;
 pub mod error;
 pub mod files;
 pub mod identity;
+pub mod lock;
 pub mod process;
+pub mod receipt;
 pub mod render;
+pub mod setup;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -34,7 +37,7 @@ pub fn main() -> ExitCode {
     let process = process::Process::from_os();
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
-        cli::Command::Setup(_) => ExitCode::from(error::exit::FAILED),
+        cli::Command::Setup(args) => setup::run(args, &process),
     }
 }
 

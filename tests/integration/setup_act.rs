@@ -1,1 +1,578 @@
 //! Integration tests of the act step of `actsim setup` (part 1).
+//!
+//! The real binary against a loopback mirror in GitHub's release layout serving the real
+//! act 0.2.89 archive, with every failure mode the issue lists. Each failure asserts the
+//! exit code, the message and that the bin dir is byte-for-byte what it was.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::support::Cmd;
+use crate::support::mirror::{self, Mirror, Mode, VERSION};
+use crate::support::pty::Pty;
+use crate::support::temp::{self, TempDir};
+
+/// Directories every run gets on PATH after the bin dir (act is in none of them).
+const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A user's world in temp dirs: HOME, XDG dirs, a bin dir, and a mirror.
+struct World {
+    mirror: Mirror,
+    home: TempDir,
+}
+
+impl World {
+    fn new() -> Option<World> {
+        Some(World {
+            mirror: Mirror::start()?,
+            home: temp::dir(),
+        })
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.home.path().join("bin")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.home.path().join("state/actsim")
+    }
+
+    fn receipt(&self) -> serde_json::Value {
+        let path = self.state().join("receipt.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `actsim setup --no-check` for this world, not yet with --yes.
+    fn setup(&self) -> Cmd {
+        self.setup_from(&self.mirror.base_url())
+    }
+
+    /// The same, downloading from `base`.
+    fn setup_from(&self, base: &str) -> Cmd {
+        let h = self.home.path();
+        Cmd::actsim()
+            .args(["setup", "--no-check", "--act-base-url", base])
+            .arg("--bin-dir")
+            .arg(self.bin())
+            .arg("--config-dir")
+            .arg(h.join("config/actsim"))
+            .env("HOME", h)
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()))
+            .timeout(Duration::from_secs(120))
+    }
+}
+
+/// Every entry under `dir` with a hash of its bytes (or its link target), sorted;
+/// `["<absent>"]` when the dir does not exist.
+fn listing(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec!["<absent>".into()];
+    };
+    let mut out: Vec<String> = rd
+        .map(|e| {
+            let e = e.unwrap();
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            let what = if meta.is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if meta.is_dir() {
+                format!("dir [{}]", listing(&p).join(", "))
+            } else {
+                hex::encode(Sha256::digest(std::fs::read(&p).unwrap()))
+            };
+            format!(
+                "{} {:o} {what}",
+                e.file_name().to_string_lossy(),
+                meta.permissions().mode()
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn fixture_sha() -> String {
+    let act = crate::support::fixtures::act_path();
+    hex::encode(Sha256::digest(std::fs::read(act).unwrap()))
+}
+
+/// A bin dir that already holds a user's own act and another file.
+fn prepared_bin(w: &World) -> Vec<String> {
+    std::fs::create_dir_all(w.bin()).unwrap();
+    let act = w.bin().join("act");
+    std::fs::write(&act, "#!/bin/sh\necho act version 0.0.1\n").unwrap();
+    temp::chmod(&act, 0o755);
+    std::fs::write(w.bin().join("other-tool"), "keep me").unwrap();
+    listing(&w.bin())
+}
+
+#[test]
+fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
+    let Some(w) = World::new() else { return };
+    let out = w
+        .setup()
+        .args(["--yes", "--format", "json"])
+        .env("GITHUB_TOKEN", "ghp_secret_for_github_only")
+        .run();
+    out.assert_success();
+    let j = out.json();
+    assert_eq!(j["ok"], true, "{out}");
+    assert_eq!(j["changed"], true, "{out}");
+    assert_eq!(j["steps"][0]["id"], "act", "{out}");
+    assert_eq!(j["steps"][0]["status"], "changed", "{out}");
+    assert_eq!(j["checks"], serde_json::json!([]), "{out}");
+
+    // Exactly one act in the bin dir, the fixture's bytes, 0755, and it runs.
+    let sha = fixture_sha();
+    assert_eq!(
+        listing(&w.bin()),
+        vec![format!("act 100755 {sha}")],
+        "{out}"
+    );
+    let v = Cmd::new(w.bin().join("act")).arg("--version").run();
+    v.assert_success()
+        .assert_stdout_contains(&format!("act version {VERSION}"));
+
+    // The receipt records what was installed.
+    let r = w.receipt();
+    assert_eq!(r["act"]["version"], VERSION);
+    assert_eq!(r["act"]["asset"], mirror::host_asset());
+    assert_eq!(r["act"]["source"], w.mirror.archive_url());
+    assert_eq!(r["act"]["archive_sha256"], w.mirror.archive_sha256());
+    assert_eq!(r["act"]["binary_sha256"], sha);
+    assert_eq!(
+        r["act"]["install_path"],
+        w.bin().join("act").display().to_string()
+    );
+    assert!(r["act"]["installed_at"].as_str().unwrap().ends_with('Z'));
+
+    // checksums.txt then the archive; the token never went to the mirror.
+    let reqs = w.mirror.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(reqs[0].path.ends_with("/checksums.txt"));
+    assert!(
+        reqs.iter()
+            .all(|r| r.headers.iter().all(|(k, _)| k != "authorization"))
+    );
+
+    // Rerun: ok, nothing changed, not a single request.
+    let again = w.setup().args(["--yes", "--format", "json"]).run();
+    again.assert_success();
+    assert_eq!(again.json()["changed"], false, "{again}");
+    assert_eq!(again.json()["steps"][0]["status"], "ok", "{again}");
+    assert_eq!(
+        w.mirror.requests().len(),
+        2,
+        "the rerun made a request\n{again}"
+    );
+    // Even without --yes and without a terminal: nothing to confirm, so it succeeds.
+    let human = w.setup().run();
+    human
+        .assert_success()
+        .assert_stderr_contains("already installed");
+    assert_eq!(w.mirror.requests().len(), 2);
+}
+
+#[test]
+fn setup_act_dry_run_downloads_nothing_and_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    let before = prepared_bin(&w);
+    let out = w.setup().args(["--dry-run", "--format", "json"]).run();
+    out.assert_success();
+    assert_eq!(out.json()["changed"], false, "{out}");
+    assert_eq!(out.json()["steps"][0]["status"], "skipped", "{out}");
+    assert!(
+        out.json()["steps"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("would replace act 0.0.1 at"),
+        "{out}"
+    );
+    assert!(w.mirror.requests().is_empty(), "{:?}", w.mirror.requests());
+    assert_eq!(listing(&w.bin()), before);
+    assert!(
+        !w.state().exists(),
+        "dry run created {}",
+        w.state().display()
+    );
+
+    // The human plan says what comes from where and what is replaced.
+    let human = w.setup().arg("--dry-run").run();
+    human
+        .assert_success()
+        .assert_stderr_contains(&format!("download {}", w.mirror.archive_url()))
+        .assert_stderr_contains("checksums.txt")
+        .assert_stderr_contains("act 0.0.1, not installed by actsim")
+        .assert_stderr_contains("nothing was changed");
+    assert!(w.mirror.requests().is_empty());
+}
+
+#[test]
+fn setup_act_without_terminal_or_yes_exits_3_at_once() {
+    let Some(w) = World::new() else { return };
+    let before = prepared_bin(&w);
+    let out = w
+        .setup()
+        .stdin_null()
+        .timeout(Duration::from_secs(30))
+        .run();
+    out.assert_code(3)
+        .assert_stderr_contains("no terminal")
+        .assert_stderr_contains("--yes");
+    assert!(w.mirror.requests().is_empty());
+    assert_eq!(listing(&w.bin()), before);
+    assert!(!w.state().exists());
+}
+
+#[test]
+fn setup_act_tampered_archive_is_a_checksum_mismatch_and_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::Tampered);
+    let before = prepared_bin(&w);
+    let out = w.setup().arg("--yes").run();
+    out.assert_code(4)
+        .assert_stderr_contains("checksum mismatch")
+        .assert_stderr_contains(w.mirror.archive_sha256())
+        .assert_stderr_contains(&w.mirror.archive_url());
+    // The actual hash is the tampered file's.
+    let actual = out
+        .stderr
+        .split("actual ")
+        .nth(1)
+        .map(|s| s[..64].to_string())
+        .unwrap_or_default();
+    assert!(
+        actual.bytes().all(|b| b.is_ascii_hexdigit()) && actual.len() == 64,
+        "{out}"
+    );
+    assert_ne!(actual, w.mirror.archive_sha256());
+    assert_eq!(listing(&w.bin()), before, "{out}");
+    assert!(!w.state().join("receipt.json").exists());
+}
+
+#[test]
+fn setup_act_body_cut_short_every_time_fails_with_4() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::CutShort { times: 100 });
+    let before = prepared_bin(&w);
+    let out = w.setup().arg("--yes").run();
+    out.assert_code(4)
+        .assert_stderr_contains("cut short")
+        .assert_stderr_contains(&w.mirror.archive_url());
+    assert!(w.mirror.archive_requests().len() >= 2, "it must retry");
+    assert_eq!(listing(&w.bin()), before, "{out}");
+}
+
+#[test]
+fn setup_act_body_cut_short_once_is_retried() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::CutShort { times: 1 });
+    let out = w.setup().arg("--yes").run();
+    out.assert_success().assert_stderr_contains("retrying");
+    assert_eq!(w.mirror.archive_requests().len(), 2);
+    assert_eq!(
+        listing(&w.bin()),
+        vec![format!("act 100755 {}", fixture_sha())]
+    );
+}
+
+#[test]
+fn setup_act_404_names_the_url_and_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::NotFound);
+    let before = prepared_bin(&w);
+    let out = w.setup().args(["--yes", "--format", "json"]).run();
+    out.assert_code(4)
+        .assert_stderr_contains("404")
+        .assert_stderr_contains(&w.mirror.archive_url());
+    assert_eq!(out.json()["ok"], false);
+    assert_eq!(out.json()["steps"][0]["status"], "failed");
+    assert_eq!(w.mirror.archive_requests().len(), 1, "a 404 is not retried");
+    assert_eq!(listing(&w.bin()), before);
+
+    // A version that does not exist: the checksums URL is named.
+    let out = w.setup().args(["--yes", "--act-version", "9.9.9"]).run();
+    out.assert_code(4)
+        .assert_stderr_contains("404")
+        .assert_stderr_contains("/v9.9.9/checksums.txt");
+    assert_eq!(listing(&w.bin()), before);
+}
+
+#[test]
+fn setup_act_500_then_success_retries() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::Status {
+        status: 500,
+        times: 2,
+        retry_after: None,
+    });
+    let out = w.setup().arg("--yes").run();
+    out.assert_success().assert_stderr_contains("retrying");
+    assert_eq!(w.mirror.archive_requests().len(), 3, "{out}");
+    assert_eq!(
+        listing(&w.bin()),
+        vec![format!("act 100755 {}", fixture_sha())]
+    );
+}
+
+#[test]
+fn setup_act_429_honours_retry_after() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::Status {
+        status: 429,
+        times: 1,
+        retry_after: Some(2),
+    });
+    let out = w.setup().arg("--yes").run();
+    out.assert_success().assert_stderr_contains("429");
+    let hits = w.mirror.archive_requests();
+    assert_eq!(hits.len(), 2, "{out}");
+    let waited = hits[1].at.duration_since(hits[0].at);
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "waited only {waited:?}, Retry-After said 2s\n{out}"
+    );
+}
+
+#[test]
+fn setup_act_stalled_body_ends_at_the_deadline() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::Stall);
+    let before = prepared_bin(&w);
+    let out = w
+        .setup()
+        .args(["--yes", "--timeout", "3"])
+        .timeout(Duration::from_secs(30))
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains(&w.mirror.archive_url())
+        .assert_stderr_contains("nothing was installed");
+    assert!(out.elapsed < Duration::from_secs(10), "{out}");
+    assert_eq!(listing(&w.bin()), before, "{out}");
+}
+
+#[test]
+fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
+    let Some(w) = World::new() else { return };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| w.setup().args(["--yes", "--format", "json"]).run());
+        let b = s.spawn(|| w.setup().args(["--yes", "--format", "json"]).run());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    a.assert_success();
+    b.assert_success();
+    let mut statuses = [
+        a.json()["steps"][0]["status"].as_str().unwrap().to_string(),
+        b.json()["steps"][0]["status"].as_str().unwrap().to_string(),
+    ];
+    statuses.sort();
+    assert_eq!(statuses, ["changed", "ok"], "{a}\n{b}");
+    assert_eq!(w.mirror.archive_requests().len(), 1);
+    let sha = fixture_sha();
+    assert_eq!(listing(&w.bin()), vec![format!("act 100755 {sha}")]);
+    assert_eq!(w.receipt()["act"]["binary_sha256"], sha);
+}
+
+#[test]
+fn setup_act_declined_on_a_real_terminal_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    let before = prepared_bin(&w);
+    let h = w.home.path();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
+    cmd.args([
+        "setup",
+        "--no-check",
+        "--act-base-url",
+        &w.mirror.base_url(),
+    ])
+    .arg("--bin-dir")
+    .arg(w.bin())
+    .env_clear()
+    .env("HOME", h)
+    .env("XDG_STATE_HOME", h.join("state"))
+    .env("XDG_CONFIG_HOME", h.join("config"))
+    .env("PATH", SYSTEM_PATH)
+    .env("TERM", "xterm")
+    .env("NO_COLOR", "1");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Apply this plan?", Duration::from_secs(60));
+    let shown = pty.output();
+    assert!(shown.contains(&w.mirror.archive_url()), "{shown}");
+    pty.send("n");
+    let code = pty.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(3), "{}", pty.output());
+    assert!(pty.output().contains("declined"), "{}", pty.output());
+    assert!(w.mirror.requests().is_empty());
+    assert_eq!(listing(&w.bin()), before);
+    assert!(!w.state().exists());
+}
+
+#[test]
+fn setup_act_accepted_on_a_real_terminal_installs() {
+    let Some(w) = World::new() else { return };
+    let h = w.home.path();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
+    cmd.args([
+        "setup",
+        "--no-check",
+        "--act-base-url",
+        &w.mirror.base_url(),
+    ])
+    .arg("--bin-dir")
+    .arg(w.bin())
+    .env_clear()
+    .env("HOME", h)
+    .env("XDG_STATE_HOME", h.join("state"))
+    .env("PATH", SYSTEM_PATH)
+    .env("TERM", "xterm")
+    .env("NO_COLOR", "1");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Apply this plan?", Duration::from_secs(60));
+    pty.send("y");
+    assert_eq!(
+        pty.wait(Duration::from_secs(60)),
+        Some(0),
+        "{}",
+        pty.output()
+    );
+    assert!(
+        pty.output().contains("installed act 0.2.89"),
+        "{}",
+        pty.output()
+    );
+    // Not on PATH: the user was told.
+    assert!(pty.output().contains("is not on PATH"), "{}", pty.output());
+    assert_eq!(
+        listing(&w.bin()),
+        vec![format!("act 100755 {}", fixture_sha())]
+    );
+}
+
+#[test]
+fn setup_act_replaces_a_foreign_act_keeping_a_copy_and_warns_about_shadowing() {
+    let Some(w) = World::new() else { return };
+    prepared_bin(&w);
+    let old = std::fs::read(w.bin().join("act")).unwrap();
+    // Another act earlier on PATH shadows the bin dir.
+    let other = temp::dir();
+    temp::write(
+        &other.path().join("act"),
+        "#!/bin/sh\necho act version 0.1.0\n",
+    );
+    temp::chmod(&other.path().join("act"), 0o755);
+    let out = w
+        .setup()
+        .arg("--yes")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}:{SYSTEM_PATH}",
+                other.path().display(),
+                w.bin().display()
+            ),
+        )
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("act 0.1.0, not installed by actsim")
+        .assert_stderr_contains("shadows");
+    let r = w.receipt();
+    let replaced = &r["act"]["replaced"][0];
+    assert_eq!(replaced["version"], "0.0.1");
+    assert_eq!(replaced["installed_by_actsim"], false);
+    let backup = PathBuf::from(replaced["backup"].as_str().unwrap());
+    assert!(backup.starts_with(w.state()), "{}", backup.display());
+    assert_eq!(std::fs::read(&backup).unwrap(), old);
+    assert_eq!(
+        std::fs::read(w.bin().join("other-tool")).unwrap(),
+        b"keep me"
+    );
+    assert_eq!(
+        hex::encode(Sha256::digest(std::fs::read(w.bin().join("act")).unwrap())),
+        fixture_sha()
+    );
+}
+
+#[test]
+fn setup_act_offline_archive_with_checksums_or_sha256() {
+    let Some(w) = World::new() else { return };
+    let (archive, sha) = mirror::release_archive().unwrap();
+    let dl = temp::dir();
+    let file = dl.path().join(mirror::host_asset());
+    std::fs::write(&file, archive).unwrap();
+    let sums = dl.path().join("checksums.txt");
+    std::fs::write(&sums, mirror::checksums_text(sha)).unwrap();
+
+    // A wrong --act-sha256 alone: mismatch naming the file, nothing installed.
+    let wrong = "0".repeat(64);
+    let out = w
+        .setup()
+        .args(["--yes", "--act-sha256", &wrong])
+        .arg("--act-archive")
+        .arg(&file)
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains("checksum mismatch")
+        .assert_stderr_contains(&file.display().to_string())
+        .assert_stderr_contains(&wrong)
+        .assert_stderr_contains(sha);
+    assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()], "{out}");
+
+    let out = w
+        .setup()
+        .args(["--yes", "--format", "json"])
+        .arg("--act-archive")
+        .arg(&file)
+        .arg("--act-checksums")
+        .arg(&sums)
+        .run();
+    out.assert_success();
+    assert_eq!(out.json()["steps"][0]["status"], "changed");
+    assert!(
+        w.mirror.requests().is_empty(),
+        "offline install used the network"
+    );
+    assert_eq!(w.receipt()["act"]["source"], file.display().to_string());
+
+    // --act-archive without anything to verify against is a usage error.
+    let out = w.setup().arg("--yes").arg("--act-archive").arg(&file).run();
+    out.assert_code(2).assert_stderr_contains("--act-sha256");
+}
+
+#[test]
+fn setup_act_refuses_plain_http_to_a_remote_host() {
+    let Some(w) = World::new() else { return };
+    let out = w
+        .setup_from("http://mirror.example.com/act")
+        .arg("--yes")
+        .run();
+    out.assert_code(2)
+        .assert_stderr_contains("http://")
+        .assert_stderr_contains("--allow-http");
+    assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()]);
+    let out = w.setup().args(["--yes", "--act-version", "0.2"]).run();
+    out.assert_code(2).assert_stderr_contains("0.2");
+}
+
+#[test]
+fn setup_act_latest_resolves_through_the_redirect() {
+    let Some(w) = World::new() else { return };
+    let out = w
+        .setup()
+        .args(["--yes", "--act-version", "latest", "--format", "json"])
+        .run();
+    out.assert_success();
+    assert_eq!(w.receipt()["act"]["version"], VERSION);
+    let paths: Vec<String> = w.mirror.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths[0], "/nektos/act/releases/latest", "{paths:?}");
+    // A concrete version on rerun: no request at all, not even the latest lookup.
+    let n = w.mirror.requests().len();
+    w.setup().arg("--yes").run().assert_success();
+    assert_eq!(w.mirror.requests().len(), n);
+}

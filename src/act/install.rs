@@ -1,0 +1,396 @@
+//! Extracting `act` from a release archive in one streaming pass, and installing it
+//! atomically.
+//!
+//! The archive bytes are hashed (SHA-256), gunzipped and untarred as they arrive; only the
+//! top-level `act` entry is written, straight into `.act.<pid>.partial` in the bin dir.
+//! [`Staged`] removes that file on drop unless [`Staged::commit`] renamed it over `act`, so
+//! on any failure (bad checksum, bad archive, timeout, Ctrl-C) the bin dir holds exactly
+//! what it held before. A replaced `act` is copied into the state dir first.
+//!
+//! What can go wrong: unsafe paths (absolute, `..`) or an oversized `act` entry (refused),
+//! no `act` in the archive, a binary that does not run, a bin dir that cannot be written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::act::release::{self, MAX_BINARY_BYTES};
+use crate::error::{Error, IoContext, Result};
+
+/// What one pass over an archive produced.
+#[derive(Debug)]
+pub struct Extracted {
+    /// SHA-256 of every byte read (the whole archive).
+    pub archive_sha256: String,
+    pub archive_bytes: u64,
+    /// The `act` entry written to the staged file, or why the archive is unusable.
+    pub binary: std::result::Result<Binary, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Counts and hashes the bytes read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Hash, gunzip and untar `reader` in one pass, writing the `act` entry into `out`
+/// (truncated first). Always reads `reader` to its end, so the archive hash covers every
+/// byte even when the archive itself is unusable.
+pub fn extract_act(reader: impl Read, out: &File) -> Extracted {
+    let mut hashing = HashingReader {
+        inner: reader,
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    let binary = extract_from(&mut hashing, out);
+    // Drain whatever the decoder did not need (and everything after an error).
+    let drained = std::io::copy(&mut hashing, &mut std::io::sink());
+    let binary = match (binary, drained) {
+        (Ok(b), Ok(_)) => Ok(b),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(format!("reading the archive: {e}")),
+    };
+    Extracted {
+        archive_sha256: hex::encode(hashing.hasher.finalize()),
+        archive_bytes: hashing.count,
+        binary,
+    }
+}
+
+fn extract_from(reader: &mut impl Read, out: &File) -> std::result::Result<Binary, String> {
+    let mut out = out;
+    out.set_len(0).map_err(|e| format!("staging file: {e}"))?;
+    out.rewind().map_err(|e| format!("staging file: {e}"))?;
+    let gz = flate2::read::GzDecoder::new(reader);
+    let mut archive = tar::Archive::new(gz);
+    let mut found: Option<Binary> = None;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a tar.gz archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("corrupt tar.gz archive: {e}"))?;
+        let path = entry
+            .path()
+            .map_err(|e| format!("corrupt entry name: {e}"))?
+            .into_owned();
+        let is_act = release::classify_entry(&path)
+            .map_err(|why| format!("refusing unsafe path in archive: {why}"))?;
+        if !is_act {
+            continue;
+        }
+        if found.is_some() {
+            return Err("the archive holds more than one act entry".into());
+        }
+        let kind = entry.header().entry_type();
+        if !kind.is_file() {
+            return Err(format!("the act entry is not a regular file ({kind:?})"));
+        }
+        let size = entry.header().size().unwrap_or(u64::MAX);
+        if size > MAX_BINARY_BYTES {
+            return Err(format!(
+                "the act entry is {size} bytes, more than the {MAX_BINARY_BYTES} allowed"
+            ));
+        }
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut limited = (&mut entry).take(MAX_BINARY_BYTES + 1);
+        loop {
+            let n = limited
+                .read(&mut buf)
+                .map_err(|e| format!("corrupt tar.gz archive: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(|e| format!("writing the staged act: {e}"))?;
+            written += n as u64;
+        }
+        if written > MAX_BINARY_BYTES {
+            return Err(format!(
+                "the act entry is larger than the {MAX_BINARY_BYTES} bytes allowed"
+            ));
+        }
+        found = Some(Binary {
+            sha256: hex::encode(hasher.finalize()),
+            size: written,
+        });
+    }
+    found.ok_or_else(|| "the archive holds no top-level act binary".to_string())
+}
+
+/// SHA-256 of a file, or `None` when it cannot be read.
+pub fn file_sha256(path: &Path) -> Option<String> {
+    let mut f = File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut hasher).ok()?;
+    Some(hex::encode(hasher.finalize()))
+}
+
+/// `act --version` → `0.2.89` (killed after `timeout`).
+pub fn act_version(path: &Path, timeout: Duration) -> Option<String> {
+    let mut child = std::process::Command::new(path)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let start = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    parse_version_output(&out)
+}
+
+/// `act version 0.2.89` → `0.2.89`.
+pub fn parse_version_output(out: &str) -> Option<String> {
+    let v = out.trim().strip_prefix("act version ")?.trim();
+    let v = v.strip_prefix('v').unwrap_or(v);
+    (!v.is_empty() && !v.contains(char::is_whitespace)).then(|| v.to_string())
+}
+
+/// The staged binary `.act.<pid>.partial` in the bin dir. Removed on drop unless
+/// committed; a bin dir created for it is removed again when still empty.
+#[derive(Debug)]
+pub struct Staged {
+    pub path: PathBuf,
+    file: Option<File>,
+    created_dir: Option<PathBuf>,
+    committed: bool,
+}
+
+impl Staged {
+    /// Create the staging file (and the bin dir when missing).
+    pub fn create(bin_dir: &Path) -> Result<Self> {
+        let created_dir = if bin_dir.is_dir() {
+            None
+        } else {
+            std::fs::create_dir_all(bin_dir).map_err(|e| Error::Io {
+                path: bin_dir.to_path_buf(),
+                source: e,
+                hint: Some("pick a writable directory with --bin-dir".into()),
+            })?;
+            Some(bin_dir.to_path_buf())
+        };
+        let path = bin_dir.join(format!(".act.{}.partial", std::process::id()));
+        let mut staged = Staged {
+            path,
+            file: None,
+            created_dir,
+            committed: false,
+        };
+        // A leftover from a killed run that had our pid is ours to replace.
+        let _ = std::fs::remove_file(&staged.path);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&staged.path)
+            .map_err(|e| Error::Io {
+                path: staged.path.clone(),
+                source: e,
+                hint: Some(format!(
+                    "{} must be writable by this user; pick another with --bin-dir",
+                    bin_dir.display()
+                )),
+            })?;
+        staged.file = Some(file);
+        Ok(staged)
+    }
+
+    /// The open staging file (for the extractor; it truncates it per attempt).
+    pub fn file(&self) -> &File {
+        self.file
+            .as_ref()
+            .expect("staged file is open until commit")
+    }
+
+    /// fsync, close and make it executable (closing first: Linux refuses to run a file
+    /// that is open for writing).
+    pub fn seal(&mut self) -> Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all().at(&self.path)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o755))
+                .at(&self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Rename over `target`, after copying an existing `target` to `backup` (when given).
+    pub fn commit(mut self, target: &Path, backup: Option<&Path>) -> Result<()> {
+        self.seal()?;
+        if let Some(backup) = backup {
+            copy_atomic(target, backup)?;
+        }
+        std::fs::rename(&self.path, target).map_err(|e| Error::Io {
+            path: target.to_path_buf(),
+            source: e,
+            hint: None,
+        })?;
+        self.committed = true;
+        if let Some(dir) = target.parent() {
+            crate::receipt::sync_dir(dir);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        self.file.take();
+        let _ = std::fs::remove_file(&self.path);
+        if let Some(dir) = &self.created_dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Copy `from` to `to` through a temp file and rename (mode kept; fsync'd).
+fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir).at(dir)?;
+    }
+    let tmp = to.with_extension(format!("{}.tmp", std::process::id()));
+    let result = (|| {
+        std::fs::copy(from, &tmp).at(&tmp)?;
+        File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
+        std::fs::rename(&tmp, to).at(to)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_gz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut b = tar::Builder::new(gz);
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o755);
+            h.set_entry_type(tar::EntryType::Regular);
+            // set_path refuses `..`; write the raw name to build hostile archives.
+            let raw = &mut h.as_old_mut().name;
+            raw[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("actsim-inst-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn extracts_only_act_and_hashes_everything() {
+        let d = scratch("ok");
+        let data = tar_gz(&[
+            ("LICENSE", b"MIT"),
+            ("act", b"#!/bin/sh\necho act version 9.9.9\n"),
+            ("README.md", b"readme"),
+        ]);
+        let staged = Staged::create(&d).unwrap();
+        let got = extract_act(&data[..], staged.file());
+        assert_eq!(got.archive_sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(got.archive_bytes, data.len() as u64);
+        let bin = got.binary.unwrap();
+        assert_eq!(
+            bin.sha256,
+            hex::encode(Sha256::digest(b"#!/bin/sh\necho act version 9.9.9\n"))
+        );
+        let target = d.join("act");
+        std::fs::write(&target, b"old").unwrap();
+        let backup = d.join("state/backup/act-old");
+        staged.commit(&target, Some(&backup)).unwrap();
+        assert_eq!(std::fs::read(&backup).unwrap(), b"old");
+        assert_eq!(
+            act_version(&target, Duration::from_secs(5)).as_deref(),
+            Some("9.9.9")
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["act", "state"]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn refuses_hostile_or_useless_archives_and_cleans_up() {
+        let d = scratch("bad");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (tar_gz(&[("../act", b"x")]), "unsafe path"),
+            (tar_gz(&[("/etc/act", b"x")]), "unsafe path"),
+            (tar_gz(&[("LICENSE", b"x")]), "no top-level act"),
+            (tar_gz(&[("act", b"1"), ("./act", b"2")]), "more than one"),
+            (b"plain text, not gzip".to_vec(), "archive"),
+        ];
+        for (data, want) in cases {
+            let staged = Staged::create(&d.join("bin")).unwrap();
+            let got = extract_act(&data[..], staged.file());
+            assert_eq!(got.archive_sha256, hex::encode(Sha256::digest(&data)));
+            let err = got.binary.unwrap_err();
+            assert!(err.contains(want), "{err} should contain {want}");
+            drop(staged);
+            // The bin dir was created for the staging file and is gone again.
+            assert!(!d.join("bin").exists());
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn version_output() {
+        assert_eq!(
+            parse_version_output("act version 0.2.89\n").as_deref(),
+            Some("0.2.89")
+        );
+        assert_eq!(parse_version_output("something else"), None);
+    }
+}

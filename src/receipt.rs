@@ -1,0 +1,242 @@
+//! `receipt.json` in the state dir: what actsim installed, so a rerun can prove nothing
+//! needs doing (and doctor can report drift).
+//!
+//! The receipt grows by sections: each is optional with `#[serde(default)]`, and sections
+//! this version does not know are kept verbatim when the receipt is rewritten. Writes are
+//! atomic (temp file in the same dir, fsync, rename, fsync the dir).
+//!
+//! What can go wrong: an unreadable or corrupt receipt (treated as absent, with a warning;
+//! the next write replaces it), a state dir that cannot be written (exit 1 naming it).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+pub const FILE_NAME: &str = "receipt.json";
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(default)]
+    pub schema: u32,
+    /// The act binary actsim installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActReceipt>,
+    /// Sections written by other versions of actsim, kept as they are.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActReceipt {
+    pub version: String,
+    /// Release asset name (or the local archive's file name).
+    pub asset: String,
+    /// The URL or local file the archive came from.
+    pub source: String,
+    pub archive_sha256: String,
+    pub binary_sha256: String,
+    pub install_path: PathBuf,
+    /// RFC 3339, UTC.
+    pub installed_at: String,
+    /// Binaries this install replaced, oldest first, with where they were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<Replaced>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    pub path: PathBuf,
+    pub sha256: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The copy in the state dir.
+    pub backup: PathBuf,
+    /// Whether actsim had installed it (false: the user's own act).
+    #[serde(default)]
+    pub installed_by_actsim: bool,
+    pub replaced_at: String,
+}
+
+/// How loading went.
+#[derive(Debug)]
+pub enum Loaded {
+    Missing,
+    Found(Receipt),
+    /// Present but unusable; the reason names the file.
+    Corrupt(String),
+}
+
+impl Receipt {
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(FILE_NAME)
+    }
+
+    pub fn load(state_dir: &Path) -> Loaded {
+        let path = Self::path(state_dir);
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::Missing,
+            Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", path.display())),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(r) => Loaded::Found(r),
+                Err(e) => {
+                    Loaded::Corrupt(format!("{} is not a valid receipt: {e}", path.display()))
+                }
+            },
+        }
+    }
+
+    /// Write atomically into `state_dir` (created if missing), owned by `owner` if given.
+    pub fn save(&self, state_dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+        let mut copy = self.clone();
+        copy.schema = SCHEMA;
+        let mut text = serde_json::to_vec_pretty(&copy)
+            .map_err(|e| Error::failed(format!("serializing the receipt: {e}"), None))?;
+        text.push(b'\n');
+        create_dir_owned(state_dir, owner)?;
+        write_atomic(&Self::path(state_dir), &text, 0o644, owner)
+    }
+}
+
+/// `mkdir -p`, handing every directory it creates to `owner`.
+pub fn create_dir_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_owned(parent, owner)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => chown(dir, owner),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
+fn chown(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).at(path)?;
+    }
+    Ok(())
+}
+
+/// Replace `path` with `bytes` atomically: a temp file beside it (never following a
+/// symlink), fsync, chmod, chown, rename, fsync the directory. On failure the temp file is
+/// removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&tmp)
+            .at(&tmp)?;
+        f.write_all(bytes).at(&tmp)?;
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .at(&tmp)?;
+        chown(&tmp, owner)?;
+        f.sync_all().at(&tmp)?;
+        std::fs::rename(&tmp, path).at(path)?;
+        sync_dir(dir);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsync a directory so a rename in it survives a crash (best effort).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Now, as RFC 3339 UTC to the second.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("actsim-receipt-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn round_trip_keeps_unknown_sections() {
+        let d = dir("rt");
+        assert!(matches!(Receipt::load(&d), Loaded::Missing));
+        let mut r = Receipt {
+            act: Some(ActReceipt {
+                version: "0.2.89".into(),
+                asset: "act_Linux_x86_64.tar.gz".into(),
+                source: "http://127.0.0.1/x".into(),
+                archive_sha256: "a".repeat(64),
+                binary_sha256: "b".repeat(64),
+                install_path: "/tmp/bin/act".into(),
+                installed_at: now_rfc3339(),
+                replaced: vec![],
+            }),
+            ..Default::default()
+        };
+        r.other
+            .insert("docker_gid".into(), serde_json::json!({"gid": 105}));
+        r.save(&d, None).unwrap();
+        let Loaded::Found(back) = Receipt::load(&d) else {
+            panic!("receipt not found")
+        };
+        assert_eq!(back.schema, SCHEMA);
+        assert_eq!(back.act, r.act);
+        assert_eq!(back.other["docker_gid"]["gid"], 105);
+        // No temp file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(FILE_NAME)]);
+        std::fs::write(Receipt::path(&d), "{not json").unwrap();
+        match Receipt::load(&d) {
+            Loaded::Corrupt(why) => assert!(why.contains(FILE_NAME), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_does_not_follow_or_leave_temp_files() {
+        let d = dir("atomic");
+        std::fs::create_dir_all(&d).unwrap();
+        let target = d.join("f");
+        write_atomic(&target, b"one", 0o600, None).unwrap();
+        write_atomic(&target, b"two", 0o600, None).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Writing into a missing directory fails, naming the path, leaving nothing.
+        let err = write_atomic(&d.join("nope/f"), b"x", 0o600, None).unwrap_err();
+        assert!(err.to_string().contains("nope"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,802 @@
+//! The `act` step: observe what is installed, plan (pure), and apply a verified, atomic
+//! install.
+//!
+//! Observing reads the receipt and hashes the installed binary; it touches the network
+//! only to resolve `--act-version latest`. A rerun whose binary matches the receipt and
+//! the requested version plans nothing and so downloads nothing.
+//!
+//! What can go wrong (all exit 4, bin dir unchanged): a release file missing (404), the
+//! network failing past retries or the deadline, no checksum line for the asset, a checksum
+//! mismatch, an unsafe or useless archive, a binary that does not run here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::act::download::{Http, HttpOptions};
+use crate::act::install::{self, Extracted, Staged};
+use crate::act::release::{self, VersionRequest};
+use crate::error::{Error, IoContext, Result};
+use crate::process::Process;
+use crate::receipt::{self, ActReceipt, Receipt, Replaced};
+use crate::setup::{Action, Settings, StepPlan, StepReport, StepStatus};
+use crate::ui::Ui;
+
+pub const ID: &str = "act";
+
+/// How long an `act --version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The act the user asked for, with `latest` resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub version: String,
+    /// Release asset name, or the local archive's file name.
+    pub asset: String,
+    pub source: Source,
+    /// `--act-sha256`.
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Release {
+        archive_url: String,
+        checksums_url: String,
+    },
+    Local {
+        archive: PathBuf,
+        checksums: Option<PathBuf>,
+    },
+}
+
+impl Source {
+    /// The URL or file named in messages and the receipt.
+    pub fn origin(&self) -> String {
+        match self {
+            Source::Release { archive_url, .. } => archive_url.clone(),
+            Source::Local { archive, .. } => archive.display().to_string(),
+        }
+    }
+}
+
+/// The binary currently at `<bin dir>/act`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    pub sha256: String,
+    pub version: Option<String>,
+}
+
+/// Another `act` on PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherAct {
+    pub path: PathBuf,
+    pub version: Option<String>,
+    /// `act` on PATH runs this one instead of ours.
+    pub shadows: bool,
+    /// It is a binary actsim installed earlier (the receipt's install path).
+    pub by_actsim: bool,
+}
+
+/// Everything the plan needs, observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub bin_dir: PathBuf,
+    pub target: PathBuf,
+    pub backup_dir: PathBuf,
+    pub wanted: Wanted,
+    pub installed: Option<Installed>,
+    pub receipt: Option<ActReceipt>,
+    pub others: Vec<OtherAct>,
+    pub bin_dir_on_path: bool,
+}
+
+/// What applying will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Install {
+    pub wanted: Wanted,
+    pub target: PathBuf,
+    /// The binary being replaced, kept at `backup`.
+    pub replaces: Option<(Installed, bool)>,
+    pub backup: Option<PathBuf>,
+}
+
+/// The installed binary is the one the receipt records, at the same path, of the
+/// requested version (and archive hash, when `--act-sha256` pins one).
+pub fn matches_receipt(f: &Facts) -> bool {
+    match (&f.receipt, &f.installed) {
+        (Some(r), Some(i)) => {
+            r.install_path == f.target
+                && r.binary_sha256 == i.sha256
+                && r.version == f.wanted.version
+                && f.wanted
+                    .sha256
+                    .as_ref()
+                    .is_none_or(|s| *s == r.archive_sha256)
+        }
+        _ => false,
+    }
+}
+
+/// The plan for the act step: a pure function of the facts.
+pub fn plan(f: &Facts) -> StepPlan {
+    let mut warnings = Vec::new();
+    for o in &f.others {
+        let version = o.version.as_deref().unwrap_or("unknown version");
+        let whose = if o.by_actsim {
+            "installed by actsim earlier"
+        } else {
+            "not installed by actsim"
+        };
+        warnings.push(format!(
+            "another act at {} (act {version}, {whose})",
+            o.path.display()
+        ));
+        if o.shadows {
+            warnings.push(format!(
+                "{} comes first on PATH and shadows {}; remove it or put {} earlier on PATH",
+                o.path.display(),
+                f.target.display(),
+                f.bin_dir.display()
+            ));
+        }
+    }
+    if !f.bin_dir_on_path {
+        warnings.push(format!(
+            "{} is not on PATH; add it: export PATH=\"{}:$PATH\"",
+            f.bin_dir.display(),
+            f.bin_dir.display()
+        ));
+    }
+    let w = &f.wanted;
+    if matches_receipt(f) {
+        return StepPlan {
+            id: ID,
+            summary: format!(
+                "act {} already installed at {}",
+                w.version,
+                f.target.display()
+            ),
+            details: Vec::new(),
+            warnings,
+            action: Action::Keep,
+        };
+    }
+    let mut details = match &w.source {
+        Source::Release {
+            archive_url,
+            checksums_url,
+        } => vec![
+            format!("download {archive_url}"),
+            format!("verify its SHA-256 against {checksums_url}"),
+        ],
+        Source::Local { archive, checksums } => {
+            let mut d = vec![format!("read {}", archive.display())];
+            if let Some(c) = checksums {
+                d.push(format!("verify its SHA-256 against {}", c.display()));
+            }
+            d
+        }
+    };
+    if let Some(s) = &w.sha256 {
+        details.push(format!("verify its SHA-256 is {s}"));
+    }
+    details.push(format!("install act into {}", f.target.display()));
+    let replaces = f.installed.clone().map(|i| {
+        let by_actsim = f
+            .receipt
+            .as_ref()
+            .is_some_and(|r| r.install_path == f.target && r.binary_sha256 == i.sha256);
+        (i, by_actsim)
+    });
+    let backup = replaces
+        .as_ref()
+        .map(|(i, _)| f.backup_dir.join(format!("act-{}", &i.sha256[..12])));
+    if let (Some((i, by_actsim)), Some(b)) = (&replaces, &backup) {
+        details.push(format!(
+            "replace the act there (act {}, {}); a copy is kept at {}",
+            i.version.as_deref().unwrap_or("unknown version"),
+            if *by_actsim {
+                "installed by actsim"
+            } else {
+                "not installed by actsim"
+            },
+            b.display()
+        ));
+    }
+    let summary = match &replaces {
+        None => format!(
+            "install act {} at {} (verified {})",
+            w.version,
+            f.target.display(),
+            w.asset
+        ),
+        Some((old, _)) => format!(
+            "replace act {} at {} with act {} (verified {})",
+            old.version.as_deref().unwrap_or("of unknown version"),
+            f.target.display(),
+            w.version,
+            w.asset
+        ),
+    };
+    StepPlan {
+        id: ID,
+        summary,
+        details,
+        warnings,
+        action: Action::Act(Box::new(Install {
+            wanted: w.clone(),
+            target: f.target.clone(),
+            replaces,
+            backup,
+        })),
+    }
+}
+
+/// Validated act options, before anything is observed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub version: VersionRequest,
+    pub base_url: String,
+    pub archive: Option<PathBuf>,
+    pub checksums: Option<PathBuf>,
+    pub sha256: Option<String>,
+    pub http: HttpSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub allow_http: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub github_token: Option<String>,
+}
+
+impl HttpSettings {
+    pub fn client(&self, deadline: Instant, ui: &Ui) -> Result<Http> {
+        Http::new(
+            HttpOptions {
+                allow_http: self.allow_http,
+                ca_cert: self.ca_cert.clone(),
+                github_token: self.github_token.clone(),
+                deadline,
+            },
+            ui,
+        )
+    }
+}
+
+/// Check the act options (usage errors, exit 2) without touching disk or network.
+pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Request> {
+    let version = release::parse_version(&args.act_version)?;
+    let sha256 = match &args.act_sha256 {
+        None => None,
+        Some(s) => Some(release::normalize_sha256(s).ok_or_else(|| {
+            Error::usage(
+                format!("--act-sha256 {s:?} is not a SHA-256"),
+                Some("pass the archive's 64 hex digit SHA-256 (sha256sum FILE)".to_string()),
+            )
+        })?),
+    };
+    if args.act_archive.is_some() {
+        if args.act_checksums.is_none() && sha256.is_none() {
+            return Err(Error::usage(
+                "--act-archive needs something to verify it against",
+                Some(
+                    "add --act-checksums FILE (the release's checksums.txt) or --act-sha256 HEX"
+                        .to_string(),
+                ),
+            ));
+        }
+        if version == VersionRequest::Latest {
+            return Err(Error::usage(
+                "--act-version latest cannot be used with --act-archive",
+                Some("pass the archive's version, e.g. --act-version 0.2.89".to_string()),
+            ));
+        }
+    } else if args.act_checksums.is_some() {
+        return Err(Error::usage(
+            "--act-checksums is only used with --act-archive",
+            Some(
+                "pass --act-archive FILE too, or drop --act-checksums to download checksums.txt"
+                    .to_string(),
+            ),
+        ));
+    }
+    let base_url = args
+        .act_base_url
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| release::DEFAULT_BASE_URL.to_string());
+    let allow_http = args.allow_http;
+    if args.act_archive.is_none() {
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+            Error::usage(
+                format!("--act-base-url {base_url:?} is not a URL: {e}"),
+                Some("pass e.g. https://github.com/nektos/act/releases/download".to_string()),
+            )
+        })?;
+        release::check_url(&parsed, allow_http)?;
+    }
+    let ca_cert = args
+        .ca_cert
+        .clone()
+        .or_else(|| process.var_nonempty("SSL_CERT_FILE").map(PathBuf::from));
+    Ok(Request {
+        version,
+        base_url,
+        archive: args.act_archive.clone(),
+        checksums: args.act_checksums.clone(),
+        sha256,
+        http: HttpSettings {
+            allow_http,
+            ca_cert,
+            github_token: process.var_nonempty("GITHUB_TOKEN").map(str::to_string),
+        },
+    })
+}
+
+/// Observe the act side of the machine. Network only for `latest`.
+pub async fn observe(
+    req: &Request,
+    s: &Settings,
+    receipt: Option<&Receipt>,
+    process: &Process,
+    ui: &Ui,
+) -> Result<Facts> {
+    let version = match &req.version {
+        VersionRequest::Exact(v) => v.clone(),
+        VersionRequest::Latest => {
+            let url = release::latest_url(&req.base_url).ok_or_else(|| {
+                Error::usage(
+                    format!(
+                        "cannot resolve \"latest\" from {}: not in GitHub's …/releases/download layout",
+                        req.base_url
+                    ),
+                    Some("pass a concrete --act-version".to_string()),
+                )
+            })?;
+            let http = req.http.client(Instant::now() + s.timeout, ui)?;
+            let v = tokio::time::timeout(s.timeout, http.latest_version(&url))
+                .await
+                .map_err(|_| Error::Download {
+                    url: url.clone(),
+                    reason: format!("no answer within {}s", s.timeout.as_secs()),
+                    hint: Some("raise --timeout, or pass a concrete --act-version".into()),
+                })??;
+            ui.info(&format!("latest act release: {v}"));
+            v
+        }
+    };
+    let (asset, source) = match &req.archive {
+        Some(archive) => (
+            archive
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| archive.display().to_string()),
+            Source::Local {
+                archive: absolute(archive),
+                checksums: req.checksums.as_deref().map(absolute),
+            },
+        ),
+        None => {
+            let asset = release::host_asset()?;
+            (
+                asset.clone(),
+                Source::Release {
+                    archive_url: release::release_url(&req.base_url, &version, &asset),
+                    checksums_url: release::release_url(&req.base_url, &version, "checksums.txt"),
+                },
+            )
+        }
+    };
+    let target = s.bin_dir.join("act");
+    let act_receipt = receipt.and_then(|r| r.act.clone());
+    let installed = match std::fs::symlink_metadata(&target) {
+        Err(_) => None,
+        Ok(_) => {
+            let sha256 = install::file_sha256(&target).unwrap_or_default();
+            let ours = act_receipt
+                .as_ref()
+                .filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
+            let version = match ours {
+                Some(r) => Some(r.version.clone()),
+                None => install::act_version(&target, VERSION_TIMEOUT),
+            };
+            Some(Installed { sha256, version })
+        }
+    };
+    let path_dirs = process.path_dirs();
+    let rank = |dir: &Path| path_dirs.iter().position(|d| same_dir(d, dir));
+    let our_rank = rank(&s.bin_dir);
+    let others = process
+        .which_all("act")
+        .into_iter()
+        .filter(|p| !same_file(p, &target))
+        .map(|p| {
+            let their_rank = p.parent().and_then(rank);
+            OtherAct {
+                version: install::act_version(&p, VERSION_TIMEOUT),
+                shadows: match (their_rank, our_rank) {
+                    (Some(t), Some(o)) => t < o,
+                    _ => true,
+                },
+                by_actsim: act_receipt.as_ref().is_some_and(|r| r.install_path == p),
+                path: p,
+            }
+        })
+        .collect();
+    Ok(Facts {
+        bin_dir: s.bin_dir.clone(),
+        target,
+        backup_dir: s.state_dir.join("backup"),
+        wanted: Wanted {
+            version,
+            asset,
+            source,
+            sha256: req.sha256.clone(),
+        },
+        installed,
+        receipt: act_receipt,
+        others,
+        bin_dir_on_path: our_rank.is_some(),
+    })
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The expected archive SHA-256: its `checksums.txt` line, and `--act-sha256`; both must
+/// agree when both are given.
+async fn expected_sha256(w: &Wanted, http: &Http) -> Result<String> {
+    let listed = match &w.source {
+        Source::Release { checksums_url, .. } => {
+            let text = http.get_text(checksums_url).await?;
+            Some(release::find_checksum(&text, &w.asset).ok_or_else(|| {
+                Error::Verify {
+                    what: checksums_url.clone(),
+                    reason: format!("no SHA-256 line for {}", w.asset),
+                    hint: Some(
+                        "the release has no asset for this platform, or the mirror is incomplete"
+                            .into(),
+                    ),
+                }
+            })?)
+        }
+        Source::Local {
+            checksums: Some(path),
+            ..
+        } => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Verify {
+                what: path.display().to_string(),
+                reason: format!("cannot read: {e}"),
+                hint: Some("pass the release's checksums.txt with --act-checksums".into()),
+            })?;
+            let platform = release::host_asset().ok();
+            let line = release::find_checksum(&text, &w.asset)
+                .or_else(|| platform.and_then(|a| release::find_checksum(&text, &a)));
+            Some(line.ok_or_else(|| Error::Verify {
+                what: path.display().to_string(),
+                reason: format!("no SHA-256 line for {}", w.asset),
+                hint: Some("name the archive as released (e.g. act_Linux_x86_64.tar.gz), or pass --act-sha256".into()),
+            })?)
+        }
+        Source::Local {
+            checksums: None, ..
+        } => None,
+    };
+    match (listed, &w.sha256) {
+        (Some(l), Some(s)) if l != *s => Err(Error::Verify {
+            what: w.source.origin(),
+            reason: format!("--act-sha256 {s} disagrees with checksums.txt, which lists {l}"),
+            hint: Some("check which value is right; nothing was downloaded or installed".into()),
+        }),
+        (Some(l), _) => Ok(l),
+        (None, Some(s)) => Ok(s.clone()),
+        (None, None) => Err(Error::usage(
+            "nothing to verify the act archive against",
+            Some("pass --act-checksums FILE or --act-sha256 HEX".to_string()),
+        )),
+    }
+}
+
+/// Download (or read), verify and install. The bin dir is unchanged unless this returns
+/// `Ok`.
+pub async fn apply(
+    inst: &Install,
+    s: &Settings,
+    req: &Request,
+    receipt: &mut Receipt,
+    ui: &Ui,
+) -> Result<StepReport> {
+    let deadline = Instant::now() + s.timeout;
+    let origin = inst.wanted.source.origin();
+    let work = apply_inner(inst, s, req, receipt, ui, deadline);
+    match tokio::time::timeout_at(deadline, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Download {
+            url: origin,
+            reason: format!(
+                "not finished within {}s (--timeout); nothing was installed",
+                s.timeout.as_secs()
+            ),
+            hint: Some("check the network or the mirror, or raise --timeout".into()),
+        }),
+    }
+}
+
+async fn apply_inner(
+    inst: &Install,
+    s: &Settings,
+    req: &Request,
+    receipt: &mut Receipt,
+    ui: &Ui,
+    deadline: Instant,
+) -> Result<StepReport> {
+    let w = &inst.wanted;
+    let http = req.http.client(deadline, ui)?;
+    let expected = expected_sha256(w, &http).await?;
+    let staged = Staged::create(&s.bin_dir)?;
+    let out = std::sync::Arc::new(staged.file().try_clone().at(&staged.path)?);
+    let extracted: Extracted = match &w.source {
+        Source::Release { archive_url, .. } => {
+            let progress = ui.progress(&format!("downloading {}", w.asset), None);
+            let got = http
+                .stream(archive_url, &progress, move |reader| {
+                    install::extract_act(reader, &out)
+                })
+                .await?;
+            progress.finish();
+            got
+        }
+        Source::Local { archive, .. } => {
+            let archive = archive.clone();
+            ui.info(&format!("reading {} ...", archive.display()));
+            let file = std::fs::File::open(&archive).map_err(|e| Error::Verify {
+                what: archive.display().to_string(),
+                reason: format!("cannot read: {e}"),
+                hint: Some("check the --act-archive path".into()),
+            })?;
+            tokio::task::spawn_blocking(move || {
+                install::extract_act(std::io::BufReader::new(file), &out)
+            })
+            .await
+            .map_err(|e| Error::failed(format!("extracting {}: {e}", archive.display()), None))?
+        }
+    };
+    ui.info(&format!(
+        "verifying {} ({} bytes)",
+        w.asset, extracted.archive_bytes
+    ));
+    if extracted.archive_sha256 != expected {
+        return Err(Error::ChecksumMismatch {
+            what: w.source.origin(),
+            expected,
+            actual: extracted.archive_sha256,
+        });
+    }
+    let binary = extracted.binary.map_err(|reason| Error::Verify {
+        what: w.source.origin(),
+        reason,
+        hint: Some("the archive is not an act release as goreleaser packs it".into()),
+    })?;
+    let mut staged = staged;
+    staged.seal()?;
+    let staged_path = staged.path.clone();
+    let ran =
+        tokio::task::spawn_blocking(move || install::act_version(&staged_path, VERSION_TIMEOUT))
+            .await
+            .ok()
+            .flatten();
+    let Some(ran_version) = ran else {
+        return Err(Error::Verify {
+            what: w.source.origin(),
+            reason: "the act binary in it does not run on this machine (act --version failed)"
+                .into(),
+            hint: Some(format!(
+                "check that {} is the right asset for {}/{}",
+                w.asset,
+                std::env::consts::OS,
+                release::host_arch()
+            )),
+        });
+    };
+    if ran_version != w.version {
+        ui.warn(&format!(
+            "the verified archive holds act {ran_version}, not {}",
+            w.version
+        ));
+    }
+    let now = receipt::now_rfc3339();
+    let mut replaced = receipt
+        .act
+        .as_ref()
+        .map(|r| r.replaced.clone())
+        .unwrap_or_default();
+    if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, &inst.backup) {
+        receipt::create_dir_owned(backup.parent().unwrap_or(&s.state_dir), s.owner)?;
+        replaced.push(Replaced {
+            path: inst.target.clone(),
+            sha256: old.sha256.clone(),
+            version: old.version.clone(),
+            backup: backup.clone(),
+            installed_by_actsim: *by_actsim,
+            replaced_at: now.clone(),
+        });
+    }
+    staged.commit(&inst.target, inst.backup.as_deref())?;
+    if let (Some(backup), Some(owner)) = (&inst.backup, s.owner) {
+        let _ = std::os::unix::fs::chown(backup, Some(owner.0), Some(owner.1));
+    }
+    receipt.act = Some(ActReceipt {
+        version: w.version.clone(),
+        asset: w.asset.clone(),
+        source: w.source.origin(),
+        archive_sha256: expected,
+        binary_sha256: binary.sha256.clone(),
+        install_path: inst.target.clone(),
+        installed_at: now,
+        replaced,
+    });
+    receipt.save(&s.state_dir, s.owner)?;
+    Ok(StepReport {
+        id: ID,
+        status: StepStatus::Changed,
+        summary: format!(
+            "installed act {} at {} (sha256 {}…)",
+            w.version,
+            inst.target.display(),
+            &binary.sha256[..12]
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            bin_dir: "/home/a/.local/bin".into(),
+            target: "/home/a/.local/bin/act".into(),
+            backup_dir: "/home/a/.local/state/actsim/backup".into(),
+            wanted: Wanted {
+                version: "0.2.89".into(),
+                asset: "act_Linux_x86_64.tar.gz".into(),
+                source: Source::Release {
+                    archive_url: "https://m/v0.2.89/act_Linux_x86_64.tar.gz".into(),
+                    checksums_url: "https://m/v0.2.89/checksums.txt".into(),
+                },
+                sha256: None,
+            },
+            installed: None,
+            receipt: None,
+            others: vec![],
+            bin_dir_on_path: true,
+        }
+    }
+
+    fn receipt_for(f: &Facts, sha: &str) -> ActReceipt {
+        ActReceipt {
+            version: "0.2.89".into(),
+            asset: f.wanted.asset.clone(),
+            source: f.wanted.source.origin(),
+            archive_sha256: "a".repeat(64),
+            binary_sha256: sha.into(),
+            install_path: f.target.clone(),
+            installed_at: "2024-01-01T00:00:00Z".into(),
+            replaced: vec![],
+        }
+    }
+
+    #[test]
+    fn fresh_machine_installs_with_download_and_verify_details() {
+        let p = plan(&facts());
+        let Action::Act(inst) = &p.action else {
+            panic!("{p:?}")
+        };
+        assert!(inst.replaces.is_none() && inst.backup.is_none());
+        assert!(
+            p.summary
+                .starts_with("install act 0.2.89 at /home/a/.local/bin/act")
+        );
+        assert!(p.details[0].contains("download https://m/v0.2.89/act_Linux_x86_64.tar.gz"));
+        assert!(p.details[1].contains("checksums.txt"));
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn matching_receipt_is_ok_and_anything_else_reinstalls() {
+        let mut f = facts();
+        let sha = "b".repeat(64);
+        f.installed = Some(Installed {
+            sha256: sha.clone(),
+            version: Some("0.2.89".into()),
+        });
+        f.receipt = Some(receipt_for(&f, &sha));
+        let p = plan(&f);
+        assert_eq!(p.action, Action::Keep);
+        assert!(p.summary.contains("already installed"));
+
+        // Another version requested: replace ours, keeping a copy.
+        let mut g = f.clone();
+        g.wanted.version = "0.2.90".into();
+        let Action::Act(inst) = plan(&g).action else {
+            panic!()
+        };
+        assert!(inst.replaces.as_ref().unwrap().1);
+        assert_eq!(
+            inst.backup.unwrap(),
+            PathBuf::from("/home/a/.local/state/actsim/backup/act-bbbbbbbbbbbb")
+        );
+
+        // The binary changed since install (user replaced it): reinstall, not ours.
+        let mut h = f.clone();
+        h.installed.as_mut().unwrap().sha256 = "c".repeat(64);
+        let p = plan(&h);
+        let Action::Act(inst) = &p.action else {
+            panic!()
+        };
+        assert!(!inst.replaces.as_ref().unwrap().1);
+        assert!(
+            p.details
+                .iter()
+                .any(|d| d.contains("not installed by actsim"))
+        );
+
+        // A pinned archive hash different from the receipt's: reinstall.
+        let mut k = f.clone();
+        k.wanted.sha256 = Some("d".repeat(64));
+        assert!(matches!(plan(&k).action, Action::Act(_)));
+        k.wanted.sha256 = Some("a".repeat(64));
+        assert_eq!(plan(&k).action, Action::Keep);
+
+        // A different bin dir than the receipt's: install there.
+        let mut m = f.clone();
+        m.target = "/opt/bin/act".into();
+        assert!(matches!(plan(&m).action, Action::Act(_)));
+    }
+
+    #[test]
+    fn other_acts_and_path_produce_warnings() {
+        let mut f = facts();
+        f.bin_dir_on_path = false;
+        f.others = vec![OtherAct {
+            path: "/usr/bin/act".into(),
+            version: Some("0.2.50".into()),
+            shadows: true,
+            by_actsim: false,
+        }];
+        let p = plan(&f);
+        assert!(matches!(p.action, Action::Act(_)));
+        let all = p.warnings.join("\n");
+        assert!(
+            all.contains("/usr/bin/act (act 0.2.50, not installed by actsim)"),
+            "{all}"
+        );
+        assert!(all.contains("shadows /home/a/.local/bin/act"), "{all}");
+        assert!(all.contains("is not on PATH"), "{all}");
+    }
+
+    #[test]
+    fn local_archive_plan_names_the_files() {
+        let mut f = facts();
+        f.wanted.source = Source::Local {
+            archive: "/tmp/act_Linux_x86_64.tar.gz".into(),
+            checksums: None,
+        };
+        f.wanted.sha256 = Some("e".repeat(64));
+        let p = plan(&f);
+        assert!(p.details[0].contains("read /tmp/act_Linux_x86_64.tar.gz"));
+        assert!(p.details[1].contains(&"e".repeat(64)));
+    }
+}

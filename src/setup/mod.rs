@@ -1,0 +1,483 @@
+//! `actsim setup`: observe the machine, compute a plan (pure), show it, confirm, apply.
+//!
+//! Each step reports `ok` (already as wanted), `changed`, `skipped` or `failed` with a
+//! one-line summary. To add a step: give it facts in [`Facts`] (observed in [`observe`]),
+//! a pure `plan` returning a [`StepPlan`] with its own [`Action`] variant, and an arm in
+//! [`apply_step`]. Confirmation is asked only when a terminal can answer (stdin and stderr
+//! are terminals) and something would change; without a terminal and without `--yes`
+//! setup exits 3 before changing anything. Changes happen under the state dir lock, after
+//! re-observing, so two concurrent runs never interleave.
+//!
+//! What can go wrong: usage errors (exit 2), declined or unanswerable prompt (3), act
+//! download or verification (4), a step needing privileges (5), anything else (1).
+
+pub mod act_step;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::cli::{Format, SetupArgs};
+use crate::doctor::Finding;
+use crate::error::{Error, Result};
+use crate::identity::TargetUser;
+use crate::process::Process;
+use crate::receipt::{Loaded, Receipt};
+use crate::ui::Ui;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Ok => "ok",
+            StepStatus::Changed => "changed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One step's outcome, as reported in the output and the JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    pub id: &'static str,
+    pub status: StepStatus,
+    pub summary: String,
+}
+
+/// `setup --format json`: `{"ok","changed","steps","checks"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub changed: bool,
+    pub steps: Vec<StepReport>,
+    pub checks: Vec<Finding>,
+}
+
+impl Report {
+    pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
+        Report {
+            ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
+                && !checks
+                    .iter()
+                    .any(|c| c.status == crate::doctor::Status::Fail),
+            changed: steps.iter().any(|s| s.status == StepStatus::Changed),
+            steps,
+            checks,
+        }
+    }
+}
+
+/// What one step intends to do; computed purely from [`Facts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepPlan {
+    pub id: &'static str,
+    /// One line: what will be done, or why nothing needs doing.
+    pub summary: String,
+    /// What is downloaded from where, where it goes, what is replaced.
+    pub details: Vec<String>,
+    pub warnings: Vec<String>,
+    pub action: Action,
+}
+
+/// The change a step will make. Part 2's steps add variants here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Already as wanted: reported `ok`.
+    Keep,
+    /// Not applicable here: reported `skipped`.
+    Skip,
+    /// Install act.
+    Act(Box<act_step::Install>),
+}
+
+impl StepPlan {
+    pub fn changes(&self) -> bool {
+        !matches!(self.action, Action::Keep | Action::Skip)
+    }
+}
+
+/// Where things go and for whom, resolved from the arguments and the target user.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub user: TargetUser,
+    pub bin_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    /// Owner for files created in the user's directories (root setting up another user).
+    pub owner: Option<(u32, u32)>,
+    /// `--timeout`, the deadline of each waiting step.
+    pub timeout: Duration,
+}
+
+impl Settings {
+    pub fn resolve(args: &SetupArgs, process: &Process) -> Result<Self> {
+        let user = TargetUser::resolve(args.common.user.as_deref(), process)?;
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let bin_dir = args
+            .common
+            .bin_dir
+            .as_ref()
+            .map(abs)
+            .unwrap_or_else(|| user.default_bin_dir());
+        let config_dir = args
+            .common
+            .config_dir
+            .as_ref()
+            .map(abs)
+            .unwrap_or_else(|| user.config_dir(process));
+        let state_dir = user.state_dir(process);
+        let owner = (nix::unistd::Uid::effective().is_root() && !user.is_current)
+            .then_some((user.uid, user.gid));
+        Ok(Settings {
+            bin_dir,
+            config_dir,
+            state_dir,
+            owner,
+            timeout: Duration::from_secs(args.timeout),
+            user,
+        })
+    }
+}
+
+/// Everything observed about the machine that the plan depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub act: act_step::Facts,
+}
+
+/// The plan: one entry per step, in order. Pure.
+pub fn plan(facts: &Facts) -> Vec<StepPlan> {
+    vec![act_step::plan(&facts.act)]
+}
+
+/// Validated requests of every step (usage errors surface here, before anything else).
+#[derive(Debug, Clone)]
+pub struct Requests {
+    pub act: act_step::Request,
+}
+
+/// Everything a run needs, passed to observe and apply.
+pub struct Run<'a> {
+    pub args: &'a SetupArgs,
+    pub process: &'a Process,
+    pub ui: &'a Ui,
+    pub settings: Settings,
+    pub requests: Requests,
+}
+
+/// Read the receipt, warning when it is unusable (it is then treated as absent).
+pub fn load_receipt(state_dir: &std::path::Path, ui: &Ui) -> Receipt {
+    match Receipt::load(state_dir) {
+        Loaded::Found(r) => r,
+        Loaded::Missing => Receipt::default(),
+        Loaded::Corrupt(why) => {
+            ui.warn(&format!("{why}; it will be rewritten"));
+            Receipt::default()
+        }
+    }
+}
+
+/// Observe every step's facts.
+pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
+    Ok(Facts {
+        act: act_step::observe(
+            &run.requests.act,
+            &run.settings,
+            Some(receipt),
+            run.process,
+            run.ui,
+        )
+        .await?,
+    })
+}
+
+async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Result<StepReport> {
+    match &step.action {
+        Action::Keep => Ok(StepReport {
+            id: step.id,
+            status: StepStatus::Ok,
+            summary: step.summary.clone(),
+        }),
+        Action::Skip => Ok(StepReport {
+            id: step.id,
+            status: StepStatus::Skipped,
+            summary: step.summary.clone(),
+        }),
+        Action::Act(inst) => {
+            act_step::apply(inst, &run.settings, &run.requests.act, receipt, run.ui).await
+        }
+    }
+}
+
+/// Entry point of `actsim setup`: runs, prints the outcome, returns the exit code.
+pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
+    let ui = Ui::new(
+        process,
+        args.common.format,
+        args.common.verbose,
+        args.common.quiet,
+    );
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.error(&Error::failed(
+                format!("starting the async runtime: {e}"),
+                None,
+            ));
+            return ExitCode::from(crate::error::exit::FAILED);
+        }
+    };
+    let mut steps = Vec::new();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = setup(&args, process, &ui, &mut steps) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    });
+    // A prompt thread may still wait for a key after Ctrl-C; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    let code = match &outcome {
+        Ok(()) => {
+            if steps.iter().any(|s| s.status == StepStatus::Failed) {
+                crate::error::exit::FAILED
+            } else {
+                crate::error::exit::OK
+            }
+        }
+        Err(e) => {
+            if !matches!(e, Error::Aborted { .. } | Error::Usage { .. }) {
+                steps.push(StepReport {
+                    id: steps_failed_id(&steps),
+                    status: StepStatus::Failed,
+                    summary: e.to_string(),
+                });
+                ui.step(
+                    "failed",
+                    steps.last().map_or("setup", |s| s.id),
+                    &e.to_string(),
+                );
+            }
+            ui.error(e);
+            e.exit_code()
+        }
+    };
+    let report = Report::new(steps, Vec::new());
+    if args.common.format == Format::Json {
+        ui.json(&report);
+    } else if outcome.is_ok() && !args.dry_run {
+        let count = |s: StepStatus| report.steps.iter().filter(|r| r.status == s).count();
+        ui.info(&format!(
+            "setup {}: {} changed, {} ok, {} skipped, {} failed",
+            if report.ok { "done" } else { "failed" },
+            count(StepStatus::Changed),
+            count(StepStatus::Ok),
+            count(StepStatus::Skipped),
+            count(StepStatus::Failed)
+        ));
+    }
+    ExitCode::from(code)
+}
+
+/// The step that was running when an error ended the run.
+fn steps_failed_id(done: &[StepReport]) -> &'static str {
+    // Steps run in plan order; the first one not reported is the one that failed.
+    const ORDER: [&str; 1] = [act_step::ID];
+    ORDER
+        .iter()
+        .find(|id| !done.iter().any(|s| s.id == **id))
+        .copied()
+        .unwrap_or("setup")
+}
+
+fn show_plan(ui: &Ui, settings: &Settings, plan: &[StepPlan]) {
+    ui.heading(&format!(
+        "actsim setup for {} (uid {}): bin dir {}, state dir {}",
+        settings.user.name,
+        settings.user.uid,
+        settings.bin_dir.display(),
+        settings.state_dir.display()
+    ));
+    for step in plan {
+        let mark = if step.changes() { "will" } else { "ok" };
+        ui.info(&format!("  {:<5} {:<9} {}", mark, step.id, step.summary));
+        if step.changes() {
+            for d in &step.details {
+                ui.info(&format!("                  - {d}"));
+            }
+        }
+    }
+    for step in plan {
+        for w in &step.warnings {
+            ui.warn(w);
+        }
+    }
+}
+
+/// Ask on the terminal (stderr) whether to apply the plan.
+async fn confirm(ui: &Ui) -> Result<bool> {
+    let _ = ui;
+    let answer = tokio::task::spawn_blocking(move || {
+        dialoguer::Confirm::with_theme(&dialoguer::theme::SimpleTheme)
+            .with_prompt("Apply this plan?")
+            .default(false)
+            .interact_on(&console::Term::stderr())
+    })
+    .await
+    .map_err(|e| Error::failed(format!("prompt: {e}"), None))?;
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+            Err(Error::Interrupted)
+        }
+        Err(e) => Err(Error::Aborted {
+            reason: format!("could not ask for confirmation: {e}"),
+            hint: Some("pass --yes to apply without asking".into()),
+        }),
+    }
+}
+
+async fn setup(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    steps: &mut Vec<StepReport>,
+) -> Result<()> {
+    let settings = Settings::resolve(args, process)?;
+    let requests = Requests {
+        act: act_step::request(args, process)?,
+    };
+    let run = Run {
+        args,
+        process,
+        ui,
+        settings,
+        requests,
+    };
+    let receipt = load_receipt(&run.settings.state_dir, ui);
+    let facts = observe(&run, &receipt).await?;
+    let planned = plan(&facts);
+    show_plan(ui, &run.settings, &planned);
+    let changes = planned.iter().any(StepPlan::changes);
+
+    if args.dry_run {
+        for step in &planned {
+            let (status, summary) = if step.changes() {
+                (
+                    StepStatus::Skipped,
+                    format!("dry run: would {}", step.summary),
+                )
+            } else {
+                (
+                    if step.action == Action::Skip {
+                        StepStatus::Skipped
+                    } else {
+                        StepStatus::Ok
+                    },
+                    step.summary.clone(),
+                )
+            };
+            ui.step(status.as_str(), step.id, &summary);
+            steps.push(StepReport {
+                id: step.id,
+                status,
+                summary,
+            });
+        }
+        ui.info("dry run: nothing was changed");
+        return Ok(());
+    }
+
+    if changes && !args.yes {
+        if process.stdin_tty && process.stderr_tty {
+            if !confirm(ui).await? {
+                return Err(Error::Aborted {
+                    reason: "the plan was declined; nothing was changed".into(),
+                    hint: None,
+                });
+            }
+        } else {
+            return Err(Error::Aborted {
+                reason: "no terminal to confirm the plan on; nothing was changed".into(),
+                hint: Some("pass --yes (or set ACTSIM_YES=1) to apply it unattended".into()),
+            });
+        }
+    }
+
+    if !changes {
+        for step in &planned {
+            let report = apply_step(&run, step, &mut receipt.clone()).await?;
+            ui.step(report.status.as_str(), report.id, &report.summary);
+            steps.push(report);
+        }
+        return Ok(());
+    }
+
+    // Under the lock, look again: another run may have done (part of) the work meanwhile.
+    crate::receipt::create_dir_owned(&run.settings.state_dir, run.settings.owner)?;
+    let _lock = crate::lock::acquire(
+        &run.settings.state_dir,
+        Instant::now() + run.settings.timeout,
+        ui,
+    )
+    .await?;
+    let mut receipt = load_receipt(&run.settings.state_dir, ui);
+    let facts = observe(&run, &receipt).await?;
+    for step in &plan(&facts) {
+        let report = apply_step(&run, step, &mut receipt).await?;
+        ui.step(report.status.as_str(), report.id, &report.summary);
+        steps.push(report);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_ok_and_changed() {
+        let r = Report::new(
+            vec![
+                StepReport {
+                    id: "act",
+                    status: StepStatus::Changed,
+                    summary: "x".into(),
+                },
+                StepReport {
+                    id: "group",
+                    status: StepStatus::Skipped,
+                    summary: "y".into(),
+                },
+            ],
+            vec![],
+        );
+        assert!(r.ok && r.changed);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["steps"][0]["status"], "changed");
+        assert_eq!(json["checks"], serde_json::json!([]));
+        let r = Report::new(
+            vec![StepReport {
+                id: "act",
+                status: StepStatus::Failed,
+                summary: "x".into(),
+            }],
+            vec![],
+        );
+        assert!(!r.ok && !r.changed);
+    }
+}
