@@ -5,10 +5,12 @@
 
 pub mod act;
 pub mod cli;
+pub mod detect;
 pub mod docker;
 pub mod doctor;
 pub mod error;
 pub mod files;
+pub mod groups;
 pub mod identity;
 pub mod lock;
 pub mod process;
@@ -42,6 +44,16 @@ pub fn main() -> ExitCode {
 }
 
 /// What the receipt of the target user says doctor should compare against.
-pub fn receipt_drift(_process: &process::Process, _user: &identity::TargetUser) -> doctor::Drift {
-    doctor::Drift::default()
+pub fn receipt_drift(process: &process::Process, user: &identity::TargetUser) -> doctor::Drift {
+    let receipt::Loaded::Found(r) = receipt::Receipt::load(&user.state_dir(process)) else {
+        return doctor::Drift::default();
+    };
+    doctor::Drift {
+        act_sha256: r.act.map(|a| a.binary_sha256),
+        compose_sha256: r
+            .files
+            .get(setup::config_steps::COMPOSE)
+            .map(|f| f.sha256.clone()),
+        docker_gid: r.docker.and_then(|d| d.docker_gid),
+    }
 }

@@ -27,9 +27,39 @@ pub struct Receipt {
     /// The act binary actsim installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<ActReceipt>,
+    /// Files actsim wrote, by step id (`compose`, `env`, `actrc`), with their hashes.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, FileReceipt>,
+    /// The Docker side: socket group, group change, simulator image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerReceipt>,
     /// Sections written by other versions of actsim, kept as they are.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReceipt {
+    pub path: PathBuf,
+    /// SHA-256 of the bytes actsim wrote.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerReceipt {
+    /// `DOCKER_GID` as written to `.env`: the socket's numeric group.
+    #[serde(default)]
+    pub docker_gid: Option<u32>,
+    /// The group the user was added to, and whether actsim added them.
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub group_added: bool,
+    /// The simulator image and the act binary it holds.
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub image_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +94,8 @@ pub struct Replaced {
 }
 
 /// How loading went.
+// Loaded once per run; boxing the receipt would only complicate every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Loaded {
     Missing,

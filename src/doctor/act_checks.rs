@@ -329,7 +329,16 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
     let file_arg = file.to_string_lossy().to_string();
     let mut args: Vec<&str> = prefix.clone();
     args.extend(["-f", file_arg.as_str(), "config", "-q"]);
-    let ran = run_program(&tool, &args, &[], Some(&opts.config_dir), deadline).await;
+    // The compose file mounts ${PWD}; validate it as if run from the config dir.
+    let pwd = opts.config_dir.to_string_lossy().to_string();
+    let ran = run_program(
+        &tool,
+        &args,
+        &[("PWD", pwd.as_str())],
+        Some(&opts.config_dir),
+        deadline,
+    )
+    .await;
     let mut out = match ran {
         Ok(r) if r.ok() => Outcome::pass(format!("{} is valid ({name})", file.display())),
         Ok(r) => Outcome::fail(

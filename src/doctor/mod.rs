@@ -49,6 +49,7 @@ mod docker_checks;
 mod runner;
 pub mod support;
 
+pub use container_checks::parse_env;
 pub use runner::{Cleanup, Drift, GroupView, Options, run};
 
 /// Check ids in report order. Stable: documented in the README, used by scripts.

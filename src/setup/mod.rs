@@ -12,6 +12,7 @@
 //! download or verification (4), a step needing privileges (5), anything else (1).
 
 pub mod act_step;
+pub mod config_steps;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +101,8 @@ pub enum Action {
     Skip,
     /// Install act.
     Act(Box<act_step::Install>),
+    /// Part 2: group, image, files.
+    Config(config_steps::Change),
 }
 
 impl StepPlan {
@@ -152,14 +155,19 @@ impl Settings {
 }
 
 /// Everything observed about the machine that the plan depends on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     pub act: act_step::Facts,
+    pub config: config_steps::Facts,
 }
 
 /// The plan: one entry per step, in order. Pure.
 pub fn plan(facts: &Facts) -> Vec<StepPlan> {
-    vec![act_step::plan(&facts.act)]
+    let act = act_step::plan(&facts.act);
+    let act_changes = act.changes();
+    let mut steps = vec![config_steps::plan_docker(&facts.config), act];
+    steps.extend(config_steps::plan(&facts.config, act_changes));
+    steps
 }
 
 /// Validated requests of every step (usage errors surface here, before anything else).
@@ -191,16 +199,26 @@ pub fn load_receipt(state_dir: &std::path::Path, ui: &Ui) -> Receipt {
 
 /// Observe every step's facts.
 pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
-    Ok(Facts {
-        act: act_step::observe(
-            &run.requests.act,
-            &run.settings,
-            Some(receipt),
-            run.process,
-            run.ui,
-        )
-        .await?,
-    })
+    let docker = config_steps::observe_docker(run.process, &run.settings).await?;
+    let act = act_step::observe(
+        &run.requests.act,
+        &run.settings,
+        Some(receipt),
+        run.process,
+        run.ui,
+    )
+    .await?;
+    let config = config_steps::observe(
+        run.process,
+        &run.settings,
+        &docker,
+        &act.wanted.version,
+        run.args.common.platform_image.as_deref(),
+        run.args.docker_group.as_deref(),
+        receipt,
+    )
+    .await?;
+    Ok(Facts { act, config })
 }
 
 async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Result<StepReport> {
@@ -217,6 +235,22 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Re
         }),
         Action::Act(inst) => {
             act_step::apply(inst, &run.settings, &run.requests.act, receipt, run.ui).await
+        }
+        Action::Config(change) => {
+            let report = config_steps::apply(
+                step.id,
+                change,
+                &run.settings,
+                run.process,
+                run.args,
+                receipt,
+                run.ui,
+            )
+            .await?;
+            if report.status == StepStatus::Changed {
+                receipt.save(&run.settings.state_dir, run.settings.owner)?;
+            }
+            Ok(report)
         }
     }
 }
@@ -276,7 +310,22 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
             e.exit_code()
         }
     };
-    let report = Report::new(steps, Vec::new());
+    let mut checks = Vec::new();
+    if outcome.is_ok() && !args.dry_run && !args.no_check {
+        checks = final_check(&args, process, &ui);
+    }
+    let code = if code == crate::error::exit::OK
+        && checks
+            .iter()
+            .any(|c| c.status == crate::doctor::Status::Fail)
+    {
+        crate::error::exit::FAILED
+    } else {
+        code
+    };
+    let mut report = Report::new(steps, checks);
+    // Aborted or usage errors report no failed step, but the run did not succeed.
+    report.ok &= outcome.is_ok();
     if args.common.format == Format::Json {
         ui.json(&report);
     } else if outcome.is_ok() && !args.dry_run {
@@ -293,10 +342,41 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
+fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
+    let timeout = Duration::from_secs(args.timeout.min(120));
+    let mut opts = match crate::doctor::command::options(process, &args.common, timeout) {
+        Ok(o) => o,
+        Err(e) => {
+            ui.error(&e);
+            return Vec::new();
+        }
+    };
+    // The user's next login: a group added just now counts.
+    opts.group_view = crate::doctor::GroupView::Database;
+    opts.drift = crate::receipt_drift(process, &opts.user);
+    ui.heading("Final check:");
+    let (findings, note) = crate::doctor::command::final_check(process, &opts);
+    if let Some(note) = note {
+        ui.info(&note);
+    }
+    ui.findings(&findings);
+    findings
+}
+
 /// The step that was running when an error ended the run.
 fn steps_failed_id(done: &[StepReport]) -> &'static str {
     // Steps run in plan order; the first one not reported is the one that failed.
-    const ORDER: [&str; 1] = [act_step::ID];
+    const ORDER: [&str; 8] = [
+        config_steps::DOCKER,
+        act_step::ID,
+        config_steps::GROUP,
+        config_steps::IMAGE,
+        config_steps::COMPOSE,
+        config_steps::ENV,
+        config_steps::ACTRC,
+        "check",
+    ];
     ORDER
         .iter()
         .find(|id| !done.iter().any(|s| s.id == **id))

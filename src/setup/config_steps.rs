@@ -1,0 +1,608 @@
+//! Setup part 2: detect Docker, join the socket's group, build the simulator image, and
+//! write `docker-compose.yml`, `.env` and act's `actrc` from the templates.
+//!
+//! Observe gathers facts; [`plan`] is pure; [`apply`] changes one thing per step. What can
+//! go wrong: Docker is not installed (setup stops with the install command), the daemon is
+//! down (steps that need it are skipped; the final check fails), the socket's group is root
+//! (refused), joining needs root (exit 5 with the exact command), a destination is a
+//! symlink (refused) or was edited by the user (kept; ours goes beside it with `--yes`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Action, Settings, StepPlan, StepReport, StepStatus};
+use crate::detect::{self, DockerInstall};
+use crate::error::{Error, Result};
+use crate::files;
+use crate::groups::{self, Decision, Elevation};
+use crate::process::Process;
+use crate::receipt::{FileReceipt, Receipt};
+use crate::render;
+use crate::ui::Ui;
+
+/// What part 2 observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub docker: DockerFacts,
+    pub group: Decision,
+    pub group_command: Vec<String>,
+    pub image: ImageFacts,
+    /// The rendered files, or why they cannot be rendered.
+    pub files: std::result::Result<Vec<FileFacts>, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerFacts {
+    pub described: String,
+    pub daemon_error: Option<String>,
+    pub socket: Option<detect::SocketMeta>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFacts {
+    pub name: String,
+    /// The daemon answered.
+    pub daemon: bool,
+    /// The label of the existing image (`None`: no image).
+    pub image_sha: Option<String>,
+    /// SHA-256 of the act binary installed now (it may change in the act step).
+    pub binary_sha: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFacts {
+    pub id: &'static str,
+    pub path: PathBuf,
+    pub mode: u32,
+    pub current: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+    /// What actsim last wrote there (receipt).
+    pub last_sha: Option<String>,
+    /// For actrc: the user's file maps one of our labels to another image.
+    pub user_mapping: bool,
+}
+
+/// A change part 2 will make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Join {
+        group: String,
+        gid: u32,
+        command: Vec<String>,
+    },
+    /// Build the image if its label differs from the installed binary.
+    Image { name: String },
+    Write {
+        path: PathBuf,
+        bytes: Vec<u8>,
+        mode: u32,
+        /// The user edited it: ask (terminal) or write beside (`--yes`).
+        edited: bool,
+        diff: String,
+    },
+    /// A refusal reported as `failed` without stopping the run.
+    Refuse(String),
+}
+
+pub const DOCKER: &str = "docker";
+pub const GROUP: &str = "group";
+pub const IMAGE: &str = "image";
+pub const COMPOSE: &str = "compose";
+pub const ENV: &str = "env";
+pub const ACTRC: &str = "actrc";
+
+/// Detect Docker; stop when it is not installed at all.
+pub async fn observe_docker(process: &Process, s: &Settings) -> Result<DockerInstall> {
+    let home = process
+        .var_nonempty("HOME")
+        .filter(|_| s.user.is_current)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| s.user.home.clone());
+    let found = detect::detect(process, &home, s.timeout.min(Duration::from_secs(15))).await;
+    if found.missing() {
+        return Err(Error::failed(
+            "Docker is not installed: no docker CLI, no daemon socket, no daemon answering",
+            Some(detect::install_hint()),
+        ));
+    }
+    Ok(found)
+}
+
+/// Observe everything part 2 needs, after the act step's facts are known.
+pub async fn observe(
+    process: &Process,
+    s: &Settings,
+    docker: &DockerInstall,
+    act_version: &str,
+    platform_image: Option<&str>,
+    group_override: Option<&str>,
+    receipt: &Receipt,
+) -> Result<Facts> {
+    let socket = docker.socket.clone();
+    let group_override = match group_override {
+        Some(name) => Some(
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map(|g| (g.name, g.gid.as_raw()))
+                .ok_or_else(|| {
+                    Error::usage(
+                        format!("--docker-group {name}: no such group"),
+                        Some(
+                            "name an existing group, or leave it out to use the socket's group"
+                                .into(),
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let db = s.user.database_gids();
+    let group = groups::decide(
+        socket.as_ref(),
+        &s.user,
+        &db,
+        group_override.as_ref().map(|(n, g)| (n.as_str(), *g)),
+        crate::identity::group_name,
+    );
+    let group_command = match &group {
+        Decision::Join { group, .. } => {
+            groups::join_command(&s.user.name, group, groups::have_tool)
+        }
+        _ => Vec::new(),
+    };
+
+    let image_name = render::image_for(act_version);
+    let binary = s.bin_dir.join("act");
+    let binary_sha = crate::doctor::support::sha256_file(&binary).await.ok();
+    let (daemon, image_sha) = if docker.engine.is_some() {
+        match docker.endpoint.as_ref() {
+            Ok(e) => match crate::docker::client::connect(&e.host, Duration::from_secs(10)).await {
+                Ok(d) => match crate::docker::image::image_sha(&d, &image_name).await {
+                    Ok(sha) => (true, sha),
+                    Err(_) => (false, None),
+                },
+                Err(_) => (false, None),
+            },
+            Err(_) => (false, None),
+        }
+    } else {
+        (false, None)
+    };
+
+    let platform = platform_image.unwrap_or(render::DEFAULT_PLATFORM_IMAGE);
+    render::check_platform_image(platform)?;
+    let files = match &socket {
+        None => Err(match &docker.endpoint {
+            Ok(e) => format!(
+                "{} is not a local socket, so there is nothing to mount",
+                e.host
+            ),
+            Err(e) => e.clone(),
+        }),
+        Some(sock) => {
+            let ctx = render::Context::new(
+                act_version,
+                s.user.uid,
+                s.user.gid,
+                sock.gid,
+                &sock.path,
+                platform,
+                &s.config_dir,
+            );
+            let compose = render::render_compose(&ctx)?;
+            let env = render::render_env(&ctx)?;
+            let actrc_path = s.user.actrc_path(process);
+            let actrc_current = files::read_existing(&actrc_path)?;
+            let actrc_text = actrc_current
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned());
+            let actrc_new = render::merge_actrc(actrc_text.as_deref(), platform);
+            let user_mapping = actrc_text.as_deref().is_some_and(|t| {
+                render::PLATFORM_LABELS
+                    .iter()
+                    .any(|l| render::actrc_platform(t, l).is_some_and(|i| i != platform))
+            });
+            let last = |id: &str| receipt.files.get(id).map(|f| f.sha256.clone());
+            let compose_path = s.config_dir.join("docker-compose.yml");
+            let env_path = s.config_dir.join(".env");
+            Ok(vec![
+                FileFacts {
+                    id: COMPOSE,
+                    current: files::read_existing(&compose_path)?,
+                    path: compose_path,
+                    mode: 0o644,
+                    new: compose.into_bytes(),
+                    last_sha: last(COMPOSE),
+                    user_mapping: false,
+                },
+                FileFacts {
+                    id: ENV,
+                    current: files::read_existing(&env_path)?,
+                    path: env_path,
+                    mode: 0o600,
+                    new: env.into_bytes(),
+                    last_sha: last(ENV),
+                    user_mapping: false,
+                },
+                FileFacts {
+                    id: ACTRC,
+                    path: actrc_path,
+                    mode: 0o644,
+                    current: actrc_current,
+                    new: actrc_new.into_bytes(),
+                    last_sha: last(ACTRC),
+                    user_mapping,
+                },
+            ])
+        }
+    };
+
+    Ok(Facts {
+        docker: DockerFacts {
+            described: docker.describe(),
+            daemon_error: docker.daemon_error.clone(),
+            socket,
+        },
+        group,
+        group_command,
+        image: ImageFacts {
+            name: image_name,
+            daemon,
+            image_sha,
+            binary_sha,
+        },
+        files,
+    })
+}
+
+fn step(id: &'static str, summary: impl Into<String>, action: Action) -> StepPlan {
+    StepPlan {
+        id,
+        summary: summary.into(),
+        details: Vec::new(),
+        warnings: Vec::new(),
+        action,
+    }
+}
+
+/// The `docker` step: detection is reported, never changed.
+pub fn plan_docker(f: &Facts) -> StepPlan {
+    match &f.docker.daemon_error {
+        None => step(DOCKER, f.docker.described.clone(), Action::Keep),
+        Some(e) => {
+            let mut p = step(
+                DOCKER,
+                format!("{}; continuing without the daemon", f.docker.described),
+                Action::Config(Change::Refuse(format!(
+                    "the daemon is not answering ({e}); steps that need it are skipped and the final check will fail"
+                ))),
+            );
+            p.warnings
+                .push(format!("the Docker daemon is not answering: {e}"));
+            p
+        }
+    }
+}
+
+/// Plan part 2's steps after `docker` and `act`. Pure.
+pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
+    let mut out = Vec::new();
+    out.push(match &f.group {
+        Decision::Skip(why) => step(GROUP, why.clone(), Action::Skip),
+        Decision::Member { group, gid } => step(
+            GROUP,
+            format!("already in group {group} (gid {gid}), which owns the socket"),
+            Action::Keep,
+        ),
+        Decision::Join { group, gid } => {
+            let mut p = step(
+                GROUP,
+                format!("add the user to group {group} (gid {gid}), which owns the socket"),
+                Action::Config(Change::Join {
+                    group: group.clone(),
+                    gid: *gid,
+                    command: f.group_command.clone(),
+                }),
+            );
+            p.details
+                .push(format!("runs: {}", f.group_command.join(" ")));
+            p.details.push(format!(
+                "the current login gains the group after logging in again, or: newgrp {group}"
+            ));
+            p
+        }
+        Decision::Refuse {
+            reason,
+            alternatives,
+        } => {
+            let mut p = step(
+                GROUP,
+                reason.clone(),
+                Action::Config(Change::Refuse(format!(
+                    "{reason}. Instead: {}",
+                    alternatives.join("; ")
+                ))),
+            );
+            p.details.extend(alternatives.iter().cloned());
+            p
+        }
+    });
+
+    let img = &f.image;
+    out.push(if !img.daemon {
+        step(
+            IMAGE,
+            format!("{}: the daemon is not answering", img.name),
+            Action::Skip,
+        )
+    } else if !act_will_change && img.image_sha.is_some() && img.image_sha == img.binary_sha {
+        step(
+            IMAGE,
+            format!("{} holds the installed act", img.name),
+            Action::Keep,
+        )
+    } else {
+        let mut p = step(
+            IMAGE,
+            format!("build {} locally (docker import of act and /tmp)", img.name),
+            Action::Config(Change::Image {
+                name: img.name.clone(),
+            }),
+        );
+        p.details.push("no registry is used".into());
+        p
+    });
+
+    match &f.files {
+        Err(why) => {
+            for id in [COMPOSE, ENV, ACTRC] {
+                out.push(step(id, why.clone(), Action::Skip));
+            }
+        }
+        Ok(list) => {
+            for file in list {
+                out.push(plan_file(file));
+            }
+        }
+    }
+    out
+}
+
+fn plan_file(file: &FileFacts) -> StepPlan {
+    let shown = file.path.display().to_string();
+    let decision = files::decide(
+        &file.path,
+        file.current.as_deref(),
+        &file.new,
+        file.last_sha.as_deref(),
+    );
+    // actrc: a merge that only adds our mappings to the user's own file is no edit of theirs.
+    let action = match decision.action {
+        files::Action::UserEdited if file.id == ACTRC && !file.user_mapping => {
+            files::Action::Update
+        }
+        a => a,
+    };
+    let write = |edited: bool| {
+        Action::Config(Change::Write {
+            path: file.path.clone(),
+            bytes: file.new.clone(),
+            mode: file.mode,
+            edited,
+            diff: decision.diff.clone(),
+        })
+    };
+    let mut p = match action {
+        files::Action::Unchanged => {
+            return step(file.id, format!("{shown} is up to date"), Action::Keep);
+        }
+        files::Action::Create => step(file.id, format!("write {shown}"), write(false)),
+        files::Action::Update => step(file.id, format!("update {shown}"), write(false)),
+        files::Action::UserEdited => {
+            let mut p = step(
+                file.id,
+                format!(
+                    "{shown} was edited by you: keep it (ours goes to {})",
+                    files::beside_path(&file.path).display()
+                ),
+                write(true),
+            );
+            p.warnings.push(format!(
+                "{shown} differs from what actsim last wrote; it is kept unless you agree to replace it"
+            ));
+            p
+        }
+    };
+    if action == files::Action::Create {
+        p.details.push(format!("new file, mode {:04o}", file.mode));
+    } else {
+        p.details.extend(decision.diff.lines().map(str::to_string));
+    }
+    p
+}
+
+/// Apply one part-2 change.
+pub async fn apply(
+    id: &'static str,
+    change: &Change,
+    s: &Settings,
+    process: &Process,
+    args: &crate::cli::SetupArgs,
+    receipt: &mut Receipt,
+    ui: &Ui,
+) -> Result<StepReport> {
+    let report = |status, summary: String| StepReport {
+        id,
+        status,
+        summary,
+    };
+    match change {
+        Change::Refuse(why) => Ok(report(StepStatus::Failed, why.clone())),
+        Change::Join {
+            group,
+            gid,
+            command,
+        } => {
+            let elevation = if nix::unistd::Uid::effective().is_root() {
+                Elevation::Root
+            } else if !args.yes && process.stdin_tty && process.stderr_tty {
+                Elevation::SudoInteractive
+            } else {
+                Elevation::SudoNonInteractive
+            };
+            groups::run_join(command, elevation)?;
+            let section = receipt.docker.get_or_insert_with(Default::default);
+            section.group = Some(group.clone());
+            section.group_added = true;
+            Ok(report(
+                StepStatus::Changed,
+                format!(
+                    "added {} to group {group} (gid {gid}); this login gains it after logging in again, or: newgrp {group}",
+                    s.user.name
+                ),
+            ))
+        }
+        Change::Image { name } => {
+            let binary = s.bin_dir.join("act");
+            let sha = crate::doctor::support::sha256_file(&binary)
+                .await
+                .map_err(|e| Error::failed(e, Some("run setup again to reinstall act".into())))?;
+            let host = crate::docker::endpoint::resolve(process, &s.user.home)
+                .map_err(|e| Error::failed(e, None))?
+                .host;
+            let deadline = tokio::time::Instant::now() + s.timeout;
+            let work = async {
+                let docker = crate::docker::client::connect(&host, s.timeout).await?;
+                if crate::docker::image::image_sha(&docker, name)
+                    .await?
+                    .as_deref()
+                    == Some(sha.as_str())
+                {
+                    return Ok(false);
+                }
+                crate::docker::image::import_act_image(&docker, &binary, &sha, name).await?;
+                Ok::<bool, String>(true)
+            };
+            let built = tokio::time::timeout_at(deadline, work)
+                .await
+                .map_err(|_| {
+                    Error::failed(
+                        format!("building {name} did not finish within --timeout"),
+                        None,
+                    )
+                })?
+                .map_err(|e| {
+                    Error::failed(
+                        format!("building {name}: {e}"),
+                        Some("check the daemon: actsim doctor".into()),
+                    )
+                })?;
+            let section = receipt.docker.get_or_insert_with(Default::default);
+            section.image = Some(name.clone());
+            section.image_sha256 = Some(sha.clone());
+            Ok(if built {
+                report(
+                    StepStatus::Changed,
+                    format!("built {name} from {}", binary.display()),
+                )
+            } else {
+                report(StepStatus::Ok, format!("{name} holds the installed act"))
+            })
+        }
+        Change::Write {
+            path,
+            bytes,
+            mode,
+            edited,
+            diff,
+        } => {
+            let owner = s.owner;
+            let replace = if *edited {
+                if !args.yes && process.stdin_tty && process.stderr_tty {
+                    ui.info(diff);
+                    ask(&format!("Replace your edited {}?", path.display())).await?
+                } else {
+                    false
+                }
+            } else {
+                true
+            };
+            if !replace {
+                let beside = files::write_beside(path, bytes, *mode, owner)?;
+                ui.warn(&format!(
+                    "kept your edited {}; actsim's version is in {}",
+                    path.display(),
+                    beside.display()
+                ));
+                return Ok(report(
+                    StepStatus::Skipped,
+                    format!(
+                        "kept your edited {}; ours is in {}",
+                        path.display(),
+                        beside.display()
+                    ),
+                ));
+            }
+            files::write_atomic(path, bytes, *mode, owner)?;
+            receipt.files.insert(
+                id.to_string(),
+                FileReceipt {
+                    path: path.clone(),
+                    sha256: files::sha256_hex(bytes),
+                },
+            );
+            if id == ENV
+                && let Some(gid) = env_value(bytes, "DOCKER_GID").and_then(|v| v.parse().ok())
+            {
+                receipt
+                    .docker
+                    .get_or_insert_with(Default::default)
+                    .docker_gid = Some(gid);
+            }
+            Ok(report(
+                StepStatus::Changed,
+                format!("wrote {}", path.display()),
+            ))
+        }
+    }
+}
+
+/// Record the files that are already as wanted (a rerun after a receipt was lost).
+pub fn record_kept(plan: &[StepPlan], facts: &Facts, receipt: &mut Receipt) {
+    let Ok(list) = &facts.files else { return };
+    for file in list {
+        let kept = plan
+            .iter()
+            .any(|p| p.id == file.id && p.action == Action::Keep);
+        if kept && !receipt.files.contains_key(file.id) {
+            receipt.files.insert(
+                file.id.to_string(),
+                FileReceipt {
+                    path: file.path.clone(),
+                    sha256: files::sha256_hex(&file.new),
+                },
+            );
+        }
+    }
+}
+
+fn env_value(bytes: &[u8], key: &str) -> Option<String> {
+    crate::doctor::parse_env(&String::from_utf8_lossy(bytes)).remove(key)
+}
+
+async fn ask(prompt: &str) -> Result<bool> {
+    let prompt = prompt.to_string();
+    tokio::task::spawn_blocking(move || {
+        dialoguer::Confirm::with_theme(&dialoguer::theme::SimpleTheme)
+            .with_prompt(prompt)
+            .default(false)
+            .interact_on(&console::Term::stderr())
+    })
+    .await
+    .map_err(|e| Error::failed(format!("prompt: {e}"), None))?
+    .map_err(|e| Error::Aborted {
+        reason: format!("could not ask: {e}"),
+        hint: Some("pass --yes to keep your file and write ours beside it".into()),
+    })
+}
