@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::act::release;
 use crate::error::{Error, Result};
-use crate::ui::{Progress, Ui};
+use crate::ui::Ui;
 
 /// Attempts per URL before giving up (the deadline may end them sooner).
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -379,9 +379,9 @@ impl Http {
     }
 
     /// Stream `url` into `consume`, run on a blocking thread with a [`ChannelReader`],
-    /// once per attempt. The consumer must read to EOF. On a transport failure the
+    /// once per attempt, showing progress as `label` (a bar on a terminal). The consumer must read to EOF. On a transport failure the
     /// consumer's result is dropped and a new attempt starts with a fresh consumer.
-    pub async fn stream<T, C>(&self, url: &str, progress: &Progress, consume: C) -> Result<T>
+    pub async fn stream<T, C>(&self, url: &str, label: &str, consume: C) -> Result<T>
     where
         T: Send + 'static,
         C: Fn(ChannelReader) -> T + Send + Sync + Clone + 'static,
@@ -392,11 +392,8 @@ impl Http {
             let parsed = parsed.clone();
             async move {
                 let mut resp = self.send(&self.client, &parsed).await?;
-                progress.reset();
                 let announced = resp.content_length();
-                if let Some(len) = announced {
-                    progress.set_total(len);
-                }
+                let progress = self.ui.progress(label, announced);
                 let (tx, rx) = mpsc::channel::<Bytes>(64);
                 let worker = tokio::task::spawn_blocking(move || {
                     consume(ChannelReader {
@@ -417,6 +414,7 @@ impl Http {
                 }
                 .await;
                 drop(tx);
+                progress.finish();
                 let out = worker.await.map_err(|e| {
                     Attempt::Fatal(Error::failed(format!("extracting {url}: {e}"), None))
                 })?;

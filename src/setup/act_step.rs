@@ -549,14 +549,11 @@ async fn apply_inner(
     let out = std::sync::Arc::new(staged.file().try_clone().at(&staged.path)?);
     let extracted: Extracted = match &w.source {
         Source::Release { archive_url, .. } => {
-            let progress = ui.progress(&format!("downloading {}", w.asset), None);
-            let got = http
-                .stream(archive_url, &progress, move |reader| {
-                    install::extract_act(reader, &out)
-                })
-                .await?;
-            progress.finish();
-            got
+            let label = format!("downloading {}", w.asset);
+            http.stream(archive_url, &label, move |reader| {
+                install::extract_act(reader, &out)
+            })
+            .await?
         }
         Source::Local { archive, .. } => {
             let archive = archive.clone();

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::Cmd;
 use crate::support::mirror::{self, Mirror, Mode, VERSION};
 use crate::support::pty::Pty;
 use crate::support::temp::{self, TempDir};
+use crate::support::{Cmd, Outcome};
 
 /// Directories every run gets on PATH after the bin dir (act is in none of them).
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -98,6 +98,14 @@ fn listing(dir: &Path) -> Vec<String> {
     out
 }
 
+/// The `act` step of setup's JSON report.
+fn act_step(out: &Outcome) -> &serde_json::Value {
+    out.json()["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "act"))
+        .unwrap_or_else(|| panic!("no act step in the JSON\n{out}"))
+}
+
 fn fixture_sha() -> String {
     let act = crate::support::fixtures::act_path();
     hex::encode(Sha256::digest(std::fs::read(act).unwrap()))
@@ -125,8 +133,7 @@ fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
     let j = out.json();
     assert_eq!(j["ok"], true, "{out}");
     assert_eq!(j["changed"], true, "{out}");
-    assert_eq!(j["steps"][0]["id"], "act", "{out}");
-    assert_eq!(j["steps"][0]["status"], "changed", "{out}");
+    assert_eq!(act_step(&out)["status"], "changed", "{out}");
     assert_eq!(j["checks"], serde_json::json!([]), "{out}");
 
     // Exactly one act in the bin dir, the fixture's bytes, 0755, and it runs.
@@ -166,7 +173,7 @@ fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
     let again = w.setup().args(["--yes", "--format", "json"]).run();
     again.assert_success();
     assert_eq!(again.json()["changed"], false, "{again}");
-    assert_eq!(again.json()["steps"][0]["status"], "ok", "{again}");
+    assert_eq!(act_step(&again)["status"], "ok", "{again}");
     assert_eq!(
         w.mirror.requests().len(),
         2,
@@ -187,9 +194,9 @@ fn setup_act_dry_run_downloads_nothing_and_changes_nothing() {
     let out = w.setup().args(["--dry-run", "--format", "json"]).run();
     out.assert_success();
     assert_eq!(out.json()["changed"], false, "{out}");
-    assert_eq!(out.json()["steps"][0]["status"], "skipped", "{out}");
+    assert_eq!(act_step(&out)["status"], "skipped", "{out}");
     assert!(
-        out.json()["steps"][0]["summary"]
+        act_step(&out)["summary"]
             .as_str()
             .unwrap()
             .contains("would replace act 0.0.1 at"),
@@ -293,7 +300,7 @@ fn setup_act_404_names_the_url_and_changes_nothing() {
         .assert_stderr_contains("404")
         .assert_stderr_contains(&w.mirror.archive_url());
     assert_eq!(out.json()["ok"], false);
-    assert_eq!(out.json()["steps"][0]["status"], "failed");
+    assert_eq!(act_step(&out)["status"], "failed");
     assert_eq!(w.mirror.archive_requests().len(), 1, "a 404 is not retried");
     assert_eq!(listing(&w.bin()), before);
 
@@ -369,8 +376,8 @@ fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
     a.assert_success();
     b.assert_success();
     let mut statuses = [
-        a.json()["steps"][0]["status"].as_str().unwrap().to_string(),
-        b.json()["steps"][0]["status"].as_str().unwrap().to_string(),
+        act_step(&a)["status"].as_str().unwrap().to_string(),
+        act_step(&b)["status"].as_str().unwrap().to_string(),
     ];
     statuses.sort();
     assert_eq!(statuses, ["changed", "ok"], "{a}\n{b}");
@@ -533,7 +540,7 @@ fn setup_act_offline_archive_with_checksums_or_sha256() {
         .arg(&sums)
         .run();
     out.assert_success();
-    assert_eq!(out.json()["steps"][0]["status"], "changed");
+    assert_eq!(act_step(&out)["status"], "changed");
     assert!(
         w.mirror.requests().is_empty(),
         "offline install used the network"
