@@ -107,7 +107,17 @@ pub fn backoff(n: u32) -> Duration {
 
 fn transport_attempt(e: &reqwest::Error) -> Attempt {
     let reason = error_chain(e);
-    if e.is_builder() || e.is_redirect() {
+    if reason.contains("certificate") || reason.contains("UnknownIssuer") {
+        // Trying again will meet the same certificate.
+        Attempt::Fatal(Error::Download {
+            url: e.url().map(|u| u.to_string()).unwrap_or_default(),
+            reason,
+            hint: Some(
+                "the server's TLS certificate is not trusted; for a mirror with its own CA pass --ca-cert FILE (or set SSL_CERT_FILE)"
+                    .into(),
+            ),
+        })
+    } else if e.is_builder() || e.is_redirect() {
         Attempt::Fatal(Error::Download {
             url: e.url().map(|u| u.to_string()).unwrap_or_default(),
             reason,
@@ -121,10 +131,22 @@ fn transport_attempt(e: &reqwest::Error) -> Attempt {
     }
 }
 
-/// The error and its causes on one line ("error sending request: connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
+/// A reqwest error and its causes on one line, without repeating the URL
+/// ("cannot connect: tcp connect error: Connection refused (os error 111)").
+fn error_chain(e: &reqwest::Error) -> String {
+    let head = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "reading the body failed"
+    } else if e.is_redirect() {
+        "redirect refused"
+    } else {
+        "request failed"
+    };
+    let mut out = head.to_string();
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         let text = s.to_string();
         if !out.contains(&text) {
@@ -240,8 +262,8 @@ impl Http {
                         format!("{reason} (gave up after {n} attempts)")
                     } else if wait >= self.remaining() {
                         format!(
-                            "{reason} (gave up: waiting {}s more would pass the --timeout deadline)",
-                            wait.as_secs_f32().ceil()
+                            "{reason} (gave up: waiting {:.1}s more would pass the --timeout deadline)",
+                            wait.as_secs_f32()
                         )
                     } else {
                         self.ui.info(&format!(

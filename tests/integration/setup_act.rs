@@ -360,7 +360,7 @@ fn setup_act_stalled_body_ends_at_the_deadline() {
         .run();
     out.assert_code(4)
         .assert_stderr_contains(&w.mirror.archive_url())
-        .assert_stderr_contains("nothing was installed");
+        .assert_stderr_contains("--timeout");
     assert!(out.elapsed < Duration::from_secs(10), "{out}");
     assert_eq!(listing(&w.bin()), before, "{out}");
 }
@@ -582,4 +582,148 @@ fn setup_act_latest_resolves_through_the_redirect() {
     let n = w.mirror.requests().len();
     w.setup().arg("--yes").run().assert_success();
     assert_eq!(w.mirror.requests().len(), n);
+}
+
+/// An HTTPS mirror (python3's http.server behind TLS) with a certificate from a fresh
+/// test CA made with the openssl CLI; killed on drop.
+struct TlsMirror {
+    child: std::process::Child,
+    dir: TempDir,
+    port: u16,
+}
+
+impl TlsMirror {
+    fn start() -> Option<TlsMirror> {
+        for tool in ["openssl", "python3"] {
+            let found = std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !found {
+                crate::support::fixtures::skip(&format!("{tool} is not installed"));
+                return None;
+            }
+        }
+        let (archive, sha) = mirror::release_archive()?;
+        let dir = temp::dir();
+        let d = dir.path();
+        let rel = d.join(format!("srv/nektos/act/releases/download/v{VERSION}"));
+        std::fs::create_dir_all(&rel).unwrap();
+        std::fs::write(rel.join(mirror::host_asset()), archive).unwrap();
+        std::fs::write(rel.join("checksums.txt"), mirror::checksums_text(sha)).unwrap();
+        temp::write(
+            &d.join("leaf.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+        );
+        let script = "set -e
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=actsim-test-ca \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+  -keyout ca.key -out ca.pem
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout leaf.key -out leaf.csr
+openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+  -extfile leaf.ext -out leaf.pem";
+        let out = std::process::Command::new("sh")
+            .args(["-c", script])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let server = "import functools, http.server, ssl, sys
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+c.load_cert_chain(sys.argv[2], sys.argv[3])
+s.socket = c.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", server])
+            .arg(d.join("srv"))
+            .arg(d.join("leaf.pem"))
+            .arg(d.join("leaf.key"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The port line, read with a deadline.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20));
+        let port = line.ok().and_then(|l| l.trim().parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the python3 TLS server did not report its port within 20s");
+        };
+        Some(TlsMirror { child, dir, port })
+    }
+
+    fn base_url(&self) -> String {
+        format!(
+            "https://127.0.0.1:{}/nektos/act/releases/download",
+            self.port
+        )
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+}
+
+impl Drop for TlsMirror {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn setup_act_https_mirror_needs_its_ca_from_ca_cert_or_ssl_cert_file() {
+    let Some(w) = World::new() else { return };
+    let Some(tls) = TlsMirror::start() else {
+        return;
+    };
+    // Not trusted: a clear, unretried failure naming the fix.
+    let out = w.setup_from(&tls.base_url()).arg("--yes").run();
+    out.assert_code(4)
+        .assert_stderr_contains("certificate")
+        .assert_stderr_contains("--ca-cert");
+    assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()], "{out}");
+
+    // SSL_CERT_FILE names the CA: installed.
+    let out = w
+        .setup_from(&tls.base_url())
+        .arg("--yes")
+        .env("SSL_CERT_FILE", tls.ca())
+        .run();
+    out.assert_success();
+    assert_eq!(
+        listing(&w.bin()),
+        vec![format!("act 100755 {}", fixture_sha())]
+    );
+
+    // --ca-cert, in a second, fresh world.
+    let Some(w2) = World::new() else { return };
+    let out = w2
+        .setup_from(&tls.base_url())
+        .arg("--yes")
+        .arg("--ca-cert")
+        .arg(tls.ca())
+        .run();
+    out.assert_success();
+    assert_eq!(
+        listing(&w2.bin()),
+        vec![format!("act 100755 {}", fixture_sha())]
+    );
 }
