@@ -386,6 +386,31 @@ mod tests {
     }
 
     #[test]
+    fn refuses_an_act_entry_larger_than_256_mib_before_reading_it() {
+        let d = scratch("big");
+        // A header announcing 300 MiB, and no data: the size alone must refuse it.
+        let mut h = tar::Header::new_gnu();
+        h.set_path("act").unwrap();
+        h.set_size(300 * 1024 * 1024);
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(h.as_bytes()).unwrap();
+        let data = gz.finish().unwrap();
+        let staged = Staged::create(&d).unwrap();
+        let got = extract_act(&data[..], staged.file());
+        let err = got.binary.unwrap_err();
+        assert!(
+            err.contains("314572800 bytes, more than the 268435456 allowed"),
+            "{err}"
+        );
+        assert_eq!(std::fs::metadata(&staged.path).unwrap().len(), 0);
+        drop(staged);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn version_output() {
         assert_eq!(
             parse_version_output("act version 0.2.89\n").as_deref(),

@@ -727,3 +727,66 @@ fn setup_act_https_mirror_needs_its_ca_from_ca_cert_or_ssl_cert_file() {
         vec![format!("act 100755 {}", fixture_sha())]
     );
 }
+
+#[test]
+fn setup_act_interrupted_mid_download_exits_130_and_changes_nothing() {
+    let Some(w) = World::new() else { return };
+    w.mirror.set_mode(Mode::Stall);
+    let before = prepared_bin(&w);
+    let h = w.home.path();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"))
+        .args([
+            "setup",
+            "--yes",
+            "--no-check",
+            "--act-base-url",
+            &w.mirror.base_url(),
+        ])
+        .arg("--bin-dir")
+        .arg(w.bin())
+        .arg("--config-dir")
+        .arg(h.join("config/actsim"))
+        .env("HOME", h)
+        .env("XDG_STATE_HOME", h.join("state"))
+        .env("XDG_CONFIG_HOME", h.join("config"))
+        .env("PATH", SYSTEM_PATH)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (with a deadline) until the archive download has begun.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while w.mirror.archive_requests().is_empty() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the archive was never requested");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // The staging file exists while the download runs...
+    assert!(
+        listing(&w.bin()).iter().any(|l| l.contains(".partial")),
+        "{:?}",
+        listing(&w.bin())
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("setup did not stop within 10s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // ... and is gone after Ctrl-C.
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(listing(&w.bin()), before);
+}
