@@ -4,4 +4,5 @@ mod support;
 
 mod doctor;
 mod setup_act;
+mod setup_config;
 mod setup_files;
