@@ -409,3 +409,227 @@ fn setup_files_compose_run_bug_report_reaches_the_daemon_as_a_plain_user() {
         );
     }
 }
+
+// ---- install.sh ----
+
+fn install_sh() -> PathBuf {
+    crate::support::fixtures::repo_root().join("install.sh")
+}
+
+/// A PATH directory holding links to just the tools install.sh uses (and `extra`), so a
+/// test can run it without cargo or docker on PATH.
+fn restricted_path(extra: &[&str]) -> temp::TempDir {
+    let dir = temp::dir();
+    let tools = [
+        "sh", "id", "grep", "find", "head", "cmp", "cp", "chmod", "mv", "mkdir", "rm", "cat",
+    ];
+    for tool in tools.iter().chain(extra) {
+        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{tool} is not on PATH"));
+        std::os::unix::fs::symlink(&found, dir.path().join(tool)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn setup_files_install_sh_is_shellcheck_clean() {
+    let out = std::process::Command::new("shellcheck")
+        .arg("--version")
+        .output();
+    if !out.is_ok_and(|o| o.status.success()) {
+        skip("shellcheck is not installed; apt-get install shellcheck");
+        return;
+    }
+    Cmd::new("shellcheck")
+        .args(["-s", "sh"])
+        .arg(install_sh())
+        .run()
+        .assert_success();
+    let text = std::fs::read_to_string(install_sh()).unwrap();
+    assert!(text.starts_with("#!/bin/sh\n"));
+    assert!(
+        text.trim_end().ends_with("\nmain \"$@\""),
+        "main \"$@\" comes last"
+    );
+}
+
+#[test]
+fn setup_files_install_sh_installs_into_the_prefix_and_runs_setup() {
+    let actsim = env!("CARGO_BIN_EXE_actsim");
+    let prefix = temp::dir();
+    let bin = prefix.path().join("bin/actsim");
+    let run = |args: &[&str]| {
+        Cmd::new(install_sh())
+            .arg("--prefix")
+            .arg(prefix.path())
+            .args(["--binary", actsim])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .run()
+    };
+    // --dry-run installs nothing; setup still runs (here only to print its version).
+    let out = run(&["--dry-run", "--version"]);
+    out.assert_success();
+    assert!(out.stdout.contains("actsim-setup "), "{out}");
+    assert!(out.stderr.contains("dry run: would install"), "{out}");
+    assert!(!prefix.path().join("bin").exists(), "{out}");
+
+    // Installed, then `actsim setup` runs from the installed copy.
+    let out = run(&["--version"]);
+    out.assert_success();
+    assert!(out.stdout.contains("actsim-setup "), "{out}");
+    assert!(
+        out.stderr.contains(&format!("installed {}", bin.display())),
+        "{out}"
+    );
+    let meta = std::fs::metadata(&bin).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+    assert_eq!(std::fs::read(&bin).unwrap(), std::fs::read(actsim).unwrap());
+    assert_eq!(
+        std::fs::read_dir(prefix.path().join("bin"))
+            .unwrap()
+            .count(),
+        1,
+        "no temp file left"
+    );
+
+    // Rerun: nothing to do.
+    let out = run(&["--version"]);
+    out.assert_success();
+    assert!(out.stderr.contains("is up to date"), "{out}");
+
+    // Its own options are taken out; the rest reach setup in order.
+    let out = run(&["--bogus-flag"]);
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--bogus-flag"), "{out}");
+}
+
+#[test]
+fn setup_files_install_sh_bad_options_and_missing_cargo_are_clear() {
+    let out = Cmd::new(install_sh()).arg("--prefix").run();
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("--prefix needs a value"), "{out}");
+
+    let out = Cmd::new(install_sh())
+        .args(["--binary", "/nonexistent/actsim"])
+        .run();
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(out.stderr.contains("/nonexistent/actsim"), "{out}");
+
+    // No binary built yet (empty target dir) and no cargo on PATH.
+    let path = restricted_path(&["docker"]);
+    let target = temp::dir();
+    let prefix = temp::dir();
+    let out = Cmd::new(install_sh())
+        .arg("--prefix")
+        .arg(prefix.path())
+        .env("PATH", path.path())
+        .env("CARGO_TARGET_DIR", target.path())
+        .run();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("cargo is not on PATH"), "{out}");
+    assert!(out.stderr.contains("rustup"), "{out}");
+    assert!(!prefix.path().join("bin").exists());
+}
+
+#[test]
+fn setup_files_install_sh_without_docker_says_how_to_install_it() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIP: hiding the daemon socket in a mount namespace needs root");
+        return;
+    }
+    // A private mount namespace where /var/run/docker.sock is not a socket, no docker on
+    // PATH, no DOCKER_HOST: Docker is missing as far as install.sh can tell.
+    let path = restricted_path(&[]);
+    let prefix = temp::dir();
+    let out = Cmd::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "for s in /var/run/docker.sock /run/docker.sock; do [ -e \"$s\" ] && mount --bind /dev/null \"$s\"; done; PATH=\"$1\" exec \"$2\" --prefix \"$3\" --yes",
+            "sh",
+        ])
+        .arg(path.path())
+        .arg(install_sh())
+        .arg(prefix.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .run();
+    if out.stderr.contains("unshare failed") || out.stderr.contains("mount:") {
+        skip(&format!(
+            "cannot make a private mount namespace here: {out}"
+        ));
+        return;
+    }
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("Docker is not installed"), "{out}");
+    assert!(out.stderr.contains("apt-get install docker.io"), "{out}");
+    assert!(!prefix.path().join("bin").exists());
+}
+
+/// `cargo` under the temp HOME the command builder gives: point it at the real toolchain.
+fn with_real_cargo(cmd: Cmd) -> Cmd {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cargo_home = std::env::var_os("CARGO_HOME").map_or(home.join(".cargo"), PathBuf::from);
+    let rustup_home = std::env::var_os("RUSTUP_HOME").map_or(home.join(".rustup"), PathBuf::from);
+    cmd.env("CARGO_HOME", cargo_home)
+        .env("RUSTUP_HOME", rustup_home)
+        .env_remove("CARGO_TARGET_DIR")
+}
+
+#[test]
+fn setup_files_install_sh_builds_the_release_binary_when_it_is_stale() {
+    if std::process::Command::new("cargo")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        skip("cargo is not on PATH");
+        return;
+    }
+    let repo = crate::support::fixtures::repo_root();
+    let built = repo.join("target/release/actsim");
+    let prefix = temp::dir();
+    let run = || {
+        with_real_cargo(Cmd::new(install_sh()))
+            .arg("--prefix")
+            .arg(prefix.path())
+            .arg("--version")
+            .timeout(Duration::from_secs(1500))
+            .run()
+    };
+    // First run: builds when there is no fresh release binary, installs it, runs setup.
+    let out = run();
+    out.assert_success();
+    assert!(out.stdout.contains("actsim-setup "), "{out}");
+    let installed = prefix.path().join("bin/actsim");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(&built).unwrap()
+    );
+
+    // A binary older than the sources is rebuilt (cargo decides what that takes).
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
+    std::fs::File::options()
+        .write(true)
+        .open(&built)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = run();
+    out.assert_success();
+    assert!(out.stderr.contains("building actsim"), "{out}");
+
+    // Up to date: no build.
+    let out = run();
+    out.assert_success();
+    assert!(!out.stderr.contains("building actsim"), "{out}");
+    assert!(
+        out.stderr.contains("is up to date with the sources"),
+        "{out}"
+    );
+}
