@@ -51,8 +51,10 @@ pub async fn act_binary(
             None,
         );
     };
-    let ran = run_program(&path, &["--version"], &[], None, deadline).await;
-    let sha = sha256_file(&path).await;
+    let (ran, sha) = tokio::join!(
+        run_program(&path, &["--version"], &[], None, deadline),
+        sha256_file(&path)
+    );
     let version = match ran {
         Ok(r) if r.ok() && r.stdout.contains("act version") => {
             first_version(&r.stdout).unwrap_or_else(|| "unknown".into())
