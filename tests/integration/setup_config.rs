@@ -939,3 +939,66 @@ fn setup_config_doctor_deep_runs_a_real_act_job_after_setup() {
     assert_no_failed_check(&out);
     out.assert_success();
 }
+
+// ---------------------------------------------------------------------------------------
+// install.sh from a clean clone
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn setup_config_install_sh_from_a_clean_clone_leaves_a_working_act() {
+    let Some(w) = World::new() else { return };
+    let clone_root = temp::dir();
+    let clone = clone_root.path().join("actsim");
+    Cmd::new("git")
+        .args(["clone", "--quiet", "--no-hardlinks"])
+        .arg(fixtures::repo_root())
+        .arg(&clone)
+        .timeout(Duration::from_secs(120))
+        .run()
+        .assert_success();
+    let script = clone.join("install.sh");
+    assert!(
+        script.is_file(),
+        "install.sh is not committed: a clean clone has no {}",
+        script.display()
+    );
+    let prefix = w.root.path().join("prefix");
+    // The binary this test run built stands in for `cargo build --release` (the build
+    // itself is covered by setup_files_install_sh_builds_the_release_binary_when_it_is_stale).
+    let out = w
+        .within(Cmd::new(&script))
+        .args(["--yes", "--prefix"])
+        .arg(&prefix)
+        .args(["--binary", env!("CARGO_BIN_EXE_actsim")])
+        .arg("--bin-dir")
+        .arg(w.bin())
+        .arg("--config-dir")
+        .arg(w.config())
+        .args(["--act-base-url", &w.mirror.base_url()])
+        .args(["--platform-image", &w.image, "--timeout", "120"])
+        .current_dir(&clone)
+        .timeout(Duration::from_secs(300))
+        .run();
+    out.assert_success().assert_stderr_contains(&format!(
+        "installed {}",
+        prefix.join("bin/actsim").display()
+    ));
+    assert_eq!(
+        read(&prefix.join("bin/actsim")),
+        read(Path::new(env!("CARGO_BIN_EXE_actsim")))
+    );
+    // A working act in the bin dir, the files, and a passing final check.
+    let act = Cmd::new(w.bin().join("act"))
+        .arg("--version")
+        .timeout(Duration::from_secs(30))
+        .run();
+    act.assert_success()
+        .assert_stdout_contains(&format!("act version {VERSION}"));
+    assert!(w.compose().is_file() && w.env_file().is_file() && w.actrc().is_file());
+    assert_eq!(
+        env_map(&w.env_file())["DOCKER_GID"],
+        socket_gid().to_string()
+    );
+    assert!(out.stderr.contains("Final check"), "{out}");
+    assert!(out.stderr.contains("setup done"), "{out}");
+}
