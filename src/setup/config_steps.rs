@@ -60,6 +60,9 @@ pub struct FileFacts {
     pub last_sha: Option<String>,
     /// For actrc: the user's file maps one of our labels to another image.
     pub user_mapping: bool,
+    /// Why the destination cannot be written (a symbolic link or a directory there): this
+    /// file's step fails, the other steps go on.
+    pub refused: Option<String>,
 }
 
 /// A change part 2 will make.
@@ -193,7 +196,7 @@ pub async fn observe(
             let compose = render::render_compose(&ctx)?;
             let env = render::render_env(&ctx)?;
             let actrc_path = s.user.actrc_path(process);
-            let actrc_current = files::read_existing(&actrc_path)?;
+            let (actrc_current, actrc_refused) = existing(&actrc_path);
             let actrc_text = actrc_current
                 .as_deref()
                 .map(|b| String::from_utf8_lossy(b).into_owned());
@@ -206,24 +209,28 @@ pub async fn observe(
             let last = |id: &str| receipt.files.get(id).map(|f| f.sha256.clone());
             let compose_path = s.config_dir.join("docker-compose.yml");
             let env_path = s.config_dir.join(".env");
+            let (compose_current, compose_refused) = existing(&compose_path);
+            let (env_current, env_refused) = existing(&env_path);
             Ok(vec![
                 FileFacts {
                     id: COMPOSE,
-                    current: files::read_existing(&compose_path)?,
+                    current: compose_current,
                     path: compose_path,
                     mode: 0o644,
                     new: compose.into_bytes(),
                     last_sha: last(COMPOSE),
                     user_mapping: false,
+                    refused: compose_refused,
                 },
                 FileFacts {
                     id: ENV,
-                    current: files::read_existing(&env_path)?,
+                    current: env_current,
                     path: env_path,
                     mode: 0o600,
                     new: env.into_bytes(),
                     last_sha: last(ENV),
                     user_mapping: false,
+                    refused: env_refused,
                 },
                 FileFacts {
                     id: ACTRC,
@@ -233,6 +240,7 @@ pub async fn observe(
                     new: actrc_new.into_bytes(),
                     last_sha: last(ACTRC),
                     user_mapping,
+                    refused: actrc_refused,
                 },
             ])
         }
@@ -254,6 +262,21 @@ pub async fn observe(
         },
         files,
     })
+}
+
+/// The current bytes of a destination, or why it cannot be written (a link or a directory
+/// there, with the way out).
+fn existing(path: &std::path::Path) -> (Option<Vec<u8>>, Option<String>) {
+    match files::read_existing(path) {
+        Ok(current) => (current, None),
+        Err(e) => (
+            None,
+            Some(match e.hint() {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            }),
+        ),
+    }
 }
 
 fn step(id: &'static str, summary: impl Into<String>, action: Action) -> StepPlan {
@@ -370,6 +393,13 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
 }
 
 fn plan_file(file: &FileFacts) -> StepPlan {
+    if let Some(why) = &file.refused {
+        return step(
+            file.id,
+            why.clone(),
+            Action::Config(Change::Refuse(why.clone())),
+        );
+    }
     let shown = file.path.display().to_string();
     let decision = files::decide(
         &file.path,
@@ -605,4 +635,35 @@ async fn ask(prompt: &str) -> Result<bool> {
         reason: format!("could not ask: {e}"),
         hint: Some("pass --yes to keep your file and write ours beside it".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_destination_fails_its_own_step_only() {
+        let file = |id, refused: Option<&str>| FileFacts {
+            id,
+            path: PathBuf::from(format!("/cfg/{id}")),
+            mode: 0o600,
+            current: None,
+            new: b"X=1\n".to_vec(),
+            last_sha: None,
+            user_mapping: false,
+            refused: refused.map(str::to_string),
+        };
+        let why = "refusing to write /cfg/env: it is a symbolic link (to /etc/passwd)";
+        let refused = plan_file(&file(ENV, Some(why)));
+        assert_eq!(refused.summary, why);
+        assert_eq!(
+            refused.action,
+            Action::Config(Change::Refuse(why.to_string()))
+        );
+        let fine = plan_file(&file(COMPOSE, None));
+        assert!(matches!(
+            fine.action,
+            Action::Config(Change::Write { edited: false, .. })
+        ));
+    }
 }

@@ -779,24 +779,61 @@ fn setup_config_symlink_at_a_destination_is_refused_and_not_followed() {
     let link = w.env_file();
     std::fs::create_dir_all(w.config()).unwrap();
     std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let unchanged = |out: &Outcome| {
+        assert_eq!(read(&victim), b"precious\n", "the link was followed\n{out}");
+        assert_eq!(mode(&victim), 0o644, "{out}");
+        assert_eq!(std::fs::read_link(&link).unwrap(), victim, "{out}");
+    };
 
+    // The env step fails naming the path; the link and its target stay as they were.
     let out = w.setup_json().arg("--no-check").run();
-    out.assert_code(1)
+    out.assert_code(1);
+    assert_eq!(out.json()["ok"], false, "{out}");
+    assert_steps(
+        &out,
+        &[
+            ("env", &["failed"]),
+            ("act", &["changed"]),
+            ("compose", &["changed"]),
+            ("actrc", &["changed"]),
+        ],
+    );
+    let summary = step(&out, "env")["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&link.display().to_string()) && summary.contains("symbolic link"),
+        "{out}"
+    );
+    unchanged(&out);
+    assert!(
+        w.receipt()["files"].get("env").is_none(),
+        "{:#}",
+        w.receipt()
+    );
+
+    // Human output names it on stderr; a rerun still refuses.
+    let human = w.setup().arg("--no-check").run();
+    human
+        .assert_code(1)
         .assert_stderr_contains(&link.display().to_string())
         .assert_stderr_contains("symbolic link");
-    assert_eq!(out.json()["ok"], false, "{out}");
-    assert_eq!(read(&victim), b"precious\n", "the link was followed\n{out}");
-    assert_eq!(mode(&victim), 0o644);
-    assert_eq!(std::fs::read_link(&link).unwrap(), victim, "{out}");
+    unchanged(&human);
 
-    // After a good setup, a link planted over the compose file is refused the same way.
+    // Once the link is gone setup completes; a link planted over the compose file later
+    // is refused the same way.
     std::fs::remove_file(&link).unwrap();
     w.fresh_setup();
     std::fs::remove_file(w.compose()).unwrap();
     std::os::unix::fs::symlink(&victim, w.compose()).unwrap();
     let out = w.setup_json().arg("--no-check").run();
-    out.assert_code(1)
-        .assert_stderr_contains(&w.compose().display().to_string());
+    out.assert_code(1);
+    assert_eq!(step(&out, "compose")["status"], "failed", "{out}");
+    assert!(
+        step(&out, "compose")["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&w.compose().display().to_string()),
+        "{out}"
+    );
     assert_eq!(read(&victim), b"precious\n", "the link was followed\n{out}");
     assert_eq!(std::fs::read_link(w.compose()).unwrap(), victim);
 }
