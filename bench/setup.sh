@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark: a fresh `actsim setup --yes --no-check` against the shell pipeline that does the
-# same job (curl checksums.txt and the archive, sha256sum -c, tar, install), side by side in
+# Benchmark: a fresh `actsim setup --yes --no-check` (all steps) against the shell pipeline
+# that does the same job (curl checksums.txt and the archive, sha256sum -c, tar, install,
+# docker import of the simulator image, stat of the socket, writing docker-compose.yml,
+# .env and actrc), side by side in
 # one run, both from the same loopback mirror in GitHub's release layout (python3 -m
 # http.server over a temp dir). Prints both medians, the ratio (target: actsim no slower)
 # and actsim's peak RSS (target: under 64 MiB; needs /usr/bin/time from apt `time`).
-# Every round starts from an empty bin dir and state dir. Leaves nothing behind.
+# Every round starts from an empty bin dir, state dir and config dir, and without the
+# simulator image (both sides build it). Leaves nothing behind but no images.
 #
 # Usage: bench/setup.sh [ROUNDS]   (default 10; ROUNDS env var works too)
 # What can go wrong: no fixtures (it runs scripts/fixtures.sh), python3 or curl missing, the
@@ -86,6 +89,7 @@ start_mirror() {
 run_actsim() {
     local dir=$1 start end
     mkdir -p "$dir/home"
+    docker rmi -f "actsim/act:$version" >/dev/null 2>&1 || true
     start=$(now_ns)
     if ! HOME=$dir/home XDG_STATE_HOME=$dir/state XDG_CONFIG_HOME=$dir/config \
         "$actsim" setup --yes --no-check --bin-dir "$dir/bin" \
@@ -102,6 +106,7 @@ run_actsim() {
 run_pipeline() {
     local dir=$1 start end
     mkdir -p "$dir/dl" "$dir/bin"
+    docker rmi -f "actsim-bench/act:$version" >/dev/null 2>&1 || true
     start=$(now_ns)
     (
         cd "$dir/dl"
@@ -110,6 +115,19 @@ run_pipeline() {
         grep " $asset\$" checksums.txt | sha256sum -c --quiet -
         tar -xzf "$asset" act
         install -m 755 act "$dir/bin/act"
+        sha=$(sha256sum "$dir/bin/act" | cut -d' ' -f1)
+        mkdir -p img/usr/local/bin img/tmp && chmod 1777 img/tmp
+        cp "$dir/bin/act" img/usr/local/bin/act
+        tar -C img -c . | docker import --change "LABEL io.actsim.act-sha256=$sha" \
+            --change 'ENV PATH=/usr/local/bin' - "actsim-bench/act:$version" >/dev/null
+        gid=$(stat -c %g /var/run/docker.sock)
+        mkdir -p "$dir/config/actsim" "$dir/config/act"
+        # shellcheck disable=SC2016 # ${...} is for compose to expand, not the shell
+        printf 'services:\n  actions-simulator:\n    image: actsim-bench/act:%s\n    entrypoint: [act]\n    user: "${HOST_UID}:${HOST_GID}"\n    group_add: ["${DOCKER_GID}"]\n    volumes: ["${DOCKER_SOCKET}:/var/run/docker.sock"]\n' \
+            "$version" >"$dir/config/actsim/docker-compose.yml"
+        (umask 077 && printf 'HOST_UID=%s\nHOST_GID=%s\nDOCKER_GID=%s\nDOCKER_SOCKET=/var/run/docker.sock\nACT_VERSION=%s\n' \
+            "$(id -u)" "$(id -g)" "$gid" "$version" >"$dir/config/actsim/.env")
+        printf -- '-P ubuntu-latest=%s\n' catthehacker/ubuntu:act-latest >"$dir/config/act/actrc"
     ) || die "the shell pipeline failed"
     end=$(now_ns)
     "$dir/bin/act" --version | grep -q "act version $version" || die "the pipeline installed no working act"
@@ -165,9 +183,10 @@ main() {
         rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2 / 1024 }' "$work/rss.txt")
     fi
 
-    printf '\n%-46s %12s\n' "fresh install of act $version (median of $rounds)" "time"
+    docker rmi -f "actsim-bench/act:$version" >/dev/null 2>&1 || true
+    printf '\n%-46s %12s\n' "fresh setup, act $version (median of $rounds)" "time"
     printf '%-46s %12s\n' "actsim setup --yes --no-check" "$(ms "$a_med")"
-    printf '%-46s %12s\n' "curl + sha256sum -c + tar + install" "$(ms "$p_med")"
+    printf '%-46s %12s\n' "curl+sha256sum+tar+install+docker import+files" "$(ms "$p_med")"
     printf '%-46s %12s\n' "ratio actsim / pipeline (target <= 1.0)" \
         "$(awk -v a="$a_med" -v p="$p_med" 'BEGIN { printf "%.2fx", a / p }')"
     printf '%-46s %12s\n' "actsim peak RSS (target < 64 MiB)" "$rss"

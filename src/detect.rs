@@ -55,12 +55,15 @@ impl DockerInstall {
             (None, Some(e)) => format!("daemon not answering: {e}"),
             (None, None) => "daemon not checked".into(),
         };
-        let mode = if self.rootless { "rootless" } else { "rootful" };
         let compose = self
             .compose
             .clone()
             .unwrap_or_else(|| "no compose tool".into());
-        format!("{}, {mode}; {host}; {engine}; {compose}", self.flavour)
+        let flavour = match (self.flavour, self.rootless) {
+            ("Docker (rootful)", true) => "Docker (rootless)",
+            (f, _) => f,
+        };
+        format!("{flavour}; {host}; {engine}; {compose}")
     }
 }
 
@@ -108,7 +111,15 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
             Err(e) => (None, Some(e)),
         }
     };
-    let compose = compose_tool(process, deadline);
+    let compose = async {
+        compose_tool(process, deadline).await.map(|t| {
+            if t.v1 {
+                format!("{} (v1, end of life)", t.name())
+            } else {
+                t.name()
+            }
+        })
+    };
     let ((engine, daemon_error), compose) = tokio::join!(daemon, compose);
     DockerInstall {
         endpoint: resolved,
@@ -122,30 +133,106 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
     }
 }
 
-async fn compose_tool(process: &Process, deadline: tokio::time::Instant) -> Option<String> {
+/// The compose tool: `docker compose` (v2 plugin) or `docker-compose` (v1 script or v2
+/// standalone binary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeTool {
+    pub program: PathBuf,
+    /// Arguments before the compose arguments (`["compose"]` for the plugin).
+    pub prefix: Vec<&'static str>,
+    pub version: String,
+    /// The Python docker-compose v1, end of life since 2023.
+    pub v1: bool,
+}
+
+impl ComposeTool {
+    /// `docker compose 2.29.1` or `docker-compose 1.29.2`.
+    pub fn name(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("docker-compose {}", self.version)
+        } else {
+            format!("docker compose {}", self.version)
+        }
+    }
+}
+
+/// Find the compose tool. Spawns a program only for a real v2 binary (fast); the Python v1
+/// is recognised from its entry script, since starting Python costs half a second.
+pub async fn compose_tool(
+    process: &Process,
+    deadline: tokio::time::Instant,
+) -> Option<ComposeTool> {
     use crate::doctor::support::{first_version, run_program};
-    if let Some(docker) = process.which("docker")
+    let home = process.var_nonempty("HOME").map(PathBuf::from);
+    let mut plugin_dirs: Vec<PathBuf> = Vec::new();
+    if let Some(cfg) = process.var_nonempty("DOCKER_CONFIG") {
+        plugin_dirs.push(PathBuf::from(cfg).join("cli-plugins"));
+    } else if let Some(h) = &home {
+        plugin_dirs.push(h.join(".docker/cli-plugins"));
+    }
+    for d in [
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/local/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+    ] {
+        plugin_dirs.push(PathBuf::from(d));
+    }
+    let has_plugin = plugin_dirs
+        .iter()
+        .any(|d| crate::process::is_executable(&d.join("docker-compose")));
+    if has_plugin
+        && let Some(docker) = process.which("docker")
         && let Ok(r) = run_program(&docker, &["compose", "version"], &[], None, deadline).await
         && r.ok()
     {
-        return Some(format!(
-            "docker compose {}",
-            first_version(&r.stdout).unwrap_or_default()
-        ));
+        return Some(ComposeTool {
+            program: docker,
+            prefix: vec!["compose"],
+            version: first_version(&r.stdout).unwrap_or_else(|| "unknown".into()),
+            v1: false,
+        });
     }
-    if let Some(v1) = process.which("docker-compose")
-        && let Ok(r) = run_program(&v1, &["version", "--short"], &[], None, deadline).await
-        && r.ok()
-    {
-        let v = r.stdout.trim().to_string();
-        let note = if v.starts_with("1.") {
-            " (v1, end of life)"
-        } else {
-            ""
-        };
-        return Some(format!("docker-compose {v}{note}"));
+    let standalone = process.which("docker-compose")?;
+    let head = read_head(&standalone);
+    if head.starts_with(b"#!") {
+        // The Python v1: its entry script names its version.
+        let text = String::from_utf8_lossy(&head);
+        let version = text
+            .split("docker-compose==")
+            .nth(1)
+            .and_then(|rest| first_version(&rest.replace(['\'', '"', ','], " ")))
+            .unwrap_or_else(|| "1.x".into());
+        return Some(ComposeTool {
+            program: standalone,
+            prefix: vec![],
+            v1: version.starts_with('1'),
+            version,
+        });
     }
-    None
+    let r = run_program(&standalone, &["version", "--short"], &[], None, deadline)
+        .await
+        .ok()
+        .filter(|r| r.ok())?;
+    let version = first_version(&r.stdout).unwrap_or_else(|| r.stdout.trim().to_string());
+    Some(ComposeTool {
+        program: standalone,
+        prefix: vec![],
+        v1: version.starts_with("1."),
+        version,
+    })
+}
+
+fn read_head(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 512];
+    match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+        Ok(n) => {
+            buf.truncate(n);
+            buf
+        }
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The command that installs Docker on this distribution (from `/etc/os-release`).

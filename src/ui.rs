@@ -81,14 +81,12 @@ impl Ui {
         }
     }
 
-    /// A warning: shown in human format even with `-q`.
+    /// A warning: on stderr in every format (JSON owns only stdout), even with `-q`.
     pub fn warn(&self, text: &str) {
-        if self.human() {
-            let tag = self
-                .style(Style::new().yellow().bold())
-                .apply_to("warning:");
-            self.eprint(&format!("{tag} {text}"));
-        }
+        let tag = self
+            .style(Style::new().yellow().bold())
+            .apply_to("warning:");
+        self.eprint(&format!("{tag} {text}"));
     }
 
     /// A fatal error with its hint. Always printed to stderr, in every format, so a script

@@ -255,7 +255,7 @@ pub fn act_endpoint(process: &Process, home: &Path) -> ActEndpoint {
         if std::fs::symlink_metadata(&c).is_ok() {
             return ActEndpoint {
                 host: Some(format!("unix://{c}")),
-                why: format!("first existing path in act's socket list ({c})"),
+                why: "the first of act's socket paths that exists".to_string(),
             };
         }
     }

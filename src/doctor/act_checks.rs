@@ -283,29 +283,6 @@ pub fn act_docker(
     }
 }
 
-/// Which compose tool is installed: `docker compose` (v2) or `docker-compose` (v1).
-async fn compose_tool(
-    process: &Process,
-    deadline: Instant,
-) -> Option<(PathBuf, Vec<&'static str>, String, bool)> {
-    if let Some(docker) = process.which("docker")
-        && let Ok(r) = run_program(&docker, &["compose", "version"], &[], None, deadline).await
-        && r.ok()
-    {
-        let v = first_version(&r.stdout).unwrap_or_else(|| "unknown".into());
-        return Some((docker, vec!["compose"], v, false));
-    }
-    if let Some(v1) = process.which("docker-compose")
-        && let Ok(r) = run_program(&v1, &["version", "--short"], &[], None, deadline).await
-        && r.ok()
-    {
-        let v = first_version(&r.stdout).unwrap_or_else(|| r.stdout.trim().to_string());
-        let legacy = v.starts_with("1.");
-        return Some((v1, vec![], v, legacy));
-    }
-    None
-}
-
 /// `compose.config`
 pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant) -> Outcome {
     let file = opts.config_dir.join("docker-compose.yml");
@@ -315,7 +292,7 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
             file.display()
         ));
     }
-    let Some((tool, prefix, version, legacy)) = compose_tool(process, deadline).await else {
+    let Some(found) = crate::detect::compose_tool(process, deadline).await else {
         return Outcome::fail(
             format!("{} exists but no compose tool is installed", file.display()),
             vec![
@@ -323,13 +300,10 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
             ],
         );
     };
-    let name = if prefix.is_empty() {
-        format!("docker-compose {version}")
-    } else {
-        format!("docker compose {version}")
-    };
+    let name = found.name();
+    let tool = found.program.clone();
     let file_arg = file.to_string_lossy().to_string();
-    let mut args: Vec<&str> = prefix.clone();
+    let mut args: Vec<&str> = found.prefix.clone();
     args.extend(["-f", file_arg.as_str(), "config", "-q"]);
     // The compose file mounts ${PWD}; validate it as if run from the config dir.
     let pwd = opts.config_dir.to_string_lossy().to_string();
@@ -364,7 +338,7 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
             )],
         ),
     };
-    if legacy {
+    if found.v1 {
         out = out.warn_also(
             "compose v1 (docker-compose) is end of life",
             vec!["install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into()],

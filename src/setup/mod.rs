@@ -183,6 +183,8 @@ pub struct Run<'a> {
     pub ui: &'a Ui,
     pub settings: Settings,
     pub requests: Requests,
+    /// The Docker install, detected once (the second observe under the lock reuses it).
+    pub docker: tokio::sync::OnceCell<crate::detect::DockerInstall>,
 }
 
 /// Read the receipt, warning when it is unusable (it is then treated as absent).
@@ -199,19 +201,23 @@ pub fn load_receipt(state_dir: &std::path::Path, ui: &Ui) -> Receipt {
 
 /// Observe every step's facts.
 pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
-    let docker = config_steps::observe_docker(run.process, &run.settings).await?;
-    let act = act_step::observe(
-        &run.requests.act,
-        &run.settings,
-        Some(receipt),
-        run.process,
-        run.ui,
-    )
-    .await?;
+    // Detecting Docker and observing act are independent: do both at once.
+    let (docker, act) = tokio::join!(
+        run.docker
+            .get_or_try_init(|| config_steps::observe_docker(run.process, &run.settings)),
+        act_step::observe(
+            &run.requests.act,
+            &run.settings,
+            Some(receipt),
+            run.process,
+            run.ui,
+        )
+    );
+    let (docker, act) = (docker?, act?);
     let config = config_steps::observe(
         run.process,
         &run.settings,
-        &docker,
+        docker,
         &act.wanted.version,
         run.args.common.platform_image.as_deref(),
         run.args.docker_group.as_deref(),
@@ -393,7 +399,13 @@ fn show_plan(ui: &Ui, settings: &Settings, plan: &[StepPlan]) {
         settings.state_dir.display()
     ));
     for step in plan {
-        let mark = if step.changes() { "will" } else { "ok" };
+        let mark = if step.changes() {
+            "will"
+        } else if step.action == Action::Skip {
+            "skip"
+        } else {
+            "ok"
+        };
         ui.info(&format!("  {:<5} {:<9} {}", mark, step.id, step.summary));
         if step.changes() {
             for d in &step.details {
@@ -447,6 +459,7 @@ async fn setup(
         ui,
         settings,
         requests,
+        docker: tokio::sync::OnceCell::new(),
     };
     let receipt = load_receipt(&run.settings.state_dir, ui);
     let facts = observe(&run, &receipt).await?;
