@@ -3,14 +3,12 @@
 //!
 //! The receipt grows by sections: each is optional with `#[serde(default)]`, and sections
 //! this version does not know are kept verbatim when the receipt is rewritten. Writes are
-//! atomic (temp file in the same dir, fsync, rename, fsync the dir).
+//! atomic through `files::write_atomic` (temp file in the same dir, fsync, rename, no links).
 //!
 //! What can go wrong: an unreadable or corrupt receipt (treated as absent, with a warning;
 //! the next write replaces it), a state dir that cannot be written (exit 1 naming it).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -131,7 +129,7 @@ impl Receipt {
             .map_err(|e| Error::failed(format!("serializing the receipt: {e}"), None))?;
         text.push(b'\n');
         create_dir_owned(state_dir, owner)?;
-        write_atomic(&Self::path(state_dir), &text, 0o644, owner)
+        crate::files::write_atomic(&Self::path(state_dir), &text, 0o644, owner)
     }
 }
 
@@ -155,40 +153,6 @@ fn chown(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
         std::os::unix::fs::chown(path, Some(uid), Some(gid)).at(path)?;
     }
     Ok(())
-}
-
-/// Replace `path` with `bytes` atomically: a temp file beside it (never following a
-/// symlink), fsync, chmod, chown, rename, fsync the directory. On failure the temp file is
-/// removed and `path` is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&tmp)
-            .at(&tmp)?;
-        f.write_all(bytes).at(&tmp)?;
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
-            .at(&tmp)?;
-        chown(&tmp, owner)?;
-        f.sync_all().at(&tmp)?;
-        std::fs::rename(&tmp, path).at(path)?;
-        sync_dir(dir);
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// fsync a directory so a rename in it survives a crash (best effort).
@@ -250,25 +214,6 @@ mod tests {
             Loaded::Corrupt(why) => assert!(why.contains(FILE_NAME), "{why}"),
             other => panic!("{other:?}"),
         }
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn atomic_write_does_not_follow_or_leave_temp_files() {
-        let d = dir("atomic");
-        std::fs::create_dir_all(&d).unwrap();
-        let target = d.join("f");
-        write_atomic(&target, b"one", 0o600, None).unwrap();
-        write_atomic(&target, b"two", 0o600, None).unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"two");
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        // Writing into a missing directory fails, naming the path, leaving nothing.
-        let err = write_atomic(&d.join("nope/f"), b"x", 0o600, None).unwrap_err();
-        assert!(err.to_string().contains("nope"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
