@@ -977,6 +977,51 @@ fn setup_config_doctor_deep_runs_a_real_act_job_after_setup() {
     out.assert_success();
 }
 
+#[test]
+fn setup_config_doctor_reports_drift_from_the_receipt() {
+    let Some(w) = World::new() else { return };
+    w.fresh_setup();
+    // Nothing has drifted yet: no drift warning anywhere.
+    let clean = w.doctor(60).run();
+    assert!(
+        !clean.check_text("compose.config").contains("edited since"),
+        "{clean}"
+    );
+    assert!(
+        !clean.check_text("act.binary").contains("changed since"),
+        "{clean}"
+    );
+
+    // The user edits the compose file: compose.config warns.
+    let mut compose = std::fs::read_to_string(w.compose()).unwrap();
+    compose.push_str("# my note\n");
+    std::fs::write(w.compose(), compose).unwrap();
+    // The act binary is replaced by another build (a trailing byte still runs).
+    let act = w.bin().join("act");
+    let mut bytes = std::fs::read(&act).unwrap();
+    bytes.push(0);
+    std::fs::write(&act, bytes).unwrap();
+    // The probe image is named, so this doctor does not retag the shared simulator image
+    // with the changed binary (other tests use it at the same time).
+    let probe = simulator_image();
+    let out = w.doctor(60).args(["--probe-image", &probe]).run();
+    out.assert_status("compose.config", "warn")
+        .assert_check_mentions("compose.config", "edited since actsim wrote it");
+    out.assert_status("act.binary", "warn")
+        .assert_check_mentions("act.binary", "changed since actsim installed it");
+
+    // Docker was reinstalled and the socket's group changed: the recorded DOCKER_GID is
+    // stale. Simulated by recording another gid; container.socket fails with the fix.
+    let path = w.state().join("receipt.json");
+    let mut receipt = read_json(&path);
+    receipt["docker"]["docker_gid"] = Value::from(socket_gid() + 4242);
+    std::fs::write(&path, serde_json::to_vec_pretty(&receipt).unwrap()).unwrap();
+    let out = w.doctor(60).args(["--probe-image", &probe]).run();
+    out.assert_status("container.socket", "fail")
+        .assert_check_mentions("container.socket", "actsim setup");
+    out.assert_code(1);
+}
+
 // ---------------------------------------------------------------------------------------
 // install.sh from a clean clone
 // ---------------------------------------------------------------------------------------
