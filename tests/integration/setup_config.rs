@@ -618,6 +618,50 @@ fn setup_config_root_adds_another_user_to_the_sockets_group_and_their_doctor_pas
 }
 
 #[test]
+fn setup_config_joining_without_root_or_sudo_exits_5_with_the_exact_command() {
+    if !require_root() {
+        return;
+    }
+    let Some(w) = World::new() else { return };
+    if Path::new("/usr/bin/sudo").exists() {
+        // Not a missing prerequisite but another machine: sudo would change the path taken.
+        eprintln!("NOTE: sudo is installed; this test covers a machine without one");
+        return;
+    }
+    let group = TempGroup::new();
+    let user = TempUser::new();
+    let proxy = SocketProxy::to_docker(group.gid);
+    // The user runs setup themselves: not root, no sudo, not in the socket's group.
+    let out = Cmd::new("runuser")
+        .args(["-u", &user.name, "--", env!("CARGO_BIN_EXE_actsim")])
+        .args([
+            "setup",
+            "--yes",
+            "--format",
+            "json",
+            "--no-check",
+            "--act-base-url",
+        ])
+        .arg(w.mirror.base_url())
+        .args(["--platform-image", &w.image])
+        .env("HOME", &user.home)
+        .env("DOCKER_HOST", proxy.host())
+        .env("PATH", SYSTEM_PATH)
+        .stdin_null()
+        .timeout(Duration::from_secs(300))
+        .run();
+    out.assert_code(5);
+    out.assert_stderr_contains(&format!("usermod -aG {} {}", group.name, user.name));
+    assert_eq!(step(&out, "group")["status"], "failed", "{out}");
+    assert!(
+        !group_members(&group.name).contains(&user.name),
+        "the group must be unchanged\n{out}"
+    );
+    // Setup stopped there: no configuration was written.
+    assert!(!user.home.join(".config/actsim/.env").exists(), "{out}");
+}
+
+#[test]
 fn setup_config_final_check_for_a_user_just_added_uses_the_group_database() {
     if !require_root() {
         return;
