@@ -293,6 +293,16 @@ fn step(id: &'static str, summary: impl Into<String>, action: Action) -> StepPla
 pub fn plan_docker(f: &Facts) -> StepPlan {
     match &f.docker.daemon_error {
         None => step(DOCKER, f.docker.described.clone(), Action::Keep),
+        // The socket is there but this login may not open it: the group step fixes exactly
+        // that, so it is no failure of the install.
+        Some(_) if login_denied(f) => step(
+            DOCKER,
+            format!(
+                "{}; this login cannot open the socket yet (the group step fixes that)",
+                f.docker.described
+            ),
+            Action::Keep,
+        ),
         Some(e) => {
             let mut p = step(
                 DOCKER,
@@ -306,6 +316,16 @@ pub fn plan_docker(f: &Facts) -> StepPlan {
             p
         }
     }
+}
+
+/// The daemon refused this login (permission denied) and the group step joins, or has
+/// joined, the socket's group.
+fn login_denied(f: &Facts) -> bool {
+    f.docker
+        .daemon_error
+        .as_deref()
+        .is_some_and(|e| e.to_lowercase().contains("permission denied"))
+        && matches!(f.group, Decision::Join { .. } | Decision::Member { .. })
 }
 
 /// Plan part 2's steps after `docker` and `act`. Pure.
@@ -353,7 +373,16 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
     });
 
     let img = &f.image;
-    out.push(if !img.daemon {
+    out.push(if !img.daemon && login_denied(f) {
+        step(
+            IMAGE,
+            format!(
+                "{}: this login cannot reach the daemon yet; the final check builds it through the new group (or rerun setup after newgrp)",
+                img.name
+            ),
+            Action::Skip,
+        )
+    } else if !img.daemon {
         step(
             IMAGE,
             format!("{}: the daemon is not answering", img.name),

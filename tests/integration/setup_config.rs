@@ -662,6 +662,57 @@ fn setup_config_joining_without_root_or_sudo_exits_5_with_the_exact_command() {
 }
 
 #[test]
+fn setup_config_final_check_sees_a_group_this_login_lacks_through_sg() {
+    if !require_root() {
+        return;
+    }
+    let Some(w) = World::new() else { return };
+    let group = TempGroup::new();
+    // /etc/group lists the user in the socket's group, but this login does not carry it
+    // (as right after `usermod -aG`): the final check must judge the next login.
+    let user = TempUser::with_groups(&[&group]);
+    let proxy = SocketProxy::to_docker(group.gid);
+    let bin = user.home.join(".local/bin");
+    let out = Cmd::actsim()
+        .as_user(&user.name)
+        .setpriv_groups(&[])
+        .args([
+            "setup",
+            "--yes",
+            "--format",
+            "json",
+            "--timeout",
+            "120",
+            "--act-base-url",
+        ])
+        .arg(w.mirror.base_url())
+        .args(["--platform-image", &w.image])
+        .env("DOCKER_HOST", proxy.host())
+        .env("PATH", format!("{}:{SYSTEM_PATH}", bin.display()))
+        .timeout(Duration::from_secs(300))
+        .run();
+    assert_eq!(step(&out, "docker")["status"], "ok", "{out}");
+    assert_eq!(step(&out, "group")["status"], "ok", "{out}");
+    out.assert_status("docker.socket", "pass")
+        .assert_check_mentions("docker.socket", &group.name)
+        .assert_status("container.socket", "pass")
+        .assert_status("container.run", "pass");
+    assert_no_failed_check(&out);
+    out.assert_success();
+    // Without the new group this login is still refused: the pass above came from sg.
+    let doc = Cmd::actsim()
+        .as_user(&user.name)
+        .setpriv_groups(&[])
+        .args(["doctor", "--format", "json", "--timeout", "30", "--bin-dir"])
+        .arg(&bin)
+        .env("DOCKER_HOST", proxy.host())
+        .timeout(Duration::from_secs(90))
+        .run();
+    doc.assert_status("docker.socket", "fail")
+        .assert_check_mentions("docker.socket", "newgrp");
+}
+
+#[test]
 fn setup_config_final_check_for_a_user_just_added_uses_the_group_database() {
     if !require_root() {
         return;
