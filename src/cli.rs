@@ -1,10 +1,12 @@
 //! Command-line types. Their doc comments are the `--help` text.
 //!
 //! Every option of `setup` (and the shared ones of `doctor`) can also come from an
-//! `ACTSIM_*` environment variable, so provisioning tools can set them once.
+//! `ACTSIM_*` environment variable, so provisioning tools can set them once. Switches
+//! read `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off` there (`ACTSIM_YES=1`).
 
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Install and check nektos/act on Docker, so GitHub Actions workflows run locally.
@@ -95,11 +97,11 @@ pub struct SetupArgs {
     pub common: Common,
 
     /// Do not ask; apply the plan (for scripts and provisioning).
-    #[arg(short = 'y', long, env = "ACTSIM_YES")]
+    #[arg(short = 'y', long, env = "ACTSIM_YES", value_parser = BoolishValueParser::new())]
     pub yes: bool,
 
     /// Show the plan and change nothing.
-    #[arg(long, env = "ACTSIM_DRY_RUN")]
+    #[arg(long, env = "ACTSIM_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// act version to install: a version like 0.2.89, or "latest".
@@ -128,7 +130,7 @@ pub struct SetupArgs {
     pub docker_group: Option<String>,
 
     /// Skip the final doctor check.
-    #[arg(long, env = "ACTSIM_NO_CHECK")]
+    #[arg(long, env = "ACTSIM_NO_CHECK", value_parser = BoolishValueParser::new())]
     pub no_check: bool,
 
     /// Deadline for each waiting step (download, lock, image build, final check), in seconds.
@@ -140,6 +142,33 @@ pub struct SetupArgs {
     pub ca_cert: Option<PathBuf>,
 
     /// Allow plain http:// downloads from hosts other than loopback.
-    #[arg(long, env = "ACTSIM_ALLOW_HTTP")]
+    #[arg(long, env = "ACTSIM_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
     pub allow_http: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_accept_boolish_values() {
+        // What clap does with the value of ACTSIM_YES and friends.
+        let parse = |v: &str| {
+            BoolishValueParser::new()
+                .parse_ref(
+                    &Cli::command(),
+                    None,
+                    std::ffi::OsStr::new(v),
+                )
+                .ok()
+        };
+        use clap::CommandFactory;
+        use clap::builder::TypedValueParser;
+        assert_eq!(parse("1"), Some(true));
+        assert_eq!(parse("yes"), Some(true));
+        assert_eq!(parse("0"), Some(false));
+        assert_eq!(parse("false"), Some(false));
+        assert_eq!(parse("maybe"), None);
+        Cli::command().debug_assert();
+    }
 }

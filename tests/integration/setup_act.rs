@@ -239,6 +239,29 @@ fn setup_act_without_terminal_or_yes_exits_3_at_once() {
 }
 
 #[test]
+fn setup_act_yes_from_the_environment_as_provisioning_sets_it() {
+    let Some(w) = World::new() else { return };
+    // ACTSIM_YES=1 stands for --yes: no terminal, and it applies the plan.
+    let out = w
+        .setup()
+        .env("ACTSIM_YES", "1")
+        .args(["--format", "json"])
+        .stdin_null()
+        .run();
+    out.assert_success();
+    assert_eq!(act_step(&out)["status"], "changed", "{out}");
+    assert!(w.bin().join("act").exists());
+    // ACTSIM_YES=0 is no --yes: with act removed there is a change to confirm, and
+    // without a terminal that is exit 3.
+    std::fs::remove_file(w.bin().join("act")).unwrap();
+    let out = w.setup().env("ACTSIM_YES", "0").stdin_null().run();
+    out.assert_code(3);
+    // A value that is no switch is a usage error naming the variable's flag.
+    let out = w.setup().env("ACTSIM_YES", "perhaps").stdin_null().run();
+    out.assert_code(2).assert_stderr_contains("--yes");
+}
+
+#[test]
 fn setup_act_tampered_archive_is_a_checksum_mismatch_and_changes_nothing() {
     let Some(w) = World::new() else { return };
     w.mirror.set_mode(Mode::Tampered);
