@@ -155,11 +155,7 @@ mod tests {
         // What clap does with the value of ACTSIM_YES and friends.
         let parse = |v: &str| {
             BoolishValueParser::new()
-                .parse_ref(
-                    &Cli::command(),
-                    None,
-                    std::ffi::OsStr::new(v),
-                )
+                .parse_ref(&Cli::command(), None, std::ffi::OsStr::new(v))
                 .ok()
         };
         use clap::CommandFactory;

@@ -1,7 +1,7 @@
 //! Who actsim acts for: the target user, their groups, and where their files go.
 //!
 //! The target user is `--user`, else `SUDO_USER` when run through sudo, else the current
-//! user. Group facts come from two places that can disagree: the group database
+//! user. The current user's home is `$HOME`; another user's comes from the user database. Group facts come from two places that can disagree: the group database
 //! (`getgrouplist`, what a new login gets) and the groups the current process carries
 //! (`getgroups`, what this login has now). The difference is the classic "I was added to
 //! docker but it still says permission denied" case.
@@ -53,12 +53,19 @@ impl TargetUser {
                     )
                 })?,
         };
+        let is_current = user.uid == euid;
+        // The current user's `$HOME` wins over the user database, as for every XDG tool;
+        // another user's home comes from the database.
+        let home = match process.var_nonempty("HOME") {
+            Some(h) if is_current && h.starts_with('/') => PathBuf::from(h),
+            _ => user.dir,
+        };
         Ok(TargetUser {
-            is_current: user.uid == euid,
+            is_current,
             name: user.name,
             uid: user.uid.as_raw(),
             gid: user.gid.as_raw(),
-            home: user.dir,
+            home,
         })
     }
 
@@ -158,6 +165,20 @@ mod tests {
         assert_eq!(me.uid, Uid::effective().as_raw());
         assert!(me.is_current);
         assert!(me.database_gids().contains(&me.gid));
+    }
+
+    #[test]
+    fn the_current_users_home_is_home() {
+        let p = Process::with_vars([("HOME", "/tmp/actsim-elsewhere")]);
+        let me = TargetUser::resolve(None, &p).unwrap();
+        assert_eq!(me.home, PathBuf::from("/tmp/actsim-elsewhere"));
+        assert_eq!(
+            me.config_dir(&p),
+            PathBuf::from("/tmp/actsim-elsewhere/.config/actsim")
+        );
+        // Another user's home is theirs, whatever this process's HOME says.
+        let other = TargetUser::resolve(Some("nobody"), &p).unwrap();
+        assert_ne!(other.home, PathBuf::from("/tmp/actsim-elsewhere"));
     }
 
     #[test]
