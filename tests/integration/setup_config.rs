@@ -865,6 +865,58 @@ fn setup_config_user_edit_is_kept_and_ours_goes_beside_it() {
 }
 
 #[test]
+fn setup_config_user_edit_on_a_terminal_shows_the_diff_and_asks() {
+    let Some(w) = World::new() else { return };
+    w.fresh_setup();
+    let ours = read(&w.compose());
+    let mut edited = ours.clone();
+    edited.extend_from_slice(b"# my terminal edit\n");
+    let on_terminal = |answer_replace: &str| {
+        std::fs::write(w.compose(), &edited).unwrap();
+        let h = w.home();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
+        cmd.args([
+            "setup",
+            "--no-check",
+            "--act-base-url",
+            &w.mirror.base_url(),
+        ])
+        .args(["--platform-image", &w.image])
+        .arg("--bin-dir")
+        .arg(w.bin())
+        .arg("--config-dir")
+        .arg(w.config())
+        .env_clear()
+        .env("HOME", &h)
+        .env("XDG_CONFIG_HOME", h.join(".config"))
+        .env("XDG_STATE_HOME", h.join(".local/state"))
+        .env("PATH", format!("{}:{SYSTEM_PATH}", w.bin().display()))
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+        let mut pty = crate::support::pty::Pty::spawn(cmd);
+        pty.expect("Apply this plan?", Duration::from_secs(60));
+        pty.send("y");
+        pty.expect("Replace your edited", Duration::from_secs(60));
+        // The diff was shown before the question: our line removed, theirs kept apart.
+        let shown = pty.output();
+        assert!(shown.contains("-# my terminal edit"), "{shown}");
+        pty.send(answer_replace);
+        let code = pty.wait(Duration::from_secs(60));
+        assert_eq!(code, Some(0), "{}", pty.output());
+    };
+    // Declined: the user's file stays, ours goes beside it.
+    on_terminal("n");
+    assert_eq!(read(&w.compose()), edited);
+    assert_eq!(
+        read(&w.config().join("docker-compose.yml.actsim-new")),
+        ours
+    );
+    // Accepted: ours replaces it.
+    on_terminal("y");
+    assert_eq!(read(&w.compose()), ours);
+}
+
+#[test]
 fn setup_config_symlink_at_a_destination_is_refused_and_not_followed() {
     let Some(w) = World::new() else { return };
     let elsewhere = temp::dir();
