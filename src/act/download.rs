@@ -278,7 +278,7 @@ impl Http {
             return Err(Error::Download {
                 url: url.to_string(),
                 reason,
-                hint: Some("check the network or the mirror, then run setup again".into()),
+                hint: Some("check the network or the mirror and run setup again; without network access use a mirror (--act-base-url URL) or a downloaded release (--act-archive FILE with --act-checksums FILE)".into()),
             });
         }
     }
