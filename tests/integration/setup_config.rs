@@ -434,6 +434,27 @@ fn setup_config_fresh_setup_writes_everything_and_doctor_passes() {
 }
 
 #[test]
+fn setup_config_without_docker_stops_first_with_the_install_command() {
+    let Some(w) = World::new() else { return };
+    // No docker CLI on PATH (an empty dir), no socket where the endpoint points, so no
+    // daemon either: setup stops before changing anything.
+    let empty = temp::dir();
+    let absent = w.root.path().join("no-such-docker.sock");
+    let out = w
+        .setup_json()
+        .env("PATH", empty.path())
+        .env("DOCKER_HOST", format!("unix://{}", absent.display()))
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("Docker is not installed")
+        .assert_stderr_contains("hint: install Docker");
+    assert_eq!(step(&out, "docker")["status"], "failed", "{out}");
+    assert!(w.mirror.requests().is_empty(), "nothing may be downloaded");
+    assert!(!w.bin().join("act").exists());
+    assert!(!w.config().exists());
+}
+
+#[test]
 fn setup_config_rerun_is_a_no_op() {
     let Some(w) = World::new() else { return };
     w.fresh_setup();
