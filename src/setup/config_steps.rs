@@ -28,7 +28,10 @@ pub struct Facts {
     pub group_command: Vec<String>,
     pub image: ImageFacts,
     /// The rendered files, or why they cannot be rendered.
+    /// `docker-compose.yml` and `.env`, which need the socket (its path and group).
     pub files: std::result::Result<Vec<FileFacts>, String>,
+    /// act's config, which needs nothing from Docker.
+    pub actrc: FileFacts,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +178,28 @@ pub async fn observe(
 
     let platform = platform_image.unwrap_or(render::DEFAULT_PLATFORM_IMAGE);
     render::check_platform_image(platform)?;
+    let last = |id: &str| receipt.files.get(id).map(|f| f.sha256.clone());
+    let actrc_path = s.user.actrc_path(process);
+    let (actrc_current, actrc_refused) = existing(&actrc_path);
+    let actrc_text = actrc_current
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned());
+    let actrc_new = render::merge_actrc(actrc_text.as_deref(), platform);
+    let user_mapping = actrc_text.as_deref().is_some_and(|t| {
+        render::PLATFORM_LABELS
+            .iter()
+            .any(|l| render::actrc_platform(t, l).is_some_and(|i| i != platform))
+    });
+    let actrc = FileFacts {
+        id: ACTRC,
+        path: actrc_path,
+        mode: 0o644,
+        current: actrc_current,
+        new: actrc_new.into_bytes(),
+        last_sha: last(ACTRC),
+        user_mapping,
+        refused: actrc_refused,
+    };
     let files = match &socket {
         None => Err(match &docker.endpoint {
             Ok(e) => format!(
@@ -195,18 +220,6 @@ pub async fn observe(
             );
             let compose = render::render_compose(&ctx)?;
             let env = render::render_env(&ctx)?;
-            let actrc_path = s.user.actrc_path(process);
-            let (actrc_current, actrc_refused) = existing(&actrc_path);
-            let actrc_text = actrc_current
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned());
-            let actrc_new = render::merge_actrc(actrc_text.as_deref(), platform);
-            let user_mapping = actrc_text.as_deref().is_some_and(|t| {
-                render::PLATFORM_LABELS
-                    .iter()
-                    .any(|l| render::actrc_platform(t, l).is_some_and(|i| i != platform))
-            });
-            let last = |id: &str| receipt.files.get(id).map(|f| f.sha256.clone());
             let compose_path = s.config_dir.join("docker-compose.yml");
             let env_path = s.config_dir.join(".env");
             let (compose_current, compose_refused) = existing(&compose_path);
@@ -232,16 +245,6 @@ pub async fn observe(
                     user_mapping: false,
                     refused: env_refused,
                 },
-                FileFacts {
-                    id: ACTRC,
-                    path: actrc_path,
-                    mode: 0o644,
-                    current: actrc_current,
-                    new: actrc_new.into_bytes(),
-                    last_sha: last(ACTRC),
-                    user_mapping,
-                    refused: actrc_refused,
-                },
             ])
         }
     };
@@ -254,6 +257,7 @@ pub async fn observe(
         },
         group,
         group_command,
+        actrc,
         image: ImageFacts {
             name: image_name,
             daemon,
@@ -408,7 +412,7 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
 
     match &f.files {
         Err(why) => {
-            for id in [COMPOSE, ENV, ACTRC] {
+            for id in [COMPOSE, ENV] {
                 out.push(step(id, why.clone(), Action::Skip));
             }
         }
@@ -418,6 +422,7 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
             }
         }
     }
+    out.push(plan_file(&f.actrc));
     out
 }
 
@@ -623,25 +628,6 @@ pub async fn apply(
                 StepStatus::Changed,
                 format!("wrote {}", path.display()),
             ))
-        }
-    }
-}
-
-/// Record the files that are already as wanted (a rerun after a receipt was lost).
-pub fn record_kept(plan: &[StepPlan], facts: &Facts, receipt: &mut Receipt) {
-    let Ok(list) = &facts.files else { return };
-    for file in list {
-        let kept = plan
-            .iter()
-            .any(|p| p.id == file.id && p.action == Action::Keep);
-        if kept && !receipt.files.contains_key(file.id) {
-            receipt.files.insert(
-                file.id.to_string(),
-                FileReceipt {
-                    path: file.path.clone(),
-                    sha256: files::sha256_hex(&file.new),
-                },
-            );
         }
     }
 }

@@ -455,6 +455,38 @@ fn setup_config_without_docker_stops_first_with_the_install_command() {
 }
 
 #[test]
+fn setup_config_with_the_daemon_down_does_what_needs_no_daemon_and_the_check_fails() {
+    let Some(w) = World::new() else { return };
+    // The docker CLI is installed, but nothing listens where the endpoint points.
+    let absent = w.root.path().join("stopped-docker.sock");
+    let out = w
+        .setup_json()
+        .env("DOCKER_HOST", format!("unix://{}", absent.display()))
+        .run();
+    out.assert_code(1);
+    assert_steps(
+        &out,
+        &[
+            ("docker", &["failed"]),
+            ("act", &["changed"]),
+            ("group", &["skipped"]),
+            ("image", &["skipped"]),
+            ("compose", &["skipped"]),
+            ("env", &["skipped"]),
+            ("actrc", &["changed"]),
+        ],
+    );
+    assert!(w.bin().join("act").exists(), "act needs no daemon\n{out}");
+    assert!(w.actrc().exists(), "actrc needs no daemon\n{out}");
+    assert!(
+        !w.env_file().exists(),
+        ".env needs the socket's group\n{out}"
+    );
+    out.assert_status("docker.socket", "fail")
+        .assert_status("docker.daemon", "fail");
+}
+
+#[test]
 fn setup_config_rerun_is_a_no_op() {
     let Some(w) = World::new() else { return };
     w.fresh_setup();
