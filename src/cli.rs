@@ -133,7 +133,8 @@ pub struct SetupArgs {
     #[arg(long, env = "ACTSIM_NO_CHECK", value_parser = BoolishValueParser::new())]
     pub no_check: bool,
 
-    /// Deadline for each waiting step (download, lock, image build, final check), in seconds.
+    /// Deadline for each waiting step (download, lock, image build), in seconds; the final
+    /// check gets the same, at most 60.
     #[arg(long, value_name = "SECS", default_value_t = 300, env = "ACTSIM_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,
 

@@ -350,7 +350,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
 
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
-    let timeout = Duration::from_secs(args.timeout.min(120));
+    let timeout = Duration::from_secs(args.timeout.min(60));
     let mut opts = match crate::doctor::command::options(process, &args.common, timeout) {
         Ok(o) => o,
         Err(e) => {
