@@ -3,6 +3,7 @@
 //! Every option of `setup` (and the shared ones of `doctor`) can also come from an
 //! `ACTSIM_*` environment variable, so provisioning tools can set them once. Switches
 //! read `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off` there (`ACTSIM_YES=1`).
+//! What can go wrong: a bad flag or value, which clap reports and `main` maps to exit 2.
 
 use std::path::PathBuf;
 

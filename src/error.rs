@@ -2,7 +2,8 @@
 //!
 //! Every error names the thing involved (path, URL, expected and actual hash) and may carry
 //! a hint line with the fix. `main` prints `error: …` and `hint: …` and exits with
-//! [`Error::exit_code`]; no backtrace ever reaches a user.
+//! [`Error::exit_code`]; no backtrace ever reaches a user. Nothing here can fail itself;
+//! what matters is that each variant keeps its exit code (scripts depend on it).
 
 use std::path::PathBuf;
 

@@ -1,10 +1,12 @@
 //! Who actsim acts for: the target user, their groups, and where their files go.
 //!
 //! The target user is `--user`, else `SUDO_USER` when run through sudo, else the current
-//! user. The current user's home is `$HOME`; another user's comes from the user database. Group facts come from two places that can disagree: the group database
-//! (`getgrouplist`, what a new login gets) and the groups the current process carries
-//! (`getgroups`, what this login has now). The difference is the classic "I was added to
-//! docker but it still says permission denied" case.
+//! user. The current user's home is `$HOME`; another user's comes from the user database.
+//! Group facts come from two places that can disagree: the group database (`getgrouplist`,
+//! what a new login gets) and the groups the current process carries (`getgroups`, what this
+//! login has now). The difference is the classic "I was added to docker but it still says
+//! permission denied" case. What can go wrong: an unknown user (exit 2), a uid with no
+//! entry in the user database (exit 1, pass `--user`).
 
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //!
 //! Code reads the environment through [`Process`] instead of `std::env`, so unit tests can
 //! build one from a map and exercise resolution logic without touching the real process.
+//! What can go wrong: a variable that is not UTF-8 is treated as unset.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

@@ -3,6 +3,7 @@
 //! Human text goes to stderr; `--format json` puts exactly one JSON document on stdout and
 //! nothing else there. Colour is used only on a terminal and never with `NO_COLOR`; progress
 //! bars only on a terminal, a plain line per stage otherwise.
+//! What can go wrong: a closed stdout or stderr; writes are best effort and never panic.
 
 use std::io::Write;
 use std::time::Duration;

@@ -3,6 +3,10 @@
 //! bollard talks at its own newest API unless told otherwise; an older daemon refuses that,
 //! so every connection calls `negotiate_version()`. Every call is wrapped in a deadline by
 //! the caller; `timeout_secs` here is bollard's own per-request limit.
+//!
+//! What can go wrong: no socket at the path, an address scheme bollard cannot use (ssh://),
+//! a daemon that accepts and never answers (the caller's deadline ends it); errors come back
+//! as one line without Rust debug noise ([`describe`]).
 
 use std::time::Duration;
 

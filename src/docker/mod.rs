@@ -1,4 +1,5 @@
 //! Everything about the Docker side: where the daemon is, how to talk to it, local images.
+//! What can go wrong is told in each module.
 
 pub mod client;
 pub mod endpoint;

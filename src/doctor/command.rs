@@ -1,5 +1,9 @@
 //! `actsim doctor` from the command line: options from flags, the run under its deadline,
 //! Ctrl-C handling (containers removed, exit 130), rendering, and the exit code.
+//!
+//! What can go wrong: an unknown `--user` (exit 2), no async runtime (exit 1); a check that
+//! fails is a finding, not an error. As setup's final check it may re-run itself under
+//! `sg GROUP` and falls back to running in-process when that does not work.
 
 use std::process::ExitCode;
 use std::time::Duration;

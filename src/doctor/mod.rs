@@ -2,6 +2,7 @@
 //! [`Finding`] (status, summary, detail, fix); the human and JSON renderers read the same
 //! findings. Independent checks run concurrently; the whole run has one deadline and never
 //! outlives it, even against a daemon that accepts connections and never answers.
+//! What goes wrong on a machine is what the checks report; see each check module.
 
 use serde::Serialize;
 

@@ -1,6 +1,9 @@
 //! Runs the checks: independent ones concurrently, dependent ones after what they need,
 //! all under one deadline. A check still running at the deadline is reported as failed
 //! ("did not finish"); containers a check created are removed on every path out.
+//!
+//! What can go wrong: the deadline passes (unfinished checks fail with a fix that says so),
+//! removing leftovers fails (best effort, bounded, so the deadline still holds).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

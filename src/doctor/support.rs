@@ -1,5 +1,8 @@
 //! Small helpers the checks share: running a program under a deadline (never inheriting a
 //! terminal, so nothing can stop at a prompt), hashing a file, parsing versions.
+//!
+//! What can go wrong: a program that cannot start or outlives the deadline (killed, and
+//! reported as such), an unreadable file; both come back as one-line errors.
 
 use std::path::Path;
 use std::process::Stdio;
