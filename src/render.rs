@@ -426,12 +426,13 @@ fn actrc_mapping(line: &str) -> Option<(&str, &str)> {
 }
 
 /// The image act uses for `label` according to actrc text: the last mapping wins, as in
-/// act. `None` when the label is not mapped.
+/// act. `None` when the label is not mapped (or mapped to nothing: `-P label=`).
 pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
     text.lines()
         .filter_map(actrc_mapping)
         .rfind(|(l, _)| l.trim() == label)
         .map(|(_, image)| image.trim().to_string())
+        .filter(|image| !image.is_empty())
 }
 
 /// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
@@ -710,6 +711,11 @@ mod tests {
         let merged = merge_actrc(Some(user), "img");
         assert!(merged.starts_with(user), "{merged}");
         assert_eq!(actrc_platform(user, "ubuntu-latest"), None);
+        assert_eq!(actrc_platform("-P ubuntu-latest=", "ubuntu-latest"), None);
+        let forms = "# mine\n-P ubuntu-latest=a\n--platform ubuntu-22.04=b\n-P=ubuntu-latest=c\n";
+        assert_eq!(actrc_platform(forms, "ubuntu-latest").as_deref(), Some("c"));
+        assert_eq!(actrc_platform(forms, "ubuntu-22.04").as_deref(), Some("b"));
+        assert_eq!(actrc_platform(forms, "ubuntu-24.04"), None);
     }
 
     #[test]

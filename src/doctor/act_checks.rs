@@ -156,29 +156,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The image an actrc maps `label` to (last mapping wins, as in act).
-pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        let rest = if let Some(r) = line.strip_prefix("--platform") {
-            r
-        } else if let Some(r) = line.strip_prefix("-P") {
-            r
-        } else {
-            continue;
-        };
-        let rest = rest.trim_start_matches(['=', ' ', '\t']).trim();
-        if let Some((l, image)) = rest.split_once('=')
-            && l.trim() == label
-            && !image.trim().is_empty()
-        {
-            found = Some(image.trim().to_string());
-        }
-    }
-    found
-}
-
 /// act's config files for this user, in the order act reads them, with their text.
 pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> {
     let candidates = [opts.user.actrc_path(process), opts.user.home.join(".actrc")];
@@ -192,7 +169,7 @@ pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> 
 pub fn configured_platform(process: &Process, opts: &Options) -> Option<(String, PathBuf)> {
     actrc_files(process, opts)
         .into_iter()
-        .filter_map(|(p, t)| actrc_platform(&t, "ubuntu-latest").map(|i| (i, p)))
+        .filter_map(|(p, t)| crate::render::actrc_platform(&t, "ubuntu-latest").map(|i| (i, p)))
         .next_back()
 }
 
@@ -454,18 +431,4 @@ pub fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn actrc_mappings_in_every_form() {
-        let text = "# mine\n-P ubuntu-latest=a\n--platform ubuntu-22.04=b\n-P=ubuntu-latest=c\n--container-architecture linux/amd64\n";
-        assert_eq!(actrc_platform(text, "ubuntu-latest").as_deref(), Some("c"));
-        assert_eq!(actrc_platform(text, "ubuntu-22.04").as_deref(), Some("b"));
-        assert_eq!(actrc_platform(text, "ubuntu-24.04"), None);
-        assert_eq!(actrc_platform("-P ubuntu-latest=", "ubuntu-latest"), None);
-    }
 }
