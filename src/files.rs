@@ -38,6 +38,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Hex SHA-256 of a file's contents, read in chunks (never held whole in memory).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
 /// What to do with a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

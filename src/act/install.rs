@@ -140,14 +140,6 @@ fn extract_from(reader: &mut impl Read, out: &File) -> std::result::Result<Binar
     found.ok_or_else(|| "the archive holds no top-level act binary".to_string())
 }
 
-/// SHA-256 of a file, or `None` when it cannot be read.
-pub fn file_sha256(path: &Path) -> Option<String> {
-    let mut f = File::open(path).ok()?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut f, &mut hasher).ok()?;
-    Some(hex::encode(hasher.finalize()))
-}
-
 /// `act --version` → `0.2.89` (killed after `timeout`).
 pub fn act_version(path: &Path, timeout: Duration) -> Option<String> {
     let mut child = std::process::Command::new(path)

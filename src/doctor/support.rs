@@ -69,17 +69,11 @@ pub async fn run_program(
     }
 }
 
-/// SHA-256 of a file, hex, computed off the async threads.
+/// SHA-256 of a file, hex ([`crate::files::sha256_file`]), computed off the async threads.
 pub async fn sha256_file(path: &Path) -> Result<String, String> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        use sha2::{Digest, Sha256};
-        let mut file =
-            std::fs::File::open(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        Ok(hex::encode(hasher.finalize()))
+        crate::files::sha256_file(&path).map_err(|e| format!("reading {}: {e}", path.display()))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -395,7 +395,7 @@ pub async fn observe(
     let installed = match std::fs::symlink_metadata(&target) {
         Err(_) => None,
         Ok(_) => {
-            let sha256 = install::file_sha256(&target).unwrap_or_default();
+            let sha256 = crate::files::sha256_file(&target).unwrap_or_default();
             let ours = act_receipt
                 .as_ref()
                 .filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
