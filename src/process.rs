@@ -79,6 +79,11 @@ impl Process {
     }
 }
 
+/// Two paths name the same file or directory (equal, or equal once links are resolved).
+pub fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 pub fn is_executable(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path)

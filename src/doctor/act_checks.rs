@@ -87,7 +87,7 @@ pub async fn act_binary(
     if path == ours {
         let first = on_path.first();
         match first {
-            Some(first) if !same_file(first, &ours) => {
+            Some(first) if !crate::process::same_path(first, &ours) => {
                 let other_version = match run_program(first, &["--version"], &[], None, deadline)
                     .await
                 {
@@ -147,13 +147,6 @@ pub async fn act_binary(
             sha256,
         }),
     )
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }
 
 /// act's config files for this user, in the order act reads them, with their text.

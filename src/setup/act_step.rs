@@ -407,12 +407,16 @@ pub async fn observe(
         }
     };
     let path_dirs = process.path_dirs();
-    let rank = |dir: &Path| path_dirs.iter().position(|d| same_dir(d, dir));
+    let rank = |dir: &Path| {
+        path_dirs
+            .iter()
+            .position(|d| crate::process::same_path(d, dir))
+    };
     let our_rank = rank(&s.bin_dir);
     let others = process
         .which_all("act")
         .into_iter()
-        .filter(|p| !same_file(p, &target))
+        .filter(|p| !crate::process::same_path(p, &target))
         .map(|p| {
             let their_rank = p.parent().and_then(rank);
             OtherAct {
@@ -445,14 +449,6 @@ pub async fn observe(
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// The expected archive SHA-256: its `checksums.txt` line, and `--act-sha256`; both must
