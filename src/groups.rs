@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use crate::detect::SocketMeta;
 use crate::error::{Error, Result};
 use crate::identity::TargetUser;
+use crate::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -93,11 +94,11 @@ pub fn join_command(user: &str, group: &str, have: impl Fn(&str) -> bool) -> Vec
 }
 
 /// Whether a program exists in the usual system directories or on PATH.
-pub fn have_tool(name: &str) -> bool {
+pub fn have_tool(process: &Process, name: &str) -> bool {
     ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         .iter()
         .any(|d| crate::process::is_executable(&std::path::Path::new(d).join(name)))
-        || crate::process::Process::from_os().which(name).is_some()
+        || process.which(name).is_some()
 }
 
 /// How the command may gain root.
@@ -113,7 +114,7 @@ pub enum Elevation {
 
 /// Run the join command, elevating as allowed. A failure to elevate is a privilege error
 /// (exit 5) that carries the exact command.
-pub fn run_join(cmd: &[String], elevation: Elevation) -> Result<()> {
+pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Result<()> {
     let shown = format!("sudo {}", cmd.join(" "));
     let mut command = match elevation {
         Elevation::Root => {
@@ -122,7 +123,7 @@ pub fn run_join(cmd: &[String], elevation: Elevation) -> Result<()> {
             c
         }
         Elevation::SudoInteractive | Elevation::SudoNonInteractive => {
-            if !have_tool("sudo") {
+            if !have_tool(process, "sudo") {
                 return Err(Error::Privilege {
                     what: format!("adding the user to a group ({})", cmd.join(" ")),
                     command: format!("as root: {}", cmd.join(" ")),

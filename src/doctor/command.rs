@@ -108,7 +108,7 @@ fn sh_quote(s: &str) -> String {
 /// run in a child `sg GROUP -c "actsim doctor --format json …"`, so they see the groups of
 /// the user's next login instead of failing on the old ones.
 pub fn final_check(process: &Process, opts: &Options) -> (Vec<super::Finding>, Option<String>) {
-    if let Some((group, gid)) = pending_group(opts)
+    if let Some((group, gid)) = pending_group(process, opts)
         && let Some(findings) = run_under_sg(opts, &group)
     {
         return (
@@ -126,13 +126,11 @@ pub fn final_check(process: &Process, opts: &Options) -> (Vec<super::Finding>, O
 }
 
 /// The socket group the user's next login has and this process lacks.
-fn pending_group(opts: &Options) -> Option<(String, u32)> {
+fn pending_group(process: &Process, opts: &Options) -> Option<(String, u32)> {
     if !opts.user.is_current || opts.user.uid == 0 {
         return None;
     }
-    let home = opts.user.home.clone();
-    let process = Process::from_os();
-    let endpoint = crate::docker::endpoint::resolve(&process, &home).ok()?;
+    let endpoint = crate::docker::endpoint::resolve(process, &opts.user.home).ok()?;
     let meta = crate::detect::socket_meta(&endpoint.socket_path()?)?;
     let now = crate::identity::process_gids();
     (opts.user.database_gids().contains(&meta.gid) && !now.contains(&meta.gid))

@@ -153,7 +153,7 @@ pub async fn observe(
     );
     let group_command = match &group {
         Decision::Join { group, .. } => {
-            groups::join_command(&s.user.name, group, groups::have_tool)
+            groups::join_command(&s.user.name, group, |t| groups::have_tool(process, t))
         }
         _ => Vec::new(),
     };
@@ -515,7 +515,7 @@ pub async fn apply(
             } else {
                 Elevation::SudoNonInteractive
             };
-            groups::run_join(command, elevation)?;
+            groups::run_join(process, command, elevation)?;
             let section = receipt.docker.get_or_insert_with(Default::default);
             section.group = Some(group.clone());
             section.group_added = true;
