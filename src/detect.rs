@@ -31,6 +31,8 @@ pub struct DockerInstall {
     pub rootless: bool,
     /// `(engine version, API version)` when the daemon answered.
     pub engine: Option<(String, String)>,
+    /// A connection at the negotiated API version, when the daemon answered.
+    pub client: Option<bollard::Docker>,
     /// Why the daemon did not answer.
     pub daemon_error: Option<String>,
     /// "docker compose 2.x" or "docker-compose 1.29.2 (v1)".
@@ -94,7 +96,7 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
     let deadline = tokio::time::Instant::now() + timeout;
     let daemon = async {
         let Ok(e) = &resolved else {
-            return (None, resolved.clone().err());
+            return (None, None, resolved.clone().err());
         };
         match crate::docker::client::connect(&e.host, timeout.min(Duration::from_secs(10))).await {
             Ok(d) => match tokio::time::timeout_at(deadline, d.version()).await {
@@ -103,12 +105,13 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
                         v.version.unwrap_or_default(),
                         v.api_version.unwrap_or_default(),
                     )),
+                    Some(d),
                     None,
                 ),
-                Ok(Err(e)) => (None, Some(crate::docker::client::describe(&e))),
-                Err(_) => (None, Some("no answer in time".into())),
+                Ok(Err(e)) => (None, None, Some(crate::docker::client::describe(&e))),
+                Err(_) => (None, None, Some("no answer in time".into())),
             },
-            Err(e) => (None, Some(e)),
+            Err(e) => (None, None, Some(e)),
         }
     };
     let compose = async {
@@ -120,13 +123,14 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
             }
         })
     };
-    let ((engine, daemon_error), compose) = tokio::join!(daemon, compose);
+    let ((engine, client, daemon_error), compose) = tokio::join!(daemon, compose);
     DockerInstall {
         endpoint: resolved,
         flavour,
         socket,
         rootless,
         engine,
+        client,
         daemon_error,
         compose,
         cli: process.which("docker"),

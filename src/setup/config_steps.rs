@@ -119,7 +119,7 @@ pub async fn observe(
     process: &Process,
     s: &Settings,
     docker: &DockerInstall,
-    act_version: &str,
+    act: &super::act_step::Facts,
     platform_image: Option<&str>,
     group_override: Option<&str>,
     receipt: &Receipt,
@@ -158,22 +158,16 @@ pub async fn observe(
         _ => Vec::new(),
     };
 
+    let act_version = act.wanted.version.as_str();
     let image_name = render::image_for(act_version);
-    let binary = s.bin_dir.join("act");
-    let binary_sha = crate::doctor::support::sha256_file(&binary).await.ok();
-    let (daemon, image_sha) = if docker.engine.is_some() {
-        match docker.endpoint.as_ref() {
-            Ok(e) => match crate::docker::client::connect(&e.host, Duration::from_secs(10)).await {
-                Ok(d) => match crate::docker::image::image_sha(&d, &image_name).await {
-                    Ok(sha) => (true, sha),
-                    Err(_) => (false, None),
-                },
-                Err(_) => (false, None),
-            },
+    // The act step already hashed the installed binary; detection already connected.
+    let binary_sha = act.installed.as_ref().map(|i| i.sha256.clone());
+    let (daemon, image_sha) = match &docker.client {
+        Some(d) => match crate::docker::image::image_sha(d, &image_name).await {
+            Ok(sha) => (true, sha),
             Err(_) => (false, None),
-        }
-    } else {
-        (false, None)
+        },
+        None => (false, None),
     };
 
     let platform = platform_image.unwrap_or(render::DEFAULT_PLATFORM_IMAGE);

@@ -218,7 +218,7 @@ pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
         run.process,
         &run.settings,
         docker,
-        &act.wanted.version,
+        &act,
         run.args.common.platform_image.as_deref(),
         run.args.docker_group.as_deref(),
         receipt,
