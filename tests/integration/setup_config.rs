@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::support::fixtures::{self, DOCKER_SOCK, require_daemon, skip};
+use crate::support::fixtures::{self, DOCKER_SOCK, require_daemon, skip, socket_gid};
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::{Mirror, VERSION};
 use crate::support::proxy::SocketProxy;
@@ -217,12 +217,6 @@ fn env_map(path: &Path) -> BTreeMap<String, String> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .collect()
-}
-
-fn socket_gid() -> u32 {
-    std::fs::metadata(DOCKER_SOCK)
-        .unwrap_or_else(|e| panic!("stat {DOCKER_SOCK}: {e}"))
-        .gid()
 }
 
 fn mode(path: &Path) -> u32 {

@@ -2,7 +2,7 @@
 //! compose file and `.env` against the real docker-compose (v1; v2 when installed) and the
 //! real daemon, with the simulator image built from the fixture act.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use actsim::files::write_atomic;
 use actsim::render::{self, Context};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::fixtures::{DOCKER_SOCK, require_act, require_daemon, skip};
+use crate::support::fixtures::{DOCKER_SOCK, require_act, require_daemon, skip, socket_gid};
 use crate::support::{Cmd, Outcome, temp};
 
 /// A compose tool: the program and the arguments before `-f`.
@@ -70,10 +70,6 @@ fn compose_tools() -> Vec<Compose> {
         eprintln!("note: `docker compose` (v2) is not installed here; testing v1 only");
     }
     tools
-}
-
-fn socket_gid() -> u32 {
-    std::fs::metadata(DOCKER_SOCK).map_or(0, |m| m.gid())
 }
 
 /// A context for a test: unique project and cache volume, so cleanup never touches a

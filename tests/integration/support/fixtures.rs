@@ -13,6 +13,13 @@ use std::time::Duration;
 /// The daemon socket every real-daemon test talks to.
 pub const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
+/// The numeric group of the daemon socket (`stat`), what setup records as `DOCKER_GID`;
+/// 0 when there is no socket (tests that need the daemon check for it first).
+pub fn socket_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(DOCKER_SOCK).map_or(0, |m| m.gid())
+}
+
 /// `CI` is `true` (or `1`): missing prerequisites fail instead of skipping.
 pub fn in_ci() -> bool {
     matches!(
