@@ -20,7 +20,7 @@ use crate::support::mirror::{Mirror, VERSION};
 use crate::support::proxy::SocketProxy;
 use crate::support::temp::{self, TempDir};
 use crate::support::users::{TempGroup, TempUser, require_root};
-use crate::support::{Cmd, Outcome};
+use crate::support::{Cmd, Outcome, actsim_for_others};
 
 /// Directories every run gets on PATH after the bin dir (act is in none of them).
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -634,7 +634,8 @@ fn setup_config_root_adds_another_user_to_the_sockets_group_and_their_doctor_pas
     // The user's own doctor, from a new login (runuser: initgroups), passes the socket
     // checks through the proxy, the one in the container too.
     let doc = Cmd::new("runuser")
-        .args(["-u", &user.name, "--", env!("CARGO_BIN_EXE_actsim")])
+        .args(["-u", &user.name, "--"])
+        .arg(actsim_for_others())
         .args(["doctor", "--format", "json", "--timeout", "60", "--bin-dir"])
         .arg(w.bin())
         .arg("--config-dir")
@@ -680,7 +681,8 @@ fn setup_config_joining_without_root_or_sudo_exits_5_with_the_exact_command() {
     let proxy = SocketProxy::to_docker(group.gid);
     // The user runs setup themselves: not root, no sudo, not in the socket's group.
     let out = Cmd::new("runuser")
-        .args(["-u", &user.name, "--", env!("CARGO_BIN_EXE_actsim")])
+        .args(["-u", &user.name, "--"])
+        .arg(actsim_for_others())
         .args([
             "setup",
             "--yes",

@@ -42,6 +42,38 @@ pub struct Cmd {
     run_as: RunAs,
 }
 
+/// The built `actsim`, linked or copied once per test process into a directory every user can
+/// reach. A checkout (and so `target/`) may sit in a directory only root can enter (CI
+/// clones into a `mktemp -d`); temporary users must run actsim, and actsim re-runs itself
+/// (`sg GROUP -c actsim doctor`) as them. Copies of test processes that have ended are
+/// removed when the next one is made.
+pub fn actsim_for_others() -> &'static Path {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join("actsim-test-bin");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("actsim-")
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let copy = dir.join(format!("actsim-{}", std::process::id()));
+        // A hard link costs nothing; another file system needs a copy.
+        let _ = std::fs::remove_file(&copy);
+        if std::fs::hard_link(env!("CARGO_BIN_EXE_actsim"), &copy).is_err() {
+            std::fs::copy(env!("CARGO_BIN_EXE_actsim"), &copy)
+                .unwrap_or_else(|e| panic!("copying actsim to {}: {e}", copy.display()));
+        }
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    })
+}
+
 impl Cmd {
     /// The `actsim` binary built for this test run.
     pub fn actsim() -> Cmd {
@@ -124,6 +156,10 @@ impl Cmd {
         let u = nix::unistd::User::from_name(name)
             .unwrap_or_else(|e| panic!("looking up user {name}: {e}"))
             .unwrap_or_else(|| panic!("no such user: {name}"));
+        // Another user may not be able to enter the checkout: run a copy they can reach.
+        if self.program == Path::new(env!("CARGO_BIN_EXE_actsim")) {
+            self.program = actsim_for_others().to_path_buf();
+        }
         self.run_as = RunAs::User {
             name: name.to_string(),
             uid: u.uid.as_raw(),

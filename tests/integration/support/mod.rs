@@ -13,5 +13,5 @@ pub mod sockets;
 pub mod temp;
 pub mod users;
 
-pub use cmd::{Cmd, Outcome};
+pub use cmd::{Cmd, Outcome, actsim_for_others};
 pub use fixtures::{require_act, require_busybox, require_daemon};
