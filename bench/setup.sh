@@ -98,7 +98,7 @@ run_actsim() {
         die "actsim setup failed (output above)"
     fi
     end=$(now_ns)
-    "$dir/bin/act" --version | grep -q "act version $version" || die "actsim installed no working act"
+    HOME=$dir "$dir/bin/act" --version | grep -q "act version $version" || die "actsim installed no working act"
     echo $((end - start))
 }
 
@@ -130,7 +130,7 @@ run_pipeline() {
         printf -- '-P ubuntu-latest=%s\n' catthehacker/ubuntu:act-latest >"$dir/config/act/actrc"
     ) || die "the shell pipeline failed"
     end=$(now_ns)
-    "$dir/bin/act" --version | grep -q "act version $version" || die "the pipeline installed no working act"
+    HOME=$dir "$dir/bin/act" --version | grep -q "act version $version" || die "the pipeline installed no working act"
     echo $((end - start))
 }
 
