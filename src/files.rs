@@ -482,7 +482,8 @@ impl OpenDir {
 
 fn open_root() -> Result<OwnedFd> {
     let dir_flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-    openat(nix::fcntl::AT_FDCWD, "/", dir_flags, Mode::empty()).map_err(|e| Error::io("/", e.into()))
+    openat(nix::fcntl::AT_FDCWD, "/", dir_flags, Mode::empty())
+        .map_err(|e| Error::io("/", e.into()))
 }
 
 /// The plain names of an absolute path; `.` is skipped, `..` refused.
@@ -705,9 +706,15 @@ pub fn remove_empty_dir(path: &Path, walk: Walk) -> Result<()> {
 pub fn open_lock_file(path: &Path, walk: Walk) -> Result<std::fs::File> {
     let (dir, name, path) = open_parent(path, walk)?;
     refuse_link_or_dir(&dir.fd, &name, &path)?;
-    let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
-    let fd = openat(&dir.fd, name.as_os_str(), flags, Mode::from_bits_truncate(0o644))
-        .map_err(|e| Error::io(&path, e.into()))?;
+    let flags =
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let fd = openat(
+        &dir.fd,
+        name.as_os_str(),
+        flags,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map_err(|e| Error::io(&path, e.into()))?;
     let file = std::fs::File::from(fd);
     check_regular(&file, &path, MAX_READ)?;
     Ok(file)
@@ -986,7 +993,8 @@ mod tests {
         std::fs::write(dir.join("keep"), b"old").unwrap();
         let big = vec![b'x'; 1 << 20];
         let err = write_atomic(&dir.join("keep"), &big, 0o644, Walk::Lenient).unwrap_err();
-        let err2 = write_atomic(&dir.join("new/deeper/file"), &big, 0o644, Walk::Lenient).unwrap_err();
+        let err2 =
+            write_atomic(&dir.join("new/deeper/file"), &big, 0o644, Walk::Lenient).unwrap_err();
         let left = entries(&dir);
         let kept = std::fs::read(dir.join("keep")).unwrap();
         let _ = std::process::Command::new("umount").arg(&dir).status();

@@ -125,7 +125,10 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
         Elevation::SudoInteractive | Elevation::SudoNonInteractive => {
             if !have_tool(process, "sudo") {
                 return Err(Error::Privilege {
-                    what: format!("adding the user to a group ({})", crate::process::sh_join(cmd)),
+                    what: format!(
+                        "adding the user to a group ({})",
+                        crate::process::sh_join(cmd)
+                    ),
                     command: format!("as root: {}", crate::process::sh_join(cmd)),
                 });
             }

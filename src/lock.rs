@@ -53,7 +53,9 @@ pub async fn acquire(fs: &Fs, dir: &Path, deadline: Instant, ui: &Ui) -> Result<
                 if !said {
                     ui.info(&format!(
                         "waiting for another actsim setup{} to finish (lock {})",
-                        holder(file).map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                        holder(file)
+                            .map(|p| format!(" (pid {p})"))
+                            .unwrap_or_default(),
                         path.display()
                     ));
                     said = true;
@@ -97,11 +99,18 @@ mod tests {
     async fn second_holder_waits_then_times_out_and_gets_it_after_release() {
         let dir = std::env::temp_dir().join(format!("actsim-lock-{}", std::process::id()));
         let ui = Ui::plain();
-        let first = acquire(&Fs::local(), &dir, Instant::now(), &ui).await.unwrap();
-        let start = Instant::now();
-        let err = acquire(&Fs::local(), &dir, Instant::now() + Duration::from_millis(300), &ui)
+        let first = acquire(&Fs::local(), &dir, Instant::now(), &ui)
             .await
-            .unwrap_err();
+            .unwrap();
+        let start = Instant::now();
+        let err = acquire(
+            &Fs::local(),
+            &dir,
+            Instant::now() + Duration::from_millis(300),
+            &ui,
+        )
+        .await
+        .unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(300));
         assert!(start.elapsed() < Duration::from_secs(2));
         let text = err.to_string();
@@ -111,7 +120,9 @@ mod tests {
             "{text}"
         );
         drop(first);
-        let again = acquire(&Fs::local(), &dir, Instant::now(), &ui).await.unwrap();
+        let again = acquire(&Fs::local(), &dir, Instant::now(), &ui)
+            .await
+            .unwrap();
         drop(again);
         std::fs::remove_dir_all(&dir).unwrap();
     }

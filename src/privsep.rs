@@ -126,7 +126,11 @@ enum Request {
     /// Create `dir/name` exclusively (dir created when missing): reply `Staged` (+ fd).
     Stage { dir: PathBuf, name: String },
     /// Rename `from` to `to` in `dir`.
-    Rename { dir: PathBuf, from: String, to: String },
+    Rename {
+        dir: PathBuf,
+        from: String,
+        to: String,
+    },
     /// Remove a file (never a directory): reply `Removed`.
     Remove { path: PathBuf },
     /// Remove an empty directory.
@@ -153,12 +157,21 @@ enum Reply {
     Done,
     Absent,
     Fd,
-    Staged { created_dir: Option<PathBuf> },
+    Staged {
+        created_dir: Option<PathBuf>,
+    },
     Meta(Meta),
-    Removed { removed: bool },
-    Names { names: Vec<String> },
+    Removed {
+        removed: bool,
+    },
+    Names {
+        names: Vec<String>,
+    },
     Ran(Ran),
-    Error { message: String, hint: Option<String> },
+    Error {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 /// The largest file written through [`Fs::write_atomic`].
@@ -371,10 +384,7 @@ struct Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         // Closing the socket ends the agent; do not wait for ever.
-        let _ = nix::sys::socket::shutdown(
-            self.sock.as_raw_fd(),
-            nix::sys::socket::Shutdown::Both,
-        );
+        let _ = nix::sys::socket::shutdown(self.sock.as_raw_fd(), nix::sys::socket::Shutdown::Both);
         for _ in 0..50 {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -735,9 +745,7 @@ impl Fs {
         )? {
             (Reply::Names { names }, _) => Ok(names
                 .into_iter()
-                .filter(|n| {
-                    n.starts_with(prefix) && n.ends_with(suffix) && !n.contains('/')
-                })
+                .filter(|n| n.starts_with(prefix) && n.ends_with(suffix) && !n.contains('/'))
                 .collect()),
             (r, _) => Err(unexpected(&r)),
         }
@@ -862,7 +870,8 @@ fn user_can_modify(c: &Creds, path: &Path) -> bool {
 /// A sealed-size anonymous file holding `bytes` (the content of a write by the agent).
 fn memfd_with(bytes: &[u8]) -> Result<OwnedFd> {
     // SAFETY: memfd_create with a valid C string; the fd is owned right away.
-    let raw = unsafe { nix::libc::memfd_create(c"actsim-content".as_ptr(), nix::libc::MFD_CLOEXEC) };
+    let raw =
+        unsafe { nix::libc::memfd_create(c"actsim-content".as_ptr(), nix::libc::MFD_CLOEXEC) };
     if raw < 0 {
         return Err(Error::failed(
             format!("memfd_create: {}", std::io::Error::last_os_error()),
@@ -912,7 +921,10 @@ fn recv(
             nix::poll::PollFlags::POLLIN,
         )];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX)) {
+        match nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+        ) {
             Ok(0) => return Err(format!("no answer within {}s", timeout.as_secs())),
             Ok(_) => {}
             Err(e) => return Err(format!("waiting: {e}")),
@@ -933,10 +945,15 @@ fn recv(
         for c in msg.cmsgs().map_err(|e| format!("receiving: {e}"))? {
             if let ControlMessageOwned::ScmRights(list) = c {
                 // SAFETY: the kernel just installed these descriptors for us.
-                fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                fds.extend(
+                    list.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
             }
         }
-        let truncated = msg.flags.intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+        let truncated = msg
+            .flags
+            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
         (msg.bytes, fds, truncated)
     };
     if truncated {
@@ -1045,7 +1062,11 @@ pub fn agent_main() -> std::process::ExitCode {
 /// database gives them, their gid and uid. Call before any thread is started.
 pub fn become_user(user: &TargetUser) -> Result<()> {
     use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
-    let gids: Vec<Gid> = user.database_gids().into_iter().map(Gid::from_raw).collect();
+    let gids: Vec<Gid> = user
+        .database_gids()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
     let fail = |what: &str, e: nix::Error| {
         Error::failed(
             format!("cannot drop to {} ({what}): {e}", user.name),
@@ -1100,11 +1121,21 @@ mod tests {
         assert!(fs.read(&file, 2).is_err(), "over the cap");
         assert_eq!(fs.read(&dir.join("none"), 10).unwrap(), None);
         let ran = fs
-            .run(Path::new("/bin/sh"), &["-c", "echo $X"], &[("X", "1")], Duration::from_secs(5))
+            .run(
+                Path::new("/bin/sh"),
+                &["-c", "echo $X"],
+                &[("X", "1")],
+                Duration::from_secs(5),
+            )
             .unwrap();
         assert_eq!(ran.stdout, "1\n");
         let ran = fs
-            .run(Path::new("/bin/sleep"), &["5"], &[], Duration::from_millis(100))
+            .run(
+                Path::new("/bin/sleep"),
+                &["5"],
+                &[],
+                Duration::from_millis(100),
+            )
             .unwrap();
         assert!(ran.timed_out);
         std::fs::remove_dir_all(&dir).unwrap();

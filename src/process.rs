@@ -96,7 +96,11 @@ pub fn is_executable(path: &std::path::Path) -> bool {
 pub fn sh_quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b'+' | b',' | b'%')
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b'+' | b',' | b'%'
+                )
         });
     if safe {
         s.to_string()
@@ -132,7 +136,10 @@ mod tests {
         assert_eq!(sh_quote("/x y$(id)/act"), "'/x y$(id)/act'");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
         assert_eq!(sh_quote(""), "''");
-        assert_eq!(sh_join(&["usermod", "-aG", "docker", "a b"]), "usermod -aG docker 'a b'");
+        assert_eq!(
+            sh_join(&["usermod", "-aG", "docker", "a b"]),
+            "usermod -aG docker 'a b'"
+        );
     }
 
     #[test]

@@ -441,8 +441,11 @@ pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
 /// one; every other line and comment is kept as it was. Idempotent. See
 /// [`merge_actrc_bytes`] for files that are not UTF-8 or end lines with CRLF.
 pub fn merge_actrc(existing: Option<&str>, platform_image: &str) -> String {
-    String::from_utf8(merge_actrc_bytes(existing.map(str::as_bytes), platform_image))
-        .expect("UTF-8 in, UTF-8 out")
+    String::from_utf8(merge_actrc_bytes(
+        existing.map(str::as_bytes),
+        platform_image,
+    ))
+    .expect("UTF-8 in, UTF-8 out")
 }
 
 /// [`merge_actrc`] on bytes, losslessly: every line actsim does not own stays byte for
@@ -470,9 +473,10 @@ pub fn merge_actrc_bytes(existing: Option<&[u8]>, platform_image: &str) -> Vec<u
             .strip_suffix(b"\n")
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .unwrap_or(line);
-        let owned = std::str::from_utf8(content).ok().and_then(actrc_mapping).is_some_and(
-            |(l, _)| PLATFORM_LABELS.contains(&l.trim()),
-        );
+        let owned = std::str::from_utf8(content)
+            .ok()
+            .and_then(actrc_mapping)
+            .is_some_and(|(l, _)| PLATFORM_LABELS.contains(&l.trim()));
         if owned {
             if !placed {
                 out.extend_from_slice(&ours);
@@ -502,7 +506,11 @@ mod tests {
         let merged = merge_actrc_bytes(Some(user), "img:1");
         let want: &[u8] = b"--container-architecture linux/amd64  \r\n# caf\xe9 latin-1\r\n-P ubuntu-latest=img:1\r\n-P ubuntu-24.04=img:1\r\n-P ubuntu-22.04=img:1\r\n--env A=b\r\n";
         assert_eq!(merged, want);
-        assert_eq!(merge_actrc_bytes(Some(&merged), "img:1"), merged, "idempotent");
+        assert_eq!(
+            merge_actrc_bytes(Some(&merged), "img:1"),
+            merged,
+            "idempotent"
+        );
     }
 
     fn ctx() -> Context {

@@ -512,7 +512,9 @@ async fn expected_sha256(w: &Wanted, http: &Http, fs: &crate::privsep::Fs) -> Re
             let bytes = fs
                 .read(path, crate::files::MAX_READ)
                 .and_then(|b| {
-                    b.ok_or_else(|| Error::failed(format!("{}: no such file", path.display()), None))
+                    b.ok_or_else(|| {
+                        Error::failed(format!("{}: no such file", path.display()), None)
+                    })
                 })
                 .map_err(|e| Error::Verify {
                     what: path.display().to_string(),
@@ -605,19 +607,18 @@ async fn apply_inner(
         Source::Local { archive, .. } => {
             let archive = archive.clone();
             ui.info(&format!("reading {} ...", archive.display()));
-            let file = s
-                .fs
-                .open(&archive, release::MAX_ARCHIVE_BYTES)
-                .and_then(|f| {
-                    f.ok_or_else(|| {
-                        Error::failed(format!("{}: no such file", archive.display()), None)
+            let file =
+                s.fs.open(&archive, release::MAX_ARCHIVE_BYTES)
+                    .and_then(|f| {
+                        f.ok_or_else(|| {
+                            Error::failed(format!("{}: no such file", archive.display()), None)
+                        })
                     })
-                })
-                .map_err(|e| Error::Verify {
-                    what: archive.display().to_string(),
-                    reason: format!("cannot read: {e}"),
-                    hint: Some("check the --act-archive path".into()),
-                })?;
+                    .map_err(|e| Error::Verify {
+                        what: archive.display().to_string(),
+                        reason: format!("cannot read: {e}"),
+                        hint: Some("check the --act-archive path".into()),
+                    })?;
             tokio::task::spawn_blocking(move || {
                 install::extract_act(std::io::BufReader::new(file), &out)
             })
@@ -679,10 +680,11 @@ async fn apply_inner(
         .map(|r| r.replaced.clone())
         .unwrap_or_default();
     // Only a regular file is kept (a link planted there is just replaced).
-    let backup = inst
-        .backup
-        .as_deref()
-        .filter(|_| inst.replaces.as_ref().is_some_and(|(old, _)| !old.sha256.is_empty()));
+    let backup = inst.backup.as_deref().filter(|_| {
+        inst.replaces
+            .as_ref()
+            .is_some_and(|(old, _)| !old.sha256.is_empty())
+    });
     if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, backup) {
         replaced.push(Replaced {
             path: inst.target.clone(),

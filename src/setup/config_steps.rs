@@ -381,8 +381,10 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
                     command: f.group_command.clone(),
                 }),
             );
-            p.details
-                .push(format!("runs: {}", crate::process::sh_join(&f.group_command)));
+            p.details.push(format!(
+                "runs: {}",
+                crate::process::sh_join(&f.group_command)
+            ));
             p.details.push(format!(
                 "the current login gains the group after logging in again, or: newgrp {group}"
             ));
@@ -563,11 +565,10 @@ pub async fn apply(
                 .host;
             let deadline = tokio::time::Instant::now() + s.timeout;
             let work = async {
-                let file = s
-                    .fs
-                    .open(&binary, crate::act::release::MAX_BINARY_BYTES)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{} is missing", binary.display()))?;
+                let file =
+                    s.fs.open(&binary, crate::act::release::MAX_BINARY_BYTES)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("{} is missing", binary.display()))?;
                 let sha = {
                     let f = file.try_clone().map_err(|e| e.to_string())?;
                     tokio::task::spawn_blocking(move || files::sha256_reader(f))
@@ -592,8 +593,7 @@ pub async fn apply(
                 {
                     return Ok((false, sha));
                 }
-                crate::docker::image::import_act_image(&docker, file, &binary, &sha, name)
-                    .await?;
+                crate::docker::image::import_act_image(&docker, file, &binary, &sha, name).await?;
                 Ok::<(bool, String), String>((true, sha))
             };
             let (built, sha) = tokio::time::timeout_at(deadline, work)

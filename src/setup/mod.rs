@@ -232,10 +232,9 @@ impl Receipts {
     /// Read both (root's only when root acts for another user); unusable ones count as
     /// absent, with a warning.
     pub fn load(s: &Settings, ui: &Ui) -> Receipts {
-        let system = s
-            .fs
-            .is_separated()
-            .then(|| load_receipt(&Fs::local(), &s.system_state_dir, ui));
+        let system =
+            s.fs.is_separated()
+                .then(|| load_receipt(&Fs::local(), &s.system_state_dir, ui));
         Receipts {
             user: load_receipt(&s.fs, &s.state_dir, ui),
             system,
@@ -350,11 +349,7 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
     Ok(Facts { act, config })
 }
 
-async fn apply_step(
-    run: &Run<'_>,
-    step: &StepPlan,
-    receipts: &mut Receipts,
-) -> Result<StepReport> {
+async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> Result<StepReport> {
     match &step.action {
         Action::Keep => Ok(StepReport {
             id: step.id,
@@ -716,10 +711,11 @@ fn check_state_dirs(s: &Settings) -> Result<()> {
             Ok(m) if !m.is_dir() => {
                 return Err(refuse(&s.system_state_dir, "it is not a directory".into()));
             }
-            Ok(m) if {
-                use std::os::unix::fs::MetadataExt;
-                m.uid() != 0 || (m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0)
-            } =>
+            Ok(m)
+                if {
+                    use std::os::unix::fs::MetadataExt;
+                    m.uid() != 0 || (m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0)
+                } =>
             {
                 return Err(refuse(
                     &s.system_state_dir,
