@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Install and check nektos/act on Docker, so GitHub Actions workflows run locally.
 #[derive(Debug, Parser)]
-#[command(name = "actsim", version, propagate_version = true)]
+#[command(name = "actsim", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,6 +31,37 @@ pub enum Command {
     /// (declined, or no terminal without --yes), 4 act download or verification failed,
     /// 5 a step needs privileges this run does not have.
     Setup(SetupArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    ///
+    /// bash: `source <(actsim completions bash)`; zsh: `actsim completions zsh >
+    /// "${fpath[1]}/_actsim"`; fish: `actsim completions fish >
+    /// ~/.config/fish/completions/actsim.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into --dir.
+    ///
+    /// `actsim man | man -l -`
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write actsim.1 and one page per command (actsim-setup.1, ...) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

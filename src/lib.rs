@@ -13,6 +13,7 @@ pub mod files;
 pub mod groups;
 pub mod identity;
 pub mod lock;
+pub mod manual;
 pub mod process;
 pub mod receipt;
 pub mod render;
@@ -22,6 +23,9 @@ pub mod ui;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// `--version`: the crate version, and the git commit when built from a checkout (build.rs).
+pub const VERSION: &str = env!("ACTSIM_VERSION");
 
 /// Parse arguments, run the command, print errors with their hint, return the exit code.
 pub fn main() -> ExitCode {
@@ -40,6 +44,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Completions(args) => manual::completions(&args),
+        cli::Command::Man(args) => manual::man(&args),
     }
 }
 

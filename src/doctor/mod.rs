@@ -27,9 +27,10 @@ pub struct Finding {
     pub duration_ms: u64,
 }
 
-/// `{"ok": bool, "checks": [...]}` — the JSON document of `doctor --format json`.
+/// `{"schema": 1, "ok": bool, "checks": [...]}` — the JSON document of `doctor --format json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: u32,
     pub ok: bool,
     pub checks: Vec<Finding>,
 }
@@ -37,6 +38,7 @@ pub struct Report {
 impl Report {
     pub fn new(checks: Vec<Finding>) -> Self {
         Report {
+            schema: crate::ui::JSON_SCHEMA,
             ok: !checks.iter().any(|c| c.status == Status::Fail),
             checks,
         }

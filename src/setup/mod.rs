@@ -57,9 +57,10 @@ pub struct StepReport {
     pub summary: String,
 }
 
-/// `setup --format json`: `{"ok","changed","steps","checks"}`.
+/// `setup --format json`: `{"schema","ok","changed","steps","checks"}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: u32,
     pub ok: bool,
     pub changed: bool,
     pub steps: Vec<StepReport>,
@@ -69,6 +70,7 @@ pub struct Report {
 impl Report {
     pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
         Report {
+            schema: crate::ui::JSON_SCHEMA,
             ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
                 && !checks
                     .iter()
@@ -561,6 +563,7 @@ mod tests {
         );
         assert!(r.ok && r.changed);
         let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["schema"], 1);
         assert_eq!(json["steps"][0]["status"], "changed");
         assert_eq!(json["checks"], serde_json::json!([]));
         let r = Report::new(
