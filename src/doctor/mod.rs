@@ -49,6 +49,7 @@ mod act_checks;
 pub mod command;
 mod container_checks;
 mod docker_checks;
+mod resource_checks;
 mod runner;
 pub mod support;
 
@@ -56,7 +57,7 @@ pub use container_checks::parse_env;
 pub use runner::{Cleanup, Drift, GroupView, Options, run};
 
 /// Check ids in report order. Stable: documented in the README, used by scripts.
-pub const CHECK_IDS: [&str; 10] = [
+pub const CHECK_IDS: [&str; 11] = [
     "docker.cli",
     "docker.endpoint",
     "docker.socket",
@@ -67,6 +68,7 @@ pub const CHECK_IDS: [&str; 10] = [
     "container.socket",
     "compose.config",
     "act.run",
+    "docker.resources",
 ];
 
 /// A check's verdict before timing is attached.
@@ -153,6 +155,7 @@ pub fn title(id: &str) -> &'static str {
         "container.socket" => "Docker from inside a container",
         "compose.config" => "Compose file",
         "act.run" => "Workflow run through act",
+        "docker.resources" => "Disk and memory for act",
         _ => "unknown check",
     }
 }

@@ -18,7 +18,7 @@ use crate::support::users::{TempGroup, TempUser, require_root};
 use crate::support::{Cmd, Outcome, fixtures, require_daemon};
 
 /// Every check id, in report order.
-const IDS: [&str; 10] = [
+const IDS: [&str; 11] = [
     "docker.cli",
     "docker.endpoint",
     "docker.socket",
@@ -29,6 +29,7 @@ const IDS: [&str; 10] = [
     "container.socket",
     "compose.config",
     "act.run",
+    "docker.resources",
 ];
 
 /// Directories every run gets on PATH after the bin dir (act is in none of them).

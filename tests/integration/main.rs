@@ -4,6 +4,7 @@ mod support;
 
 mod doctor;
 mod manual;
+mod resources;
 mod setup_act;
 mod setup_config;
 mod setup_files;
