@@ -121,6 +121,12 @@ pub struct DoctorArgs {
     /// Image for the container checks [default: built locally from the installed act].
     #[arg(long, value_name = "IMAGE")]
     pub probe_image: Option<String>,
+
+    /// Also write a support bundle (.tar.gz) for a bug report: the findings, versions,
+    /// endpoint, receipt, act and compose configuration with secret values replaced by ***,
+    /// act --bug-report, the last run log. See the README for its full contents.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -85,15 +85,43 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
         }
     };
     ui.findings(&findings);
+    let mut bundle_failed = false;
+    if let Some(file) = &args.bundle {
+        match write_bundle(process, &opts, &findings, file) {
+            Ok(names) => ui.info(&format!(
+                "wrote the support bundle {} ({}); secret values are replaced by ***",
+                file.display(),
+                names.join(", ")
+            )),
+            Err(e) => {
+                ui.error(&e);
+                bundle_failed = true;
+            }
+        }
+    }
     let report = Report::new(findings);
     if args.common.format == crate::cli::Format::Json {
         ui.json(&report);
     }
-    if report.checks.iter().any(|c| c.status == Status::Fail) {
+    if bundle_failed || report.checks.iter().any(|c| c.status == Status::Fail) {
         ExitCode::from(exit::FAILED)
     } else {
         ExitCode::from(exit::OK)
     }
+}
+
+/// `--bundle FILE`, on its own small runtime.
+fn write_bundle(
+    process: &Process,
+    opts: &Options,
+    findings: &[super::Finding],
+    file: &std::path::Path,
+) -> Result<Vec<String>, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))?;
+    runtime.block_on(super::bundle::write(process, opts, findings, file))
 }
 
 /// Quote for `sh -c`.

@@ -46,6 +46,7 @@ impl Report {
 }
 
 mod act_checks;
+pub mod bundle;
 pub mod command;
 mod container_checks;
 mod docker_checks;

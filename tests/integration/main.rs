@@ -3,6 +3,7 @@
 mod support;
 
 mod doctor;
+mod lifecycle;
 mod manual;
 mod resources;
 mod setup_act;
