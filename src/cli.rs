@@ -127,6 +127,16 @@ pub struct DoctorArgs {
     /// act --bug-report, the last run log. See the README for its full contents.
     #[arg(long, value_name = "FILE")]
     pub bundle: Option<PathBuf>,
+
+    /// Run the setup steps that fix failing or warning checks (missing or changed act,
+    /// missing actrc mapping, stale DOCKER_GID, missing image, group not joined): shown
+    /// first, confirmed unless --yes; then check again. Exit codes as for setup.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// With --fix: do not ask, apply the fix.
+    #[arg(short = 'y', long, requires = "fix")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

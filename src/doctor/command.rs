@@ -77,7 +77,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
     opts.drift = crate::receipt_drift(process, &opts.user);
-    let findings = match run_blocking(process, &opts) {
+    let mut findings = match run_blocking(process, &opts) {
         Ok(f) => f,
         Err(e) => {
             ui.error(&e);
@@ -85,6 +85,16 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
         }
     };
     ui.findings(&findings);
+    let mut fix_report = None;
+    let mut fix_code = None;
+    if args.fix {
+        let (report, code, after) = fix(&args, process, &ui, &mut opts, &findings);
+        fix_report = report;
+        fix_code = code;
+        if let Some(after) = after {
+            findings = after;
+        }
+    }
     let mut bundle_failed = false;
     if let Some(file) = &args.bundle {
         match write_bundle(process, &opts, &findings, file) {
@@ -99,15 +109,73 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             }
         }
     }
-    let report = Report::new(findings);
+    let mut report = Report::new(findings);
+    report.fix = fix_report;
     if args.common.format == crate::cli::Format::Json {
         ui.json(&report);
+    }
+    if let Some(code) = fix_code {
+        return ExitCode::from(code);
     }
     if bundle_failed || report.checks.iter().any(|c| c.status == Status::Fail) {
         ExitCode::from(exit::FAILED)
     } else {
         ExitCode::from(exit::OK)
     }
+}
+
+/// `--fix`: run the setup steps for what `findings` found, then check again. Returns what
+/// was done, an exit code that overrides doctor's (setup's error, or a failed step), and
+/// the findings after the fix when the checks ran again.
+fn fix(
+    args: &DoctorArgs,
+    process: &Process,
+    ui: &Ui,
+    opts: &mut Options,
+    findings: &[super::Finding],
+) -> (
+    Option<super::FixReport>,
+    Option<u8>,
+    Option<Vec<super::Finding>>,
+) {
+    let wanted = super::fix::steps_for(findings);
+    if wanted.is_empty() {
+        ui.info("nothing to fix: no failing or warning check has a cause a setup step fixes");
+        return (None, None, None);
+    }
+    let setup_args = match super::fix::setup_args(args, process, opts) {
+        Ok(a) => a,
+        Err(e) => {
+            ui.error(&e);
+            return (None, Some(e.exit_code()), None);
+        }
+    };
+    ui.heading(&format!("Fixing with setup's steps: {}", wanted.join(", ")));
+    let (steps, outcome) = crate::setup::run_steps(&setup_args, process, ui, &wanted);
+    let report = super::FixReport {
+        steps: steps.clone(),
+        checks_before: findings.to_vec(),
+    };
+    if let Err(e) = outcome {
+        ui.error(&e);
+        return (Some(report), Some(e.exit_code()), None);
+    }
+    let failed = steps
+        .iter()
+        .any(|s| s.status == crate::setup::StepStatus::Failed);
+    if steps.is_empty() {
+        return (Some(report), None, None);
+    }
+    // Check the new state the way setup's final check does: a group added now counts.
+    opts.drift = crate::receipt_drift(process, &opts.user);
+    opts.group_view = GroupView::Database;
+    ui.heading("Checking again:");
+    let (after, note) = final_check(process, opts);
+    if let Some(note) = note {
+        ui.info(&note);
+    }
+    ui.findings(&after);
+    (Some(report), failed.then_some(exit::FAILED), Some(after))
 }
 
 /// `--bundle FILE`, on its own small runtime.

@@ -33,6 +33,16 @@ pub struct Report {
     pub schema: u32,
     pub ok: bool,
     pub checks: Vec<Finding>,
+    /// `--fix` only: the setup steps run and the checks before them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixReport>,
+}
+
+/// What `doctor --fix` did; `checks` of the report are the ones after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixReport {
+    pub steps: Vec<crate::setup::StepReport>,
+    pub checks_before: Vec<Finding>,
 }
 
 impl Report {
@@ -41,6 +51,7 @@ impl Report {
             schema: crate::ui::JSON_SCHEMA,
             ok: !checks.iter().any(|c| c.status == Status::Fail),
             checks,
+            fix: None,
         }
     }
 }
@@ -50,6 +61,7 @@ pub mod bundle;
 pub mod command;
 mod container_checks;
 mod docker_checks;
+pub mod fix;
 mod resource_checks;
 mod runner;
 pub mod support;

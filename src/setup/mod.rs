@@ -350,6 +350,41 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Setup's steps named in `only` that fix something, on their own runtime (Ctrl-C ends
+/// the run with [`Error::Interrupted`]): what `doctor --fix` runs. The reports of the
+/// steps applied, and how the run ended.
+pub fn run_steps(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    only: &[&'static str],
+) -> (Vec<StepReport>, Result<()>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return (
+                Vec::new(),
+                Err(Error::failed(
+                    format!("starting the async runtime: {e}"),
+                    None,
+                )),
+            );
+        }
+    };
+    let mut steps = Vec::new();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = engine(args, process, ui, &mut steps, Some(only)) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    (steps, outcome)
+}
+
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     let timeout = Duration::from_secs(args.timeout.min(60));
@@ -451,6 +486,36 @@ async fn setup(
     ui: &Ui,
     steps: &mut Vec<StepReport>,
 ) -> Result<()> {
+    engine(args, process, ui, steps, None).await
+}
+
+/// The steps of `plan` that `only` names and that fix something (`None`: every step).
+/// Keeping a user's edited file (ours beside it) and a refusal fix nothing, so a partial
+/// run leaves them to their printed fix.
+pub fn select(plan: Vec<StepPlan>, only: Option<&[&str]>) -> Vec<StepPlan> {
+    let Some(ids) = only else { return plan };
+    plan.into_iter()
+        .filter(|s| {
+            ids.contains(&s.id)
+                && s.changes()
+                && !matches!(
+                    s.action,
+                    Action::Config(config_steps::Change::Write { edited: true, .. })
+                        | Action::Config(config_steps::Change::Refuse(_))
+                )
+        })
+        .collect()
+}
+
+/// Run setup's engine (observe → plan → show → confirm → apply under the lock) for every
+/// step, or only for the steps `only` names that fix something (`doctor --fix`).
+async fn engine(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    steps: &mut Vec<StepReport>,
+    only: Option<&[&'static str]>,
+) -> Result<()> {
     let settings = Settings::resolve(args, process)?;
     let requests = Requests {
         act: act_step::request(args, process)?,
@@ -465,9 +530,16 @@ async fn setup(
     };
     let receipt = load_receipt(&run.settings.state_dir, ui);
     let facts = observe(&run, &receipt).await?;
-    let planned = plan(&facts);
+    let planned = select(plan(&facts), only);
+    if only.is_some() && planned.is_empty() {
+        ui.info("no setup step can fix what the checks found");
+        return Ok(());
+    }
     show_plan(ui, &run.settings, &planned);
     let changes = planned.iter().any(StepPlan::changes);
+    // Under the lock the plan is computed again; a partial run keeps to these steps.
+    let chosen: Vec<&'static str> = planned.iter().map(|s| s.id).collect();
+    let only = only.map(|_| chosen.as_slice());
 
     if args.dry_run {
         for step in &planned {
@@ -532,7 +604,7 @@ async fn setup(
     .await?;
     let mut receipt = load_receipt(&run.settings.state_dir, ui);
     let facts = observe(&run, &receipt).await?;
-    for step in &plan(&facts) {
+    for step in &select(plan(&facts), only) {
         let report = apply_step(&run, step, &mut receipt).await?;
         ui.step(report.status.as_str(), report.id, &report.summary);
         steps.push(report);

@@ -145,3 +145,126 @@ fn lifecycle_bundle_to_an_unwritable_place_fails_naming_it() {
         .run();
     out.assert_code(1).assert_stderr_contains("/proc/actsim-no");
 }
+
+/// The `fix.steps` of a `doctor --fix` JSON report as (id, status).
+fn fix_steps(out: &crate::support::Outcome) -> Vec<(String, String)> {
+    out.json()["fix"]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fix.steps\n{out}"))
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or("").to_string(),
+                s["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_no_failed_check(out: &crate::support::Outcome) {
+    for c in out.json()["checks"].as_array().unwrap() {
+        assert_ne!(c["status"], "fail", "{} failed\n{out}", c["id"]);
+    }
+}
+
+/// `doctor --fix` repairs a stale DOCKER_GID, a deleted actrc and a removed image, each
+/// with exactly the setup step that fixes it, then passes. On a private daemon whose
+/// socket group can change like a reinstalled Docker's.
+#[test]
+fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed_image() {
+    let Some(w) = World::private() else { return };
+    w.fresh_setup();
+    let healthy = w.doctor(60).run();
+    healthy.assert_success();
+    let env_before = std::fs::read_to_string(w.env_file()).unwrap();
+
+    // 1. Docker "reinstalled": the socket now belongs to another group.
+    let group = crate::support::users::TempGroup::new();
+    let socket = w.daemon.as_ref().unwrap().socket().to_path_buf();
+    std::os::unix::fs::chown(&socket, None, Some(group.gid)).unwrap();
+    let stale = w.doctor(60).run();
+    stale
+        .assert_code(1)
+        .assert_status("container.socket", "fail")
+        .assert_check_mentions("container.socket", "DOCKER_GID");
+    // Without a terminal and without --yes: exit 3, nothing changed.
+    let declined = w.doctor(60).arg("--fix").run();
+    declined.assert_code(3).assert_stderr_contains("--yes");
+    assert_eq!(std::fs::read_to_string(w.env_file()).unwrap(), env_before);
+    let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
+    fixed.assert_success();
+    assert_eq!(
+        fix_steps(&fixed),
+        [("env".into(), "changed".into())],
+        "{fixed}"
+    );
+    assert_eq!(
+        fixed.json()["fix"]["checks_before"]
+            .as_array()
+            .unwrap()
+            .len(),
+        11
+    );
+    fixed.assert_status("container.socket", "pass");
+    assert_no_failed_check(&fixed);
+    let env = std::fs::read_to_string(w.env_file()).unwrap();
+    assert!(
+        env.contains(&format!("DOCKER_GID={}\n", group.gid)),
+        "{env}"
+    );
+    assert_eq!(w.receipt()["docker"]["docker_gid"], group.gid);
+
+    // 2. The actrc is deleted: act would stop at its first-run prompt.
+    std::fs::remove_file(w.actrc()).unwrap();
+    let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
+    fixed.assert_success();
+    assert_eq!(
+        fix_steps(&fixed),
+        [("actrc".into(), "changed".into())],
+        "{fixed}"
+    );
+    fixed.assert_status("act.docker", "pass");
+    // The platform image setup was given, not the default.
+    let actrc = std::fs::read_to_string(w.actrc()).unwrap();
+    assert!(
+        actrc.contains(&format!("-P ubuntu-latest={}", w.image)),
+        "{actrc}"
+    );
+
+    // 3. The simulator image is removed.
+    let image = "actsim/act:0.2.89";
+    w.docker()
+        .args(["image", "rm", image])
+        .run()
+        .assert_success();
+    let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
+    fixed.assert_success();
+    assert_no_failed_check(&fixed);
+    let label = format!(
+        "{{{{index .Config.Labels \"{}\"}}}}",
+        actsim::docker::image::SHA_LABEL
+    );
+    let inspect = w
+        .docker()
+        .args(["image", "inspect", "--format", &label, image])
+        .run();
+    inspect.assert_success();
+    assert_eq!(
+        inspect.stdout.trim(),
+        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        "the rebuilt image holds the installed act"
+    );
+
+    // Healthy again: a fix with nothing to fix changes nothing.
+    let again = w.doctor(60).args(["--fix", "--yes"]).run();
+    again.assert_success();
+    let steps = again.json()["fix"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        steps.iter().all(|s| s["status"] != "changed"),
+        "a second fix changed something\n{again}"
+    );
+}
