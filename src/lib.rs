@@ -19,6 +19,7 @@ pub mod receipt;
 pub mod render;
 pub mod setup;
 pub mod ui;
+pub mod uninstall;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Uninstall(args) => uninstall::run(args, &process),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),
     }

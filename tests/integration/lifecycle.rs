@@ -268,3 +268,179 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
         "a second fix changed something\n{again}"
     );
 }
+
+/// `(id, status)` of every step of a setup or uninstall JSON report.
+fn steps(out: &crate::support::Outcome) -> Vec<(String, String)> {
+    out.json()["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps\n{out}"))
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or("").to_string(),
+                s["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The members line of the machine's real docker group (empty when there is none).
+fn real_docker_group() -> String {
+    Cmd::new("getent").args(["group", "docker"]).run().stdout
+}
+
+const UNINSTALL_STEPS: [&str; 8] = [
+    "act", "image", "volume", "compose", "env", "actrc", "group", "state",
+];
+
+/// Uninstall after a fresh setup leaves no file setup wrote, no image, no volume, no state
+/// dir, and the real docker group as it was; a dry run before changes nothing; a second
+/// uninstall changes nothing.
+#[test]
+fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
+    let Some(w) = World::private() else { return };
+    let group_before = real_docker_group();
+    let before = w.tree();
+    w.fresh_setup();
+    let daemon = w.daemon.as_ref().unwrap();
+    assert!(daemon.images().contains(&"actsim/act:0.2.89".to_string()));
+    // A compose run would create the act cache volume; create it the same way.
+    let volume = format!("actsim-act-cache-{}", nix::unistd::getuid());
+    daemon
+        .docker()
+        .args(["volume", "create", &volume])
+        .run()
+        .assert_success();
+    let installed = w.tree();
+
+    let dry = w.uninstall().args(["--yes", "--dry-run"]).run();
+    dry.assert_success();
+    assert_eq!(w.tree(), installed, "a dry run changed files\n{dry}");
+    assert!(daemon.images().contains(&"actsim/act:0.2.89".to_string()));
+
+    let out = w.uninstall().arg("--yes").run();
+    out.assert_success();
+    assert_eq!(out.json()["schema"], 1, "{out}");
+    assert_eq!(out.json()["changed"], true, "{out}");
+    let ids: Vec<String> = steps(&out).into_iter().map(|(i, _)| i).collect();
+    assert_eq!(ids, UNINSTALL_STEPS, "{out}");
+    for (id, status) in steps(&out) {
+        let want: &[&str] = match id.as_str() {
+            "group" => &["skipped"],
+            _ => &["changed"],
+        };
+        assert!(
+            want.contains(&status.as_str()),
+            "step {id} is {status}\n{out}"
+        );
+    }
+    // No file setup wrote is left, nor actsim's own directories; generic parents setup
+    // may have created (~/.config, ~/.local/state, the bin dir) stay, empty.
+    let left: Vec<String> = w
+        .tree()
+        .into_iter()
+        .filter(|p| !before.contains(p) && !w.root.path().join(p).is_dir())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "uninstall left what setup wrote: {left:?}\n{out}"
+    );
+    for dir in [
+        w.state(),
+        w.config(),
+        w.actrc().parent().unwrap().to_path_buf(),
+    ] {
+        assert!(!dir.exists(), "{} is left\n{out}", dir.display());
+    }
+    assert!(
+        !daemon.images().iter().any(|i| i.starts_with("actsim/act:")),
+        "{:?}",
+        daemon.images()
+    );
+    assert!(
+        daemon.images().contains(&w.image),
+        "the platform image is not actsim's"
+    );
+    assert!(
+        !daemon.volumes().contains(&volume),
+        "{:?}",
+        daemon.volumes()
+    );
+    assert_eq!(
+        real_docker_group(),
+        group_before,
+        "the real docker group changed"
+    );
+
+    let again = w.uninstall().arg("--yes").run();
+    again.assert_success();
+    assert_eq!(again.json()["changed"], false, "{again}");
+    assert!(
+        steps(&again).iter().all(|(_, s)| s != "changed"),
+        "a second uninstall changed something\n{again}"
+    );
+}
+
+/// After a setup that replaced the user's older act, uninstall restores it (same hash);
+/// an edited compose file is kept and listed; the actrc keeps the user's own lines;
+/// without a terminal and without --yes nothing changes (exit 3).
+#[test]
+fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
+    let Some(w) = World::private() else { return };
+    // The user's own act (an older one) and their own actrc line.
+    let old_act = "#!/bin/sh\necho 'act version 0.2.50'\n";
+    temp::write(&w.act(), old_act);
+    temp::chmod(&w.act(), 0o755);
+    let old_sha = actsim::files::sha256_hex(old_act.as_bytes());
+    temp::write(&w.actrc(), "--container-architecture linux/amd64\n");
+    w.fresh_setup();
+    assert_ne!(
+        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        old_sha
+    );
+    // The user edits the compose file.
+    let mut compose = std::fs::read_to_string(w.compose()).unwrap();
+    compose.push_str("# my note\n");
+    std::fs::write(w.compose(), &compose).unwrap();
+
+    let refused = w.uninstall().run();
+    refused.assert_code(3).assert_stderr_contains("--yes");
+    assert!(w.state().join("receipt.json").exists());
+
+    let out = w.uninstall().arg("--yes").run();
+    out.assert_success();
+    assert_eq!(
+        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        old_sha,
+        "the replaced act is back\n{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(w.act()).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.compose()).unwrap(),
+        compose,
+        "the edit survives"
+    );
+    let kept = out.json()["kept"].as_array().unwrap().clone();
+    assert!(
+        kept.iter()
+            .any(|k| k["path"] == w.compose().display().to_string()),
+        "the edited compose file is listed as kept\n{out}"
+    );
+    out.assert_stderr_contains("keeping your edited");
+    assert!(!w.env_file().exists(), "the unedited .env goes\n{out}");
+    assert_eq!(
+        std::fs::read_to_string(w.actrc()).unwrap(),
+        "--container-architecture linux/amd64\n",
+        "only actsim's -P lines go\n{out}"
+    );
+    assert!(!w.state().exists());
+
+    let again = w.uninstall().arg("--yes").run();
+    again.assert_success();
+    assert_eq!(again.json()["changed"], false, "{again}");
+    assert_eq!(std::fs::read_to_string(w.compose()).unwrap(), compose);
+}

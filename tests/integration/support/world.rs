@@ -169,14 +169,12 @@ impl World {
         )
     }
 
-    /// `actsim uninstall --format json` on this world (add `--yes` and friends).
+    /// `actsim uninstall --format json` on this world (add `--yes` and friends); it finds
+    /// everything through the receipt.
     pub fn uninstall(&self) -> Cmd {
         self.within(
             Cmd::actsim()
-                .args(["uninstall", "--format", "json", "--bin-dir"])
-                .arg(self.bin())
-                .arg("--config-dir")
-                .arg(self.config())
+                .args(["uninstall", "--format", "json"])
                 .timeout(Duration::from_secs(180)),
         )
     }
