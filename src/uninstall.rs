@@ -1278,3 +1278,171 @@ pub fn run(args: UninstallArgs, process: &Process) -> ExitCode {
     }
     ExitCode::from(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn facts() -> Facts {
+        Facts {
+            user: "alice".into(),
+            state_dir: "/home/alice/.local/state/actsim".into(),
+            state_entries: Some(vec!["receipt.json".into()]),
+            receipt_found: true,
+            act: Some(ActFacts {
+                path: "/home/alice/.local/bin/act".into(),
+                recorded_sha: OURS.into(),
+                current_sha: Some(OURS.into()),
+                replaced: None,
+            }),
+            files: vec![FileFacts {
+                id: ENV,
+                path: "/home/alice/.config/actsim/.env".into(),
+                recorded_sha: sha(b"A=1\n"),
+                current: Some(b"A=1\n".to_vec()),
+                refused: None,
+            }],
+            platform: Some("img:1".into()),
+            images: Ok(vec!["actsim/act:0.2.89".into()]),
+            volume: ("actsim-act-cache-1000".into(), Ok(true)),
+            group: Some(GroupFacts {
+                name: "docker".into(),
+                added_by_setup: true,
+                member: true,
+                command: vec![
+                    "gpasswd".into(),
+                    "-d".into(),
+                    "alice".into(),
+                    "docker".into(),
+                ],
+            }),
+        }
+    }
+
+    fn step<'a>(plan: &'a [Step], id: &str) -> &'a Step {
+        plan.iter().find(|s| s.id == id).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_install_is_removed_in_order_with_the_state_dir_last() {
+        let p = plan(&facts(), Flags::default());
+        let ids: Vec<&str> = p.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [ACT, IMAGE, VOLUME, COMPOSE, ENV, ACTRC, GROUP, STATE]);
+        assert!(matches!(
+            step(&p, ACT).action,
+            Action::Change(Change::RemoveFile { .. })
+        ));
+        assert!(matches!(
+            step(&p, ENV).action,
+            Action::Change(Change::RemoveFile { .. })
+        ));
+        assert!(matches!(
+            step(&p, STATE).action,
+            Action::Change(Change::RemoveState { .. })
+        ));
+        // The group stays unless asked; then only a membership setup added goes.
+        assert_eq!(step(&p, GROUP).action, Action::Skip);
+        let p = plan(
+            &facts(),
+            Flags {
+                remove_group: true,
+                ..Flags::default()
+            },
+        );
+        assert!(matches!(
+            step(&p, GROUP).action,
+            Action::Change(Change::LeaveGroup { .. })
+        ));
+        let mut f = facts();
+        f.group.as_mut().unwrap().added_by_setup = false;
+        let p = plan(
+            &f,
+            Flags {
+                remove_group: true,
+                ..Flags::default()
+            },
+        );
+        assert_eq!(step(&p, GROUP).action, Action::Skip);
+    }
+
+    #[test]
+    fn a_changed_act_is_kept_and_a_replaced_one_restored_unless_keep_act() {
+        let mut f = facts();
+        f.act.as_mut().unwrap().current_sha = Some(OLD.into());
+        let p = plan(&f, Flags::default());
+        assert_eq!(step(&p, ACT).action, Action::Skip);
+        assert!(step(&p, ACT).kept.is_some() && !step(&p, ACT).warnings.is_empty());
+
+        let mut f = facts();
+        f.act.as_mut().unwrap().replaced =
+            Some(("/st/backup/act-b".into(), OLD.into(), Some(OLD.into())));
+        let p = plan(&f, Flags::default());
+        assert!(
+            matches!(&step(&p, ACT).action, Action::Change(Change::RestoreAct { sha, .. }) if sha == OLD)
+        );
+        let p = plan(
+            &f,
+            Flags {
+                keep_act: true,
+                ..Flags::default()
+            },
+        );
+        assert_eq!(step(&p, ACT).action, Action::Skip);
+        // A backup that changed is not restored: ours is removed, with a warning.
+        f.act.as_mut().unwrap().replaced =
+            Some(("/st/backup/act-b".into(), OLD.into(), Some(OURS.into())));
+        let p = plan(&f, Flags::default());
+        assert!(matches!(
+            step(&p, ACT).action,
+            Action::Change(Change::RemoveFile { .. })
+        ));
+        assert!(!step(&p, ACT).warnings.is_empty());
+    }
+
+    #[test]
+    fn edited_files_are_kept_and_listed() {
+        let mut f = facts();
+        f.files[0].current = Some(b"A=2\n".to_vec());
+        let p = plan(&f, Flags::default());
+        assert_eq!(step(&p, ENV).action, Action::Skip);
+        assert_eq!(step(&p, ENV).kept.as_ref().unwrap().path, f.files[0].path);
+    }
+
+    #[test]
+    fn only_actsims_mappings_leave_the_actrc() {
+        let text = "# mine\n-P ubuntu-latest=img:1\n-P ubuntu-24.04=img:1\n-P ubuntu-22.04=img:1\n-P macos-latest=-self-hosted\n";
+        assert_eq!(
+            strip_actrc(text, None),
+            "# mine\n-P macos-latest=-self-hosted\n"
+        );
+        // Edited: only the exact lines with setup's image go.
+        let edited = "-P ubuntu-latest=mine:2\n-P ubuntu-24.04=img:1\n";
+        assert_eq!(
+            strip_actrc(edited, Some("img:1")),
+            "-P ubuntu-latest=mine:2\n"
+        );
+        assert_eq!(strip_actrc("-P ubuntu-latest=img:1\n\n", None), "");
+    }
+
+    #[test]
+    fn no_receipt_changes_nothing_but_an_empty_state_dir() {
+        let f = Facts {
+            receipt_found: false,
+            act: None,
+            files: vec![],
+            images: Ok(vec![]),
+            volume: ("v".into(), Ok(false)),
+            group: None,
+            state_entries: None,
+            ..facts()
+        };
+        assert!(!plan(&f, Flags::default()).iter().any(Step::changes));
+        assert_eq!(
+            leave_command("a", "g", |t| t == "gpasswd"),
+            ["gpasswd", "-d", "a", "g"]
+        );
+    }
+}

@@ -444,3 +444,112 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
     assert_eq!(again.json()["changed"], false, "{again}");
     assert_eq!(std::fs::read_to_string(w.compose()).unwrap(), compose);
 }
+
+/// `actsim setup --yes --user NAME` as root against the world's private daemon, with a
+/// root-owned bin dir; the user's files go to their own home.
+fn setup_for(
+    w: &World,
+    user: &crate::support::users::TempUser,
+    bin: &Path,
+) -> crate::support::Outcome {
+    let out = Cmd::actsim()
+        .args([
+            "setup",
+            "--yes",
+            "--format",
+            "json",
+            "--no-check",
+            "--user",
+            &user.name,
+        ])
+        .arg("--act-base-url")
+        .arg(w.mirror.base_url())
+        .args(["--platform-image", &w.image])
+        .arg("--bin-dir")
+        .arg(bin)
+        .env("DOCKER_HOST", w.docker_host().unwrap())
+        .timeout(Duration::from_secs(300))
+        .run();
+    out.assert_success();
+    out
+}
+
+fn uninstall_for(w: &World, user: &crate::support::users::TempUser) -> Cmd {
+    Cmd::actsim()
+        .args([
+            "uninstall",
+            "--yes",
+            "--format",
+            "json",
+            "--user",
+            &user.name,
+        ])
+        .env("DOCKER_HOST", w.docker_host().unwrap())
+        .timeout(Duration::from_secs(180))
+}
+
+fn members(group: &str) -> String {
+    Cmd::new("getent").args(["group", group]).run().stdout
+}
+
+/// Root undoing a user's setup: the user's files go from their home, the group membership
+/// setup added stays unless --remove-group, a membership setup did not add stays even
+/// with it, and the machine's real docker group is never touched.
+#[test]
+fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setup_added() {
+    use crate::support::users::{TempGroup, TempUser, require_root};
+    if !require_root() {
+        return;
+    }
+    let Some(w) = World::private() else { return };
+    let real_group = real_docker_group();
+    let group = TempGroup::new();
+    std::os::unix::fs::chown(w.daemon.as_ref().unwrap().socket(), None, Some(group.gid)).unwrap();
+    let bin = temp::dir();
+
+    // Setup adds the user to the socket's group; a plain uninstall leaves that.
+    let alice = TempUser::new();
+    let out = setup_for(&w, &alice, bin.path());
+    assert!(
+        steps(&out).contains(&("group".into(), "changed".into())),
+        "{out}"
+    );
+    let compose = alice.home.join(".config/actsim/docker-compose.yml");
+    assert!(compose.exists());
+    let out = uninstall_for(&w, &alice).run();
+    out.assert_success();
+    assert!(
+        steps(&out).contains(&("group".into(), "skipped".into())),
+        "{out}"
+    );
+    assert!(members(&group.name).contains(&alice.name), "{out}");
+    assert!(
+        !compose.exists() && !alice.home.join(".local/state/actsim").exists(),
+        "{out}"
+    );
+    assert!(!bin.path().join("act").exists(), "{out}");
+
+    // She was in the group before this setup: --remove-group leaves her there.
+    setup_for(&w, &alice, bin.path());
+    let out = uninstall_for(&w, &alice).arg("--remove-group").run();
+    out.assert_success();
+    assert!(members(&group.name).contains(&alice.name), "{out}");
+
+    // Bob's membership came from setup: --remove-group takes it away again.
+    let bob = TempUser::new();
+    setup_for(&w, &bob, bin.path());
+    assert!(members(&group.name).contains(&bob.name));
+    let out = uninstall_for(&w, &bob).arg("--remove-group").run();
+    out.assert_success();
+    assert!(
+        steps(&out).contains(&("group".into(), "changed".into())),
+        "{out}"
+    );
+    assert!(!members(&group.name).contains(&bob.name), "{out}");
+    assert!(members(&group.name).contains(&alice.name), "{out}");
+    assert_eq!(
+        real_docker_group(),
+        real_group,
+        "the real docker group changed"
+    );
+}

@@ -51,7 +51,11 @@ impl PrivateDaemon {
             .arg(d.join("dockerd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
+            // Its socket is root:root: no test joins anyone to the machine's docker group
+            // through it (tests hand the socket to a temporary group when they need one).
             .args([
+                "--group",
+                "root",
                 "--bridge",
                 "none",
                 "--iptables=false",
