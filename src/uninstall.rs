@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::cli::{Format, UninstallArgs};
 use crate::error::{Error, Result, exit};
 use crate::identity::TargetUser;
+use crate::privsep::Fs;
 use crate::process::Process;
 use crate::receipt::{Loaded, Receipt};
 use crate::render::PLATFORM_LABELS;
@@ -485,79 +486,46 @@ fn plan_file(file: &FileFacts, platform: Option<&str>) -> Step {
     }
 }
 
-/// File I/O in the user's directories and the state dir. With privilege separation
-/// (issue 7) these run in the user-side worker when root acts for another user.
+/// File I/O of uninstall, all through [`Fs`]: when root acts for another user, whatever
+/// that user could modify is read, hashed, written and removed by the agent running as
+/// them; root-owned paths by root without following links.
 pub mod userio {
-    use std::io::{Read, Write};
-    use std::os::unix::fs::OpenOptionsExt;
     use std::path::Path;
 
-    use sha2::{Digest, Sha256};
-
     use crate::error::{Error, Result};
+    use crate::files::MAX_READ;
+    use crate::privsep::Fs;
 
-    fn open_regular(path: &Path) -> std::io::Result<Option<std::fs::File>> {
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if !file.metadata()?.is_file() {
-            return Err(std::io::Error::other("not a regular file"));
-        }
-        Ok(Some(file))
-    }
+    /// Largest binary hashed (act is ~20 MB).
+    const MAX_BINARY: u64 = 512 << 20;
 
-    /// SHA-256 of a regular file (streamed, any size), never through a link; `None`
-    /// when absent.
-    pub fn hash(path: &Path) -> std::result::Result<Option<String>, String> {
-        let Some(mut file) = open_regular(path).map_err(|e| format!("{}: {e}", path.display()))?
-        else {
-            return Ok(None);
-        };
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
+    /// SHA-256 of a regular file, never through a link; `None` when absent.
+    pub fn hash(fs: &Fs, path: &Path) -> std::result::Result<Option<String>, String> {
+        match fs.open(path, MAX_BINARY) {
+            Ok(None) => Ok(None),
+            Ok(Some(f)) => crate::files::sha256_reader(f)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) => Err(e.to_string()),
         }
-        Ok(Some(hex::encode(h.finalize())))
     }
 
     /// A configuration file (≤ 1 MiB, regular, no link); `None` when absent.
-    pub fn read(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
-        crate::doctor::bundle::read_bounded(path)
+    pub fn read(fs: &Fs, path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+        fs.read(path, MAX_READ).map_err(|e| e.to_string())
     }
 
-    /// Names in a directory; `None` when it does not exist.
-    pub fn list_dir(dir: &Path) -> Option<Vec<String>> {
-        let entries = std::fs::read_dir(dir).ok()?;
-        let mut names: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Some(names)
+    /// Whether `dir` exists (as anything).
+    pub fn exists(fs: &Fs, dir: &Path) -> bool {
+        matches!(fs.stat(dir), Ok(Some(_)))
     }
 
     /// Unlink `path` when it is a regular file whose hash is `sha`. `Ok(false)`: it was
     /// already gone. A file with another hash is refused (it changed since planning).
-    pub fn remove_if(path: &Path, sha: &str) -> Result<bool> {
-        match hash(path).map_err(|e| Error::failed(e, None))? {
+    pub fn remove_if(fs: &Fs, path: &Path, sha: &str) -> Result<bool> {
+        match hash(fs, path).map_err(|e| Error::failed(e, None))? {
             None => Ok(false),
-            Some(h) if h == sha => {
-                std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-                Ok(true)
-            }
+            Some(h) if h == sha => fs.remove(path),
             Some(_) => Err(Error::failed(
                 format!("{} changed while uninstalling: kept", path.display()),
                 Some("run uninstall again".into()),
@@ -565,92 +533,83 @@ pub mod userio {
         }
     }
 
-    /// Copy `backup` over `target` atomically (temp file beside it, mode 0755, rename),
-    /// checking on the way that the copy's hash is `sha`.
-    pub fn restore(backup: &Path, target: &Path, sha: &str) -> Result<()> {
-        let dir = target.parent().unwrap_or(Path::new("/"));
-        let Some(mut src) = open_regular(backup).map_err(|e| Error::io(backup, e))? else {
-            return Err(Error::failed(format!("{} is gone", backup.display()), None));
-        };
-        let tmp = dir.join(format!(".act.{}.restore", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let result = (|| {
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o755)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&tmp)
-                .map_err(|e| Error::io(&tmp, e))?;
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let n = src.read(&mut buf).map_err(|e| Error::io(backup, e))?;
-                if n == 0 {
-                    break;
-                }
-                h.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(|e| Error::io(&tmp, e))?;
-            }
-            out.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            drop(out);
-            if hex::encode(h.finalize()) != sha {
-                return Err(Error::failed(
-                    format!(
-                        "{} does not hold the act setup replaced: not restored",
-                        backup.display()
-                    ),
-                    None,
-                ));
-            }
-            std::fs::rename(&tmp, target).map_err(|e| Error::io(target, e))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+    /// Put `backup` (hash `sha`) back at `target`, atomically, mode 0755; the copy is
+    /// hashed again afterwards.
+    pub fn restore(fs: &Fs, backup: &Path, target: &Path, sha: &str) -> Result<()> {
+        if hash(fs, backup)
+            .map_err(|e| Error::failed(e, None))?
+            .as_deref()
+            != Some(sha)
+        {
+            return Err(Error::failed(
+                format!(
+                    "{} does not hold the act setup replaced: not restored",
+                    backup.display()
+                ),
+                None,
+            ));
         }
-        crate::receipt::sync_dir(dir);
-        result
+        fs.copy(backup, target, 0o755, MAX_BINARY)?;
+        if hash(fs, target)
+            .map_err(|e| Error::failed(e, None))?
+            .as_deref()
+            != Some(sha)
+        {
+            return Err(Error::failed(
+                format!("{} changed while it was restored", target.display()),
+                Some("run uninstall again".into()),
+            ));
+        }
+        Ok(())
     }
 
     /// Write the actrc that is left (atomic, no links).
-    pub fn write(path: &Path, bytes: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
-        crate::files::write_atomic(path, bytes, 0o644, owner)
+    pub fn write(fs: &Fs, path: &Path, bytes: &[u8]) -> Result<()> {
+        fs.write_atomic(path, bytes, 0o644)
     }
 
     /// Remove `dir` when it is an empty directory (best effort).
-    pub fn remove_empty_dir(dir: &Path) {
-        let _ = std::fs::remove_dir(dir);
+    pub fn remove_empty_dir(fs: &Fs, dir: &Path) {
+        let _ = fs.remove_empty_dir(dir);
     }
 
-    /// Remove the state dir: actsim's own entries (receipt, lock, backups, run logs), then
-    /// the directory. Anything else in it is kept, and so is the directory then.
-    pub fn remove_state(dir: &Path) -> Result<Vec<String>> {
-        let mut left = Vec::new();
-        for name in list_dir(dir).unwrap_or_default() {
-            let path = dir.join(&name);
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-            let ours_file = matches!(name.as_str(), "receipt.json" | "setup.lock")
+    /// Remove the state dir: actsim's own files (receipt, lock, `backup/act-*`,
+    /// `logs/run-*.log`), then the directories. Anything else keeps the directory; it is
+    /// reported.
+    pub fn remove_state(fs: &Fs, dir: &Path) -> Result<Vec<String>> {
+        for name in fs.list(dir, "", "")? {
+            let ours = matches!(name.as_str(), "receipt.json" | "setup.lock")
                 || name.starts_with("receipt.json.");
-            if ours_file && !meta.is_dir() {
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            } else if matches!(name.as_str(), "backup" | "logs") && meta.is_dir() {
-                for inner in list_dir(&path).unwrap_or_default() {
-                    let p = path.join(&inner);
-                    let is_file = std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir());
-                    let ours = inner.starts_with("act-") || inner.starts_with("run-");
-                    if is_file && ours {
-                        std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-                    } else {
-                        left.push(p.display().to_string());
-                    }
+            if ours {
+                fs.remove(&dir.join(&name))?;
+            }
+        }
+        for (sub, prefix, suffix) in [("backup", "act-", ""), ("logs", "run-", ".log")] {
+            let d = dir.join(sub);
+            if exists(fs, &d) {
+                for name in fs.list(&d, prefix, suffix).unwrap_or_default() {
+                    fs.remove(&d.join(name))?;
                 }
-                remove_empty_dir(&path);
-            } else {
-                left.push(path.display().to_string());
+                remove_empty_dir(fs, &d);
+            }
+        }
+        let _ = fs.remove_empty_dir(dir);
+        if !exists(fs, dir) {
+            return Ok(Vec::new());
+        }
+        let mut left: Vec<String> = fs
+            .list(dir, "", "")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| dir.join(n).display().to_string())
+            .collect();
+        for sub in ["backup", "logs"] {
+            if exists(fs, &dir.join(sub)) {
+                left.push(dir.join(sub).display().to_string());
             }
         }
         if left.is_empty() {
-            std::fs::remove_dir(dir).map_err(|e| Error::io(dir, e))?;
+            left.push(format!("{} (not empty)", dir.display()));
         }
         Ok(left)
     }
@@ -659,13 +618,17 @@ pub mod userio {
 /// Where things are, for whom.
 struct Settings {
     user: TargetUser,
+    /// The one door to the file system (separated when root acts for another user).
+    fs: Fs,
     state_dir: PathBuf,
-    owner: Option<(u32, u32)>,
+    /// Root's state dir: its receipt records an act in a root-owned bin dir that setup
+    /// installed for another user.
+    system_state_dir: PathBuf,
     timeout: Duration,
 }
 
 async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
-    let (receipt, receipt_found) = match Receipt::load(&s.state_dir) {
+    let load = |fs: &Fs, dir: &Path| match Receipt::load(fs, dir) {
         Loaded::Found(r) => (r, true),
         Loaded::Missing => (Receipt::default(), false),
         Loaded::Corrupt(why) => {
@@ -673,7 +636,19 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
             (Receipt::default(), false)
         }
     };
-    let act = receipt.act.as_ref().map(|a| {
+    let fs = &s.fs;
+    let (receipt, receipt_found) = load(fs, &s.state_dir);
+    // Root for another user: an act in a root-owned bin dir is in root's receipt.
+    let system = if fs.is_separated() {
+        Some(load(&Fs::local(), &s.system_state_dir).0)
+    } else {
+        None
+    };
+    let act_receipt = receipt
+        .act
+        .as_ref()
+        .or_else(|| system.as_ref().and_then(|r| r.act.as_ref()));
+    let act = act_receipt.map(|a| {
         let replaced = a
             .replaced
             .iter()
@@ -682,13 +657,13 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
                 (
                     r.backup.clone(),
                     r.sha256.clone(),
-                    userio::hash(&r.backup).ok().flatten(),
+                    userio::hash(fs, &r.backup).ok().flatten(),
                 )
             });
         ActFacts {
             path: a.install_path.clone(),
             recorded_sha: a.binary_sha256.clone(),
-            current_sha: userio::hash(&a.install_path).ok().flatten(),
+            current_sha: userio::hash(fs, &a.install_path).ok().flatten(),
             replaced,
         }
     });
@@ -696,7 +671,7 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
     let mut platform = None;
     for id in [COMPOSE, ENV, ACTRC] {
         if let Some(f) = receipt.files.get(id) {
-            let (current, refused) = match userio::read(&f.path) {
+            let (current, refused) = match userio::read(fs, &f.path) {
                 Ok(c) => (c, None),
                 Err(e) => (None, Some(e)),
             };
@@ -742,7 +717,7 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
         });
     Facts {
         user: s.user.name.clone(),
-        state_entries: userio::list_dir(&s.state_dir),
+        state_entries: userio::exists(fs, &s.state_dir).then(Vec::new),
         state_dir: s.state_dir.clone(),
         receipt_found,
         act,
@@ -838,12 +813,15 @@ async fn apply(
     match change {
         Change::Fail(why) => Ok(report(StepStatus::Failed, why.clone())),
         Change::RemoveFile { path, sha } => {
-            let removed = userio::remove_if(path, sha)?;
+            let removed = userio::remove_if(&s.fs, path, sha)?;
             if let Some(dir) = path.parent() {
                 // The directories setup created for its files, when nothing else is in them.
                 if matches!(step.id, COMPOSE | ENV | ACTRC) {
-                    userio::remove_empty_dir(dir);
+                    userio::remove_empty_dir(&s.fs, dir);
                 }
+            }
+            if step.id == ACT {
+                forget_system_act(s, path)?;
             }
             Ok(report(
                 if removed {
@@ -865,14 +843,15 @@ async fn apply(
             ours,
         } => {
             // The restore is renamed over ours: ours must still be what the plan saw.
-            let now = userio::hash(target).map_err(|e| Error::failed(e, None))?;
+            let now = userio::hash(&s.fs, target).map_err(|e| Error::failed(e, None))?;
             if now.is_some() && now != *ours {
                 return Err(Error::failed(
                     format!("{} changed while uninstalling: kept", target.display()),
                     Some("run uninstall again".into()),
                 ));
             }
-            userio::restore(backup, target, want)?;
+            userio::restore(&s.fs, backup, target, want)?;
+            forget_system_act(s, target)?;
             Ok(report(
                 StepStatus::Changed,
                 format!(
@@ -887,13 +866,13 @@ async fn apply(
             bytes,
             sha_before,
         } => {
-            if userio::hash(path).ok().flatten().as_deref() != Some(sha_before.as_str()) {
+            if userio::hash(&s.fs, path).ok().flatten().as_deref() != Some(sha_before.as_str()) {
                 return Err(Error::failed(
                     format!("{} changed while uninstalling: kept", path.display()),
                     Some("run uninstall again".into()),
                 ));
             }
-            userio::write(path, bytes, s.owner)?;
+            userio::write(&s.fs, path, bytes)?;
             Ok(report(
                 StepStatus::Changed,
                 format!("removed actsim's -P lines from {}", path.display()),
@@ -1004,7 +983,7 @@ async fn apply(
             ))
         }
         Change::RemoveState { dir } => {
-            let left = userio::remove_state(dir)?;
+            let left = userio::remove_state(&s.fs, dir)?;
             if left.is_empty() {
                 Ok(report(
                     StepStatus::Changed,
@@ -1027,6 +1006,29 @@ async fn apply(
             }
         }
     }
+}
+
+/// After act at `path` is gone or restored: when root's receipt recorded it, drop that
+/// record and its backups there (root's state dir itself stays: it is the machine's).
+fn forget_system_act(s: &Settings, path: &Path) -> Result<()> {
+    if !s.fs.is_separated() {
+        return Ok(());
+    }
+    let local = Fs::local();
+    let Loaded::Found(mut system) = Receipt::load(&local, &s.system_state_dir) else {
+        return Ok(());
+    };
+    if system.act.as_ref().is_none_or(|a| a.install_path != path) {
+        return Ok(());
+    }
+    if let Some(act) = system.act.take() {
+        for r in act.replaced {
+            if r.backup.starts_with(&s.system_state_dir) {
+                let _ = local.remove(&r.backup);
+            }
+        }
+    }
+    system.save(&local, &s.system_state_dir)
 }
 
 /// Run the leave command as root, or through `sudo -n`; exit 5 with the command otherwise.
@@ -1110,9 +1112,9 @@ async fn uninstall(
 ) -> Result<()> {
     let user = TargetUser::resolve(args.user.as_deref(), process)?;
     let s = Settings {
+        fs: Fs::for_user(&user),
         state_dir: user.state_dir(process),
-        owner: (nix::unistd::Uid::effective().is_root() && !user.is_current)
-            .then_some((user.uid, user.gid)),
+        system_state_dir: crate::setup::system_state_dir(process),
         timeout: Duration::from_secs(args.timeout),
         user,
     };
@@ -1185,7 +1187,7 @@ async fn uninstall(
     }
     // Under the lock, look again (another run may be busy); the lock goes with the state dir.
     let _lock = if changes && facts.state_entries.is_some() {
-        Some(crate::lock::acquire(&s.state_dir, Instant::now() + s.timeout, ui).await?)
+        Some(crate::lock::acquire(&s.fs, &s.state_dir, Instant::now() + s.timeout, ui).await?)
     } else {
         None
     };
@@ -1241,7 +1243,7 @@ pub fn run(args: UninstallArgs, process: &Process) -> ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = uninstall(&args, process, &ui, &mut steps, &mut kept) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));

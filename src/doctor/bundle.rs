@@ -474,7 +474,7 @@ pub async fn write(
     c.files
         .insert(0, ("MANIFEST.txt".into(), manifest.into_bytes()));
     let bytes = archive(&c.files)?;
-    crate::files::write_atomic(file, &bytes, 0o600, None)?;
+    crate::files::write_atomic(file, &bytes, 0o600, crate::files::Walk::Lenient)?;
     Ok(c.files.into_iter().map(|(n, _)| n).collect())
 }
 

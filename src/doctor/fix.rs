@@ -96,7 +96,7 @@ pub fn setup_args(
     }
     if process.var_nonempty("ACTSIM_ACT_VERSION").is_none()
         && let Loaded::Found(Receipt { act: Some(act), .. }) =
-            Receipt::load(&opts.user.state_dir(process))
+            Receipt::load(&crate::privsep::Fs::local(), &opts.user.state_dir(process))
     {
         flag("--act-version", act.version.into());
     }

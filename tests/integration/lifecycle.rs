@@ -468,6 +468,7 @@ fn setup_for(
         .arg("--bin-dir")
         .arg(bin)
         .env("DOCKER_HOST", w.docker_host().unwrap())
+        .env("ACTSIM_SYSTEM_STATE_DIR", w.system_state())
         .timeout(Duration::from_secs(300))
         .run();
     out.assert_success();
@@ -485,6 +486,7 @@ fn uninstall_for(w: &World, user: &crate::support::users::TempUser) -> Cmd {
             &user.name,
         ])
         .env("DOCKER_HOST", w.docker_host().unwrap())
+        .env("ACTSIM_SYSTEM_STATE_DIR", w.system_state())
         .timeout(Duration::from_secs(180))
 }
 
@@ -528,6 +530,12 @@ fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setu
         "{out}"
     );
     assert!(!bin.path().join("act").exists(), "{out}");
+    // act in the root-owned bin dir was recorded in root's receipt: that record is gone.
+    let system: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(w.system_state().join("receipt.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(system.get("act").is_none(), "{system}");
 
     // She was in the group before this setup: --remove-group leaves her there.
     setup_for(&w, &alice, bin.path());

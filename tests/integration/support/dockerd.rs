@@ -40,7 +40,13 @@ impl PrivateDaemon {
         std::fs::write(d.join("daemon.json"), "{}\n").unwrap();
         let socket = d.join("docker.sock");
         let log = std::fs::File::create(d.join("dockerd.log")).unwrap();
-        let child = Command::new(dockerd)
+        // LEAD: in a network namespace of its own. A dockerd with `--bridge none` in the
+        // host's namespace deletes the host's `docker0` (moby removes the default bridge
+        // interface when the bridge is disabled), which broke every `docker run` on this
+        // machine. `unshare --net` gives it a private namespace; it reaches nothing.
+        let child = Command::new("unshare")
+            .args(["--net", "--"])
+            .arg(dockerd)
             .arg("--config-file")
             .arg(d.join("daemon.json"))
             .arg("--data-root")

@@ -86,6 +86,11 @@ impl World {
         self.home().join(".config/act/actrc")
     }
 
+    /// Root's state dir of this world (`ACTSIM_SYSTEM_STATE_DIR`, the same for every run).
+    pub fn system_state(&self) -> PathBuf {
+        self.root.path().join("system-state/actsim")
+    }
+
     /// `$XDG_STATE_HOME/actsim`.
     pub fn state(&self) -> PathBuf {
         self.home().join(".local/state/actsim")
@@ -112,7 +117,8 @@ impl World {
             .env("XDG_CONFIG_HOME", h.join(".config"))
             .env("XDG_STATE_HOME", h.join(".local/state"))
             .env("XDG_CACHE_HOME", h.join(".cache"))
-            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()));
+            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()))
+            .env("ACTSIM_SYSTEM_STATE_DIR", self.system_state());
         match self.docker_host() {
             Some(host) => cmd.env("DOCKER_HOST", host),
             None => cmd,
