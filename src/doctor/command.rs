@@ -183,7 +183,10 @@ fn fix(
             return (None, Some(e.exit_code()), None);
         }
     };
-    ui.heading(&format!("Fixing with setup's steps: {}", wanted.join(", ")));
+    ui.heading(&format!(
+        "Fixing: setup's steps {} may fix what failed or warned; those with something to do:",
+        wanted.join(", ")
+    ));
     let (steps, outcome) = crate::setup::run_steps(&setup_args, process, ui, &wanted);
     let report = super::FixReport {
         steps: steps.clone(),
