@@ -20,7 +20,7 @@ fn completions_load_in_bash() {
     );
     let out = Cmd::new("bash").args(["-c", &words]).run();
     out.assert_success();
-    for sub in ["setup", "doctor", "completions", "man"] {
+    for sub in ["setup", "doctor", "uninstall", "completions", "man"] {
         assert!(
             out.stdout.lines().any(|l| l == sub),
             "{sub} is not completed\n{out}"
@@ -33,7 +33,7 @@ fn completions_for_zsh_and_fish_name_every_command() {
     for shell in ["zsh", "fish"] {
         let out = Cmd::actsim().args(["completions", shell]).run();
         out.assert_success();
-        for sub in ["setup", "doctor", "completions", "man"] {
+        for sub in ["setup", "doctor", "uninstall", "completions", "man"] {
             assert!(out.stdout.contains(sub), "{shell}: {sub} missing\n{out}");
         }
     }
