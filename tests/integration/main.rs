@@ -3,6 +3,9 @@
 mod support;
 
 mod doctor;
+mod lifecycle;
+mod manual;
+mod resources;
 mod security;
 mod setup_act;
 mod setup_config;
