@@ -138,6 +138,11 @@ pub struct Common {
     #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
     pub platform_image: Option<String>,
 
+    /// The daemon to use, like DOCKER_HOST (e.g. unix:///var/run/docker.sock); as root for
+    /// another user it is root's choice, never the user's docker config.
+    #[arg(long, value_name = "URL", env = "ACTSIM_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+
     /// Show details under every check.
     #[arg(short, long)]
     pub verbose: bool,

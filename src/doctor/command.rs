@@ -61,6 +61,8 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
 }
 
 pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,

@@ -395,6 +395,8 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> 
 
 /// Entry point of `actsim setup`: runs, prints the outcome, returns the exit code.
 pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,
