@@ -16,6 +16,7 @@ pub mod lock;
 pub mod process;
 pub mod receipt;
 pub mod render;
+pub mod run;
 pub mod setup;
 pub mod ui;
 
@@ -40,6 +41,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Run(args) => run::main(args, &process),
     }
 }
 

@@ -24,6 +24,16 @@ pub struct ActBin {
     pub sha256: String,
 }
 
+/// The act doctor checks: the one in the bin dir, else the first on `PATH`.
+pub fn locate_act(process: &Process, opts: &Options) -> Option<PathBuf> {
+    let ours = opts.bin_dir.join("act");
+    if crate::process::is_executable(&ours) {
+        Some(ours)
+    } else {
+        process.which("act")
+    }
+}
+
 /// `act.binary`
 pub async fn act_binary(
     process: &Process,
@@ -32,10 +42,8 @@ pub async fn act_binary(
 ) -> (Outcome, Option<ActBin>) {
     let ours = opts.bin_dir.join("act");
     let on_path = process.which_all("act");
-    let path = if crate::process::is_executable(&ours) {
-        ours.clone()
-    } else if let Some(first) = on_path.first() {
-        first.clone()
+    let path = if let Some(found) = locate_act(process, opts) {
+        found
     } else {
         return (
             Outcome::fail(
