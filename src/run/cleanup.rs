@@ -73,8 +73,25 @@ pub async fn containers(
 }
 
 /// Remove what act created for `prefixes` since `since`, and `exact` containers; the names
-/// removed, and what could not be.
+/// removed, and what could not be. A container act was still creating when it was stopped
+/// can appear a moment later (its volume is then "in use"): one more round catches it.
 pub async fn remove(
+    docker: &Docker,
+    since: SystemTime,
+    prefixes: &[String],
+    exact: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let (mut removed, failed) = remove_once(docker, since, prefixes, exact).await;
+    if failed.is_empty() {
+        return (removed, failed);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (again, failed) = remove_once(docker, since, prefixes, exact).await;
+    removed.extend(again);
+    (removed, failed)
+}
+
+async fn remove_once(
     docker: &Docker,
     since: SystemTime,
     prefixes: &[String],

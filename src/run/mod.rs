@@ -172,11 +172,27 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         let failed = doc.preflight.iter().any(|f| f.status == Status::Fail);
         if failed {
             ui.findings(&doc.preflight);
+            let failures: Vec<&crate::doctor::Finding> = doc
+                .preflight
+                .iter()
+                .filter(|f| f.status == Status::Fail)
+                .collect();
+            let what: Vec<String> = failures
+                .iter()
+                .map(|f| format!("{}: {}", f.id, f.summary))
+                .collect();
+            let fixes: Vec<String> = failures.iter().flat_map(|f| f.fix.clone()).collect();
             stop!(
                 exit::FAILED,
                 Error::failed(
-                    "the preflight failed; act was not started",
-                    Some("fix the failures above (actsim doctor shows every check)".to_string())
+                    format!(
+                        "the preflight failed; act was not started ({})",
+                        what.join("; ")
+                    ),
+                    Some(format!(
+                        "{} (actsim doctor shows every check)",
+                        fixes.join("; ")
+                    ))
                 )
             );
         }
@@ -324,6 +340,19 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         Err(code) => stop!(code, signal_error(code)),
     };
     doc.images = reports;
+    if let (Some(d), Some(secs)) = (deadline, args.timeout)
+        && Instant::now() >= d
+    {
+        stop!(
+            exit::TIMEOUT,
+            Error::failed(
+                format!(
+                    "the run reached --timeout {secs}s before act started (preflight and images)"
+                ),
+                Some("allow more time with --timeout".to_string())
+            )
+        );
+    }
     if let Some(missing) = doc
         .images
         .iter()
@@ -672,7 +701,12 @@ fn display(ui: &Ui, tracker: &Tracker, show: Show) {
                 ui.info(&text);
             }
         }
-        Show::Plain(text) => ui.info(&format!("act: {text}")),
+        // act's own lines that are not JSON: its errors are shown, the rest only with -v.
+        Show::Plain(text) => {
+            if ui.verbose || text.starts_with("Error") {
+                ui.info(&format!("act: {text}"));
+            }
+        }
         Show::Status { job } => {
             if let Some(j) = tracker.jobs.iter().find(|j| j.key == job) {
                 let report = JobReport {

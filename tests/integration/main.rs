@@ -3,6 +3,7 @@
 mod support;
 
 mod doctor;
+mod run;
 mod setup_act;
 mod setup_config;
 mod setup_files;
