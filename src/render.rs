@@ -435,6 +435,61 @@ pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
         .filter(|image| !image.is_empty())
 }
 
+/// The actrc line that gives job containers the socket's group, so a step can use the
+/// mounted socket as a non-root user (nektos/act #1798).
+pub fn actrc_group_add(docker_gid: u32) -> String {
+    format!("--container-options --group-add {docker_gid}")
+}
+
+/// Whether `line` is a line [`actrc_group_add`] wrote (any gid).
+fn is_our_group_add(line: &str) -> bool {
+    line.trim()
+        .strip_prefix("--container-options --group-add ")
+        .is_some_and(|g| !g.is_empty() && g.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether actrc text sets `--container-options` (act takes one value: the last).
+pub fn actrc_has_container_options(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l == "--container-options"
+            || l.starts_with("--container-options ")
+            || l.starts_with("--container-options=")
+    })
+}
+
+/// [`merge_actrc`], plus the [`actrc_group_add`] line for `docker_gid` (replacing an
+/// earlier one of ours; kept out when the user set `--container-options` themselves).
+pub fn merge_actrc_with_group(
+    existing: Option<&str>,
+    platform_image: &str,
+    docker_gid: Option<u32>,
+) -> String {
+    let merged = merge_actrc(existing, platform_image);
+    let Some(gid) = docker_gid else {
+        return merged;
+    };
+    let ours = actrc_group_add(gid);
+    let mut out: Vec<String> = Vec::new();
+    let mut placed = false;
+    for line in merged.lines() {
+        if is_our_group_add(line) {
+            if !placed {
+                out.push(ours.clone());
+                placed = true;
+            }
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if !placed && !actrc_has_container_options(&out.join("\n")) {
+        out.push(ours);
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
 /// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
 ///
 /// Earlier mappings of exactly those labels (any form) are replaced, in place of the first
@@ -492,6 +547,23 @@ mod tests {
     #[test]
     fn env_snapshot() {
         insta::assert_snapshot!("env", render_env(&ctx()).unwrap());
+    }
+
+    #[test]
+    fn actrc_with_group_snapshot() {
+        let user = "# my settings\n-P ubuntu-22.04=old:img\n--container-options --group-add 12\n";
+        let merged = merge_actrc_with_group(Some(user), DEFAULT_PLATFORM_IMAGE, Some(999));
+        insta::assert_snapshot!("actrc-group", merged);
+        assert_eq!(
+            merge_actrc_with_group(Some(&merged), DEFAULT_PLATFORM_IMAGE, Some(999)),
+            merged,
+            "idempotent"
+        );
+        let theirs = "--container-options --privileged\n";
+        let kept = merge_actrc_with_group(Some(theirs), "img", Some(999));
+        assert!(!kept.contains("--group-add"), "{kept}");
+        assert!(kept.contains("--container-options --privileged"));
+        assert!(actrc_has_container_options(&kept));
     }
 
     #[test]

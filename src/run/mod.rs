@@ -388,8 +388,14 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         .act_args
         .iter()
         .any(|a| a == "--container-options" || a.starts_with("--container-options="));
+    // An actrc's --container-options (setup writes one with the group) is act's to apply:
+    // act takes one value, so passing ours would replace the user's.
+    let actrc_container_options = actrc_texts
+        .iter()
+        .any(|t| crate::render::actrc_has_container_options(t));
     if compose.is_none()
         && !user_container_options
+        && !actrc_container_options
         && let Some(gid) = socket_gid
     {
         act_args.extend(["--container-options".into(), format!("--group-add {gid}")]);
