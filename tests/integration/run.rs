@@ -438,3 +438,123 @@ fn run_bad_flags_exit_2() {
         .run();
     out.assert_code(2).assert_stdout_empty();
 }
+
+/// A config dir with setup's compose file and `.env` (unique project and cache volume), the
+/// simulator image built (by doctor, from the fixture act), for `--in-container`.
+struct Simulator {
+    config_home: TempDir,
+    project: String,
+    volume: String,
+}
+
+impl Simulator {
+    fn new(repo: &Repo) -> Simulator {
+        let doctor = Cmd::actsim()
+            .args(["doctor", "--format", "json", "--bin-dir"])
+            .arg(repo.bin.path())
+            .timeout(Duration::from_secs(120))
+            .run();
+        assert_eq!(
+            doctor.json()["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == "container.run")
+                .unwrap()["status"],
+            "pass",
+            "doctor builds the simulator image\n{doctor}"
+        );
+        let config_home = temp::dir();
+        let config = config_home.path().join("actsim");
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let project = format!("asimrun{}p{n}", std::process::id());
+        let volume = format!("asimrun{}v{n}", std::process::id());
+        let mut ctx = actsim::render::Context::new(
+            actsim::act::DEFAULT_VERSION,
+            0,
+            0,
+            socket_gid(),
+            Path::new("/var/run/docker.sock"),
+            &repo.image,
+            &config,
+        );
+        ctx.project = project.clone();
+        ctx.cache_volume = volume.clone();
+        temp::write(
+            &config.join("docker-compose.yml"),
+            &actsim::render::render_compose(&ctx).unwrap(),
+        );
+        temp::write(
+            &config.join(".env"),
+            &actsim::render::render_env(&ctx).unwrap(),
+        );
+        temp::write(
+            &config_home.path().join("act/actrc"),
+            &format!("-P ubuntu-latest={}\n", repo.image),
+        );
+        Simulator {
+            config_home,
+            project,
+            volume,
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for args in [
+            vec!["network", "rm", &format!("{}_default", self.project)],
+            vec!["volume", "rm", "-f", &self.volume],
+        ] {
+            let _ = Cmd::new("docker")
+                .args(args)
+                .timeout(Duration::from_secs(30))
+                .run();
+        }
+    }
+}
+
+fn in_container(compose_env: &[(&str, &str)]) {
+    let Some(repo) = Repo::new(
+        "  boxed:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo inside-the-simulator\n",
+    ) else {
+        return;
+    };
+    let sim = Simulator::new(&repo);
+    let mut cmd = repo
+        .run(&["--in-container", "--format", "json"])
+        .env("XDG_CONFIG_HOME", sim.config_home.path());
+    for (k, v) in compose_env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.run();
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["ok"], true, "{out}");
+    assert_eq!(json["images"][0]["label"], "--in-container", "{out}");
+    assert_eq!(
+        json["images"][0]["image"],
+        format!("actsim/act:{}", actsim::act::DEFAULT_VERSION)
+    );
+    assert_eq!(repo.job(json, "boxed")["status"], "success", "{out}");
+    let leftover = Cmd::new("docker")
+        .args(["ps", "-a", "-q", "--filter"])
+        .arg(format!("name=actsim-run-{}-", out.pid))
+        .timeout(Duration::from_secs(30))
+        .run();
+    assert!(
+        leftover.stdout.trim().is_empty(),
+        "the compose run container is gone\n{out}"
+    );
+    repo.assert_nothing_left(&out);
+}
+
+#[test]
+fn run_in_container_through_compose_v1() {
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("docker-compose").is_file());
+    if !on_path && !crate::support::fixtures::skip("docker-compose (compose v1) is not on PATH") {
+        return;
+    }
+    in_container(&[]);
+}
