@@ -260,7 +260,10 @@ impl Tracker {
             job.annotations.clear();
             return vec![shown(msg)];
         }
-        if msg.contains("🐳") || msg.contains("unable to get git") {
+        if msg.contains("🐳")
+            || msg.contains("unable to get git")
+            || msg.contains("not located inside a git repository")
+        {
             return vec![Show::Verbose(format!("[{key}] {}", msg.trim()))];
         }
         vec![shown(msg.trim().to_string())]

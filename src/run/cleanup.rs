@@ -80,7 +80,7 @@ pub async fn remove(
     since: SystemTime,
     prefixes: &[String],
     exact: &[String],
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<(&'static str, String)>, Vec<String>) {
     let (mut removed, failed) = remove_once(docker, since, prefixes, exact).await;
     if failed.is_empty() {
         return (removed, failed);
@@ -96,7 +96,7 @@ async fn remove_once(
     since: SystemTime,
     prefixes: &[String],
     exact: &[String],
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<(&'static str, String)>, Vec<String>) {
     let mut removed = Vec::new();
     let mut failed = Vec::new();
     let force = RemoveContainerOptionsBuilder::default()
@@ -105,7 +105,7 @@ async fn remove_once(
         .build();
     for name in exact {
         match docker.remove_container(name, Some(force.clone())).await {
-            Ok(()) => removed.push(name.clone()),
+            Ok(()) => removed.push(("container", name.clone())),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => {}
@@ -116,7 +116,7 @@ async fn remove_once(
         Ok(list) => {
             for (name, _, _) in list {
                 match docker.remove_container(&name, Some(force.clone())).await {
-                    Ok(()) => removed.push(name),
+                    Ok(()) => removed.push(("container", name)),
                     Err(bollard::errors::Error::DockerResponseServerError {
                         status_code: 404,
                         ..
@@ -144,7 +144,7 @@ async fn remove_once(
             let created = n.created.as_deref().and_then(rfc3339_secs).unwrap_or(0);
             if matches(&name, prefixes) && created >= from {
                 match docker.remove_network(&name).await {
-                    Ok(()) => removed.push(name),
+                    Ok(()) => removed.push(("network", name)),
                     Err(e) => {
                         failed.push(format!("{name}: {}", crate::docker::client::describe(&e)))
                     }
@@ -165,7 +165,7 @@ async fn remove_once(
             if matches(&v.name, prefixes) && created >= from {
                 let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
                 match docker.remove_volume(&v.name, Some(opts)).await {
-                    Ok(()) => removed.push(v.name),
+                    Ok(()) => removed.push(("volume", v.name)),
                     Err(e) => failed.push(format!(
                         "{}: {}",
                         v.name,

@@ -201,15 +201,16 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
             .iter()
             .filter(|f| f.status == Status::Warn)
             .count();
+        let plural = if warnings == 1 { "" } else { "s" };
         ui.info(&format!(
-            "preflight: {} checks passed{}{}",
-            doc.preflight.len() - warnings,
+            "preflight: passed ({} checks, {warnings} warning{plural}{}){}",
+            doc.preflight.len(),
+            if cached { "; cached" } else { "" },
             if warnings > 0 {
-                format!(", {warnings} with warnings (actsim doctor shows them)")
+                "; actsim doctor shows the warnings"
             } else {
-                String::new()
-            },
-            if cached { " (cached)" } else { "" }
+                ""
+            }
         ));
     }
 
@@ -596,7 +597,8 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     for f in &failed_removals {
         ui.warn(&format!("could not remove {f}"));
     }
-    doc.removed = removed;
+    doc.removed_kinds = removed.iter().map(|(k, _)| *k).collect();
+    doc.removed = removed.into_iter().map(|(_, n)| n).collect();
 
     // 6. The jobs, the verdict.
     let now = Instant::now();

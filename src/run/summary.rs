@@ -33,6 +33,9 @@ pub struct Document {
     pub jobs: Vec<JobReport>,
     pub removed: Vec<String>,
     pub log: Option<String>,
+    /// What each entry of `removed` was (container, volume, network), for humans.
+    #[serde(skip)]
+    pub removed_kinds: Vec<&'static str>,
 }
 
 impl Default for Document {
@@ -47,6 +50,7 @@ impl Default for Document {
             jobs: Vec::new(),
             removed: Vec::new(),
             log: None,
+            removed_kinds: Vec::new(),
         }
     }
 }
@@ -90,11 +94,7 @@ pub fn human(ui: &Ui, doc: &Document) {
                 ui.always(&format!("      ::error:: {a}"));
             }
             if !f.last_lines.is_empty() {
-                ui.always(&format!(
-                    "      last {} lines of {:?}:",
-                    f.last_lines.len(),
-                    f.name
-                ));
+                ui.always(&format!("      last output of {:?}:", f.name));
                 for l in &f.last_lines {
                     ui.always(&format!("      | {l}"));
                 }
@@ -102,7 +102,13 @@ pub fn human(ui: &Ui, doc: &Document) {
         }
     }
     if !doc.removed.is_empty() {
-        ui.always(&format!("removed: {}", doc.removed.join(", ")));
+        let items: Vec<String> = doc
+            .removed
+            .iter()
+            .zip(doc.removed_kinds.iter().chain(std::iter::repeat(&"")))
+            .map(|(n, k)| format!("{k} {n}").trim().to_string())
+            .collect();
+        ui.always(&format!("removed: {}", items.join(", ")));
     }
     if let Some(log) = &doc.log {
         ui.always(&format!("log: {log}"));

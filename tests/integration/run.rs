@@ -187,7 +187,7 @@ fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
         .assert_stderr_contains("step \"explode\" failed with exit code 3")
         .assert_stderr_contains("::error:: something broke")
         .assert_stderr_contains("| output-before-failure")
-        .assert_stderr_contains("removed: act-")
+        .assert_stderr_contains("removed: container act-")
         .assert_stderr_contains("log: ");
     repo.assert_nothing_left(&out);
 
@@ -416,7 +416,7 @@ fn signal_test(signal: Signal, code: i32) {
         .run();
     out.assert_code(code)
         .assert_stderr_contains("stopping act")
-        .assert_stderr_contains(&format!("removed: act-{}-stuck", repo.name));
+        .assert_stderr_contains(&format!("removed: container act-{}-stuck", repo.name));
     repo.assert_nothing_left(&out);
 }
 
