@@ -25,8 +25,10 @@ pub mod exit {
     pub const TIMEOUT: u8 = 124;
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
-    /// Terminated by SIGTERM (128 + SIGTERM).
+    /// Ended by SIGTERM (128 + 15).
     pub const TERMINATED: u8 = 143;
+    /// Ended by SIGHUP (128 + 1).
+    pub const HANGUP: u8 = 129;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,9 +94,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// Ctrl-C.
-    #[error("interrupted")]
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    #[error("interrupted ({})", .0.name())]
+    Interrupted(crate::signals::Stop),
 }
 
 impl Error {
@@ -107,7 +109,7 @@ impl Error {
             }
             Error::Privilege { .. } => exit::PRIVILEGE,
             Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
-            Error::Interrupted => exit::INTERRUPTED,
+            Error::Interrupted(stop) => stop.exit_code(),
         }
     }
 
@@ -125,7 +127,7 @@ impl Error {
                     .into(),
             ),
             Error::Privilege { command, .. } => Some(format!("run: {command}")),
-            Error::Interrupted => None,
+            Error::Interrupted(_) => None,
         }
     }
 

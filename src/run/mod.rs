@@ -34,6 +34,7 @@ use crate::doctor::Status;
 use crate::error::{Error, exit};
 use crate::identity::TargetUser;
 use crate::process::Process;
+use crate::signals::Stop;
 use crate::ui::Ui;
 use act::{JobStatus, Show, Tracker};
 use summary::{Document, JobReport};
@@ -73,10 +74,11 @@ pub fn main(args: RunArgs, process: &Process) -> ExitCode {
     ExitCode::from(doc.exit_code)
 }
 
-/// SIGINT and SIGTERM as exit codes.
+/// SIGINT, SIGTERM and SIGHUP, listened to for the whole run.
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -84,13 +86,15 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
-    async fn recv(&mut self) -> u8 {
+    async fn recv(&mut self) -> Stop {
         tokio::select! {
-            _ = self.int.recv() => exit::INTERRUPTED,
-            _ = self.term.recv() => exit::TERMINATED,
+            _ = self.int.recv() => Stop::Interrupt,
+            _ = self.term.recv() => Stop::Terminate,
+            _ = self.hup.recv() => Stop::Hangup,
         }
     }
 }
@@ -102,16 +106,16 @@ async fn or_signal<T>(
 ) -> Result<T, u8> {
     tokio::select! {
         v = fut => Ok(v),
-        code = sigs.recv() => Err(code),
+        stop = sigs.recv() => Err(stop.exit_code()),
     }
 }
 
 fn signal_error(code: u8) -> Error {
-    if code == exit::TERMINATED {
-        Error::failed("terminated (SIGTERM)", None)
-    } else {
-        Error::Interrupted
-    }
+    Error::Interrupted(match code {
+        exit::TERMINATED => Stop::Terminate,
+        exit::HANGUP => Stop::Hangup,
+        _ => Stop::Interrupt,
+    })
 }
 
 /// Everything of a run; fills `doc` as it goes and returns the error to print, if any.
@@ -551,17 +555,17 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
                 signal_act(Signal::SIGINT);
                 kill_at = Some(Instant::now() + act::GRACE);
             },
-            code = sigs.recv() => {
+            stop = sigs.recv() => {
                 if stopped.is_some() {
                     signal_act(Signal::SIGKILL);
                 } else {
                     ui.always(&format!(
                         "{}: stopping act (killed after {}s), then cleaning up",
-                        if code == exit::TERMINATED { "SIGTERM" } else { "interrupted" },
+                        stop.name(),
                         act::GRACE.as_secs()
                     ));
-                    stopped = Some(code);
-                    signal_act(if code == exit::TERMINATED { Signal::SIGTERM } else { Signal::SIGINT });
+                    stopped = Some(stop.exit_code());
+                    signal_act(if stop == Stop::Terminate { Signal::SIGTERM } else { Signal::SIGINT });
                     kill_at = Some(Instant::now() + act::GRACE);
                 }
             },

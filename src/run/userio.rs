@@ -5,28 +5,17 @@
 //! What can go wrong: a file that is a link, not regular, or larger than the cap (read as
 //! absent), a log directory that cannot be created (the run goes on without a log file).
 
-use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The most any read here takes.
-pub const READ_CAP: u64 = 1 << 20;
+pub const READ_CAP: u64 = crate::files::MAX_READ;
 
-/// The bytes of a regular file at `path` (no link followed, no FIFO or device opened, at
-/// most [`READ_CAP`]); `None` when it is absent or not such a file.
+/// The bytes of a regular file at `path` ([`crate::files::read_bounded`]: no link
+/// followed, no FIFO or device opened, at most [`READ_CAP`]); `None` when it is absent or
+/// not such a file.
 pub fn read_capped(path: &Path) -> Option<Vec<u8>> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > READ_CAP {
-        return None;
-    }
-    let mut out = Vec::with_capacity(meta.len() as usize);
-    file.take(READ_CAP).read_to_end(&mut out).ok()?;
-    Some(out)
+    crate::files::read_bounded(path, READ_CAP).ok().flatten()
 }
 
 /// Text of a file read with [`read_capped`].
@@ -36,7 +25,7 @@ pub fn read_text(path: &Path) -> Option<String> {
 
 /// Write the preflight cache (atomically, mode 0600, never through a link).
 pub fn write_state(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
-    crate::files::write_atomic(path, bytes, 0o600, None)
+    crate::files::write_atomic(path, bytes, 0o600, crate::files::Walk::Lenient)
 }
 
 /// Create a new log file `run-<UTC time>-<pid>.log` in `dir` (0700, created if needed),

@@ -4,6 +4,7 @@ mod support;
 
 mod doctor;
 mod run;
+mod security;
 mod setup_act;
 mod setup_config;
 mod setup_files;
