@@ -97,81 +97,83 @@ async fn remove_once(
     prefixes: &[String],
     exact: &[String],
 ) -> (Vec<(&'static str, String)>, Vec<String>) {
-    let mut removed = Vec::new();
+    use futures_util::future::join_all;
+    let describe = crate::docker::client::describe;
+    let from = since_secs(since);
+    let filters = HashMap::from([("name".to_string(), vec!["act-".to_string()])]);
+    let net_opts = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let vol_opts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    // The three lists at once: one round trip of waiting instead of three.
+    let (listed, networks, volumes) = tokio::join!(
+        containers(docker, since, prefixes),
+        docker.list_networks(Some(net_opts)),
+        docker.list_volumes(Some(vol_opts)),
+    );
     let mut failed = Vec::new();
+    let mut names: Vec<String> = exact.to_vec();
+    match listed {
+        Ok(list) => names.extend(list.into_iter().map(|(n, _, _)| n)),
+        Err(e) => failed.push(format!("listing containers: {e}")),
+    }
     let force = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
-    for name in exact {
-        match docker.remove_container(name, Some(force.clone())).await {
+    let results = join_all(names.iter().map(|name| {
+        let force = force.clone();
+        async move { (name, docker.remove_container(name, Some(force)).await) }
+    }))
+    .await;
+    let mut removed = Vec::new();
+    for (name, result) in results {
+        match result {
             Ok(()) => removed.push(("container", name.clone())),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => {}
-            Err(e) => failed.push(format!("{name}: {}", crate::docker::client::describe(&e))),
+            Err(e) => failed.push(format!("{name}: {}", describe(&e))),
         }
     }
-    match containers(docker, since, prefixes).await {
-        Ok(list) => {
-            for (name, _, _) in list {
-                match docker.remove_container(&name, Some(force.clone())).await {
-                    Ok(()) => removed.push(("container", name)),
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => {}
-                    Err(e) => {
-                        failed.push(format!("{name}: {}", crate::docker::client::describe(&e)))
-                    }
-                }
-            }
-        }
-        Err(e) => failed.push(format!("listing containers: {e}")),
-    }
-    let from = since_secs(since);
-    let filters = HashMap::from([("name".to_string(), vec!["act-".to_string()])]);
-    if let Ok(networks) = docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-    {
-        for n in networks {
-            let Some(name) = n.name else { continue };
-            let created = n.created.as_deref().and_then(rfc3339_secs).unwrap_or(0);
-            if matches(&name, prefixes) && created >= from {
-                match docker.remove_network(&name).await {
-                    Ok(()) => removed.push(("network", name)),
-                    Err(e) => {
-                        failed.push(format!("{name}: {}", crate::docker::client::describe(&e)))
-                    }
-                }
-            }
-        }
-    }
-    if let Ok(volumes) = docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-    {
-        for v in volumes.volumes.unwrap_or_default() {
-            let created = v.created_at.as_deref().and_then(rfc3339_secs).unwrap_or(0);
-            if matches(&v.name, prefixes) && created >= from {
-                let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-                match docker.remove_volume(&v.name, Some(opts)).await {
-                    Ok(()) => removed.push(("volume", v.name)),
-                    Err(e) => failed.push(format!(
-                        "{}: {}",
-                        v.name,
-                        crate::docker::client::describe(&e)
-                    )),
-                }
+    // Networks and volumes once their containers are gone.
+    let networks: Vec<String> = networks
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.created.as_deref().and_then(rfc3339_secs).unwrap_or(0) >= from)
+        .filter_map(|n| n.name)
+        .filter(|n| matches(n, prefixes))
+        .collect();
+    let volumes: Vec<String> = volumes
+        .ok()
+        .and_then(|v| v.volumes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| v.created_at.as_deref().and_then(rfc3339_secs).unwrap_or(0) >= from)
+        .map(|v| v.name)
+        .filter(|n| matches(n, prefixes))
+        .collect();
+    let (net_results, vol_results) = tokio::join!(
+        join_all(
+            networks
+                .iter()
+                .map(|n| async move { (n, docker.remove_network(n).await) })
+        ),
+        join_all(volumes.iter().map(|v| async move {
+            let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+            (v, docker.remove_volume(v, Some(opts)).await)
+        })),
+    );
+    for (kind, results) in [("network", net_results), ("volume", vol_results)] {
+        for (name, result) in results {
+            match result {
+                Ok(()) => removed.push((kind, name.clone())),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {}
+                Err(e) => failed.push(format!("{name}: {}", describe(&e))),
             }
         }
     }
