@@ -123,6 +123,10 @@ async fn pull(docker: &Docker, image: &str, ui: &Ui) -> Result<(), String> {
     let multi = ui.bars.then(indicatif::MultiProgress::new);
     let mut bars: HashMap<String, indicatif::ProgressBar> = HashMap::new();
     let mut states: HashMap<String, String> = HashMap::new();
+    // bollard's per-request limit would cut a long pull: the caller's deadline bounds it.
+    let docker = docker
+        .clone()
+        .with_timeout(std::time::Duration::from_secs(7 * 86400));
     let mut stream = docker.create_image(Some(builder.build()), None, None);
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| describe(&e))?;

@@ -558,3 +558,167 @@ fn run_in_container_through_compose_v1() {
     }
     in_container(&[]);
 }
+
+/// A registry on 127.0.0.1 serving one image (a config and one gzip layer of a few files),
+/// enough for the daemon to pull it: `/v2/`, the manifest (GET and HEAD) and the blobs.
+/// The daemon treats 127.0.0.0/8 as an insecure registry, so plain HTTP works.
+struct Registry {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Registry {
+    fn start(repo: &'static str, tag: &'static str) -> Registry {
+        use sha2::{Digest, Sha256};
+        use std::io::{Read, Write};
+        let mut tar = tar::Builder::new(Vec::new());
+        for (path, data) in [
+            ("hello.txt", &b"hello from the loopback registry\n"[..]),
+            ("big.bin", &[7u8; 300_000][..]),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(data.len() as u64);
+            h.set_mtime(0);
+            tar.append_data(&mut h, path, data).unwrap();
+        }
+        let tar = tar.into_inner().unwrap();
+        let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&tar)));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let layer = gz.finish().unwrap();
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        })
+        .to_string()
+        .into_bytes();
+        let digest = |b: &[u8]| format!("sha256:{}", hex::encode(Sha256::digest(b)));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": digest(&config)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": digest(&layer)}],
+        })
+        .to_string()
+        .into_bytes();
+        let blobs = std::sync::Arc::new(vec![
+            (
+                format!("/v2/{repo}/manifests/{tag}"),
+                manifest.clone(),
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            (
+                format!("/v2/{repo}/manifests/{}", digest(&manifest)),
+                manifest.clone(),
+                "application/vnd.docker.distribution.manifest.v2+json",
+            ),
+            (
+                format!("/v2/{repo}/blobs/{}", digest(&config)),
+                config.clone(),
+                "application/octet-stream",
+            ),
+            (
+                format!("/v2/{repo}/blobs/{}", digest(&layer)),
+                layer.clone(),
+                "application/octet-stream",
+            ),
+            ("/v2/".to_string(), b"{}".to_vec(), "application/json"),
+        ]);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let blobs = blobs.clone();
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_string();
+                    let mut words = head.split_whitespace();
+                    let method = words.next().unwrap_or("");
+                    let path = words.next().unwrap_or("").split('?').next().unwrap_or("");
+                    let found = blobs.iter().find(|(p, _, _)| p == path);
+                    let response = match found {
+                        Some((_, body, kind)) => {
+                            let mut r = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nDocker-Content-Digest: sha256:{}\r\nDocker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n",
+                                body.len(),
+                                hex::encode(Sha256::digest(body))
+                            )
+                            .into_bytes();
+                            if method != "HEAD" {
+                                r.extend_from_slice(body);
+                            }
+                            r
+                        }
+                        None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                    };
+                    let _ = conn.write_all(&response);
+                });
+            }
+        });
+        Registry { port, stop }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[test]
+fn run_pulls_a_missing_image_first_with_a_line_per_layer_state() {
+    let Some(repo) = Repo::new(
+        "  pulled:\n    if: false\n    runs-on: asim-pull\n    steps:\n      - run: echo never\n",
+    ) else {
+        return;
+    };
+    let registry = Registry::start("asimrun/pullme", "v1");
+    let image = format!("127.0.0.1:{}/asimrun/pullme:v1", registry.port);
+    let remove = || {
+        let _ = Cmd::new("docker")
+            .args(["image", "rm", "-f", &image])
+            .timeout(Duration::from_secs(30))
+            .run();
+    };
+    remove();
+    let out = repo
+        .run_with_actrc(
+            &["--no-preflight", "--timeout", "40"],
+            &format!("-P asim-pull={image}\n"),
+        )
+        .run();
+    let present = Cmd::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", &image])
+        .timeout(Duration::from_secs(30))
+        .run();
+    remove();
+    out.assert_stderr_contains(&format!("pulling {image} (not present locally)"))
+        .assert_stderr_contains("Pull complete")
+        .assert_stderr_contains(&format!("pulled {image}"));
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains(" layer ") && l.contains(" of ") && l.contains(" bytes)")),
+        "a layer line with bytes of total\n{out}"
+    );
+    assert_eq!(present.code, Some(0), "the image was pulled\n{out}");
+    out.assert_code(0);
+    repo.assert_nothing_left(&out);
+}
