@@ -165,12 +165,18 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     let state_dir = user.state_dir(process);
 
     // 1. Preflight.
+    let cli_mapping =
+        args.platform_image.is_some() || !workflow::platform_args(&args.act_args).is_empty();
     if !args.no_preflight {
-        let (findings, cached) =
-            match or_signal(preflight::run(process, &opts, &state_dir), &mut sigs).await {
-                Ok(r) => r,
-                Err(code) => stop!(code, signal_error(code)),
-            };
+        let (findings, cached) = match or_signal(
+            preflight::run(process, &opts, &state_dir, cli_mapping),
+            &mut sigs,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(code) => stop!(code, signal_error(code)),
+        };
         doc.preflight = findings;
         doc.preflight_cached = cached;
         let failed = doc.preflight.iter().any(|f| f.status == Status::Fail);

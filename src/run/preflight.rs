@@ -109,7 +109,15 @@ fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
 }
 
 /// The preflight's findings, and whether they came from the cache.
-pub async fn run(process: &Process, opts: &Options, state_dir: &Path) -> (Vec<Finding>, bool) {
+///
+/// `cli_mapping`: the command line maps the platforms (`--platform-image`, `-P`), so act
+/// never stops at its first-run prompt even without an actrc mapping.
+pub async fn run(
+    process: &Process,
+    opts: &Options,
+    state_dir: &Path,
+    cli_mapping: bool,
+) -> (Vec<Finding>, bool) {
     let cache_path = state_dir.join(CACHE_FILE);
     let cached: Option<Cache> =
         userio::read_capped(&cache_path).and_then(|b| serde_json::from_slice(&b).ok());
@@ -131,7 +139,13 @@ pub async fn run(process: &Process, opts: &Options, state_dir: &Path) -> (Vec<Fi
             .await
             .unwrap_or_default();
     }
-    let key = crate::files::sha256_hex(key_material(process, opts, &act).as_bytes());
+    let key = crate::files::sha256_hex(
+        format!(
+            "{}\ncli mapping {cli_mapping}",
+            key_material(process, opts, &act)
+        )
+        .as_bytes(),
+    );
     if let Some(c) = cached
         && c.schema == 1
         && c.key == key
@@ -139,7 +153,21 @@ pub async fn run(process: &Process, opts: &Options, state_dir: &Path) -> (Vec<Fi
     {
         return (findings, true);
     }
-    let findings = doctor::preflight(process, opts).await;
+    let mut findings = doctor::preflight(process, opts).await;
+    if cli_mapping {
+        for f in findings.iter_mut() {
+            if f.id == "act.docker"
+                && f.status == Status::Fail
+                && f.summary.starts_with("no platform mapping")
+            {
+                f.status = Status::Pass;
+                f.summary =
+                    "the platform mapping comes from the command line (no actrc mapping is needed)"
+                        .into();
+                f.fix.clear();
+            }
+        }
+    }
     if !findings.iter().any(|f| f.status == Status::Fail) {
         let cache = Cache {
             schema: 1,

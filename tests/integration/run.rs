@@ -722,3 +722,24 @@ fn run_pulls_a_missing_image_first_with_a_line_per_layer_state() {
     out.assert_code(0);
     repo.assert_nothing_left(&out);
 }
+
+#[test]
+fn run_platform_image_needs_no_actrc_mapping() {
+    let Some(repo) = Repo::new(
+        "  mapped:\n    runs-on: asim-custom-label\n    steps:\n      - run: echo mapped-by-flag\n",
+    ) else {
+        return;
+    };
+    let out = repo
+        .run_with_actrc(
+            &["--platform-image", &repo.image, "--format", "json"],
+            "# no mappings\n",
+        )
+        .run();
+    out.assert_code(0);
+    let json = out.json();
+    assert_eq!(json["images"][0]["label"], "asim-custom-label", "{out}");
+    assert_eq!(json["images"][0]["image"], repo.image.as_str(), "{out}");
+    assert_eq!(repo.job(json, "mapped")["status"], "success", "{out}");
+    repo.assert_nothing_left(&out);
+}
