@@ -269,13 +269,15 @@ impl Tracker {
         vec![shown(msg.trim().to_string())]
     }
 
-    /// act ended: jobs without a result are `cancelled` when actsim stopped act, else
-    /// `failure`.
-    pub fn finish(&mut self, stopped: bool, now: Instant) {
+    /// act ended: jobs without a result are `cancelled` when actsim stopped act,
+    /// `skipped` when act still succeeded (an unsupported platform, say), else `failure`.
+    pub fn finish(&mut self, stopped: bool, act_ok: bool, now: Instant) {
         for j in &mut self.jobs {
             if j.status.is_none() {
                 j.status = Some(if stopped {
                     JobStatus::Cancelled
+                } else if act_ok {
+                    JobStatus::Skipped
                 } else {
                     JobStatus::Failure
                 });
@@ -418,7 +420,7 @@ Error: Job 'okjob' failed
             now,
         );
         assert_eq!(t.running(), ["w/j at step sleep"]);
-        t.finish(true, now);
+        t.finish(true, false, now);
         assert_eq!(t.jobs[0].status, Some(JobStatus::Cancelled));
         assert_eq!(t.jobs[0].workflow, "w");
     }

@@ -582,7 +582,11 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         }
     }
     let running_at_stop = tracker.running();
-    tracker.finish(stopped.is_some(), Instant::now());
+    tracker.finish(
+        stopped.is_some(),
+        act_status == Some(Some(0)),
+        Instant::now(),
+    );
 
     // 5. Cleanup, on every way out of act.
     let exact: Vec<String> = if compose.is_some() {
