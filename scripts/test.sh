@@ -9,11 +9,17 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-if ! command -v shellcheck >/dev/null 2>&1; then
-    step "installing shellcheck (apt-get)"
-    apt-get install -y shellcheck >/dev/null 2>&1 \
-        || { apt-get update >/dev/null && apt-get install -y shellcheck >/dev/null; } \
-        || { echo "test.sh: error: cannot install shellcheck; install it and rerun" >&2; exit 1; }
+# Tools the tests use: shellcheck (lint), man (the man page renders), mount (tmpfs data
+# roots for docker.resources), getent (group members), dockerd (a private daemon).
+need=()
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v mount >/dev/null 2>&1 || need+=(mount)
+if [ "${#need[@]}" -gt 0 ]; then
+    step "installing ${need[*]} (apt-get)"
+    apt-get install -y "${need[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } \
+        || { echo "test.sh: error: cannot install ${need[*]}; install them and rerun" >&2; exit 1; }
 fi
 
 step "fixtures"

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Install and check nektos/act on Docker, so GitHub Actions workflows run locally.
 #[derive(Debug, Parser)]
-#[command(name = "actsim", version, propagate_version = true)]
+#[command(name = "actsim", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -37,6 +37,79 @@ pub enum Command {
     /// Exit codes: 0 every job succeeded, 1 a job failed, the preflight failed or an image
     /// is missing, 2 usage error, 124 --timeout hit, 130 Ctrl-C, 143 SIGTERM.
     Run(RunArgs),
+    /// Undo what setup did, from its receipt: remove act (restoring the one it replaced),
+    /// the actsim/act images, the act cache volume, the unedited compose file and .env,
+    /// actsim's lines in the actrc, and the state dir. Edited files are kept and listed.
+    ///
+    /// Exit codes as for setup: 0 done, 1 a step failed, 2 usage error, 3 aborted
+    /// (declined, or no terminal without --yes), 5 a step needs privileges.
+    Uninstall(UninstallArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    ///
+    /// bash: `source <(actsim completions bash)`; zsh: `actsim completions zsh >
+    /// "${fpath[1]}/_actsim"`; fish: `actsim completions fish >
+    /// ~/.config/fish/completions/actsim.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into --dir.
+    ///
+    /// `actsim man | man -l -`
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// Do not ask; apply the plan.
+    #[arg(short = 'y', long, env = "ACTSIM_YES", value_parser = BoolishValueParser::new())]
+    pub yes: bool,
+
+    /// Show the plan and change nothing.
+    #[arg(long, env = "ACTSIM_DRY_RUN", value_parser = BoolishValueParser::new())]
+    pub dry_run: bool,
+
+    /// The user whose setup to undo [default: SUDO_USER under sudo, else the current user].
+    #[arg(long, value_name = "NAME", env = "ACTSIM_USER")]
+    pub user: Option<String>,
+
+    /// Keep the installed act (and do not restore the one setup replaced).
+    #[arg(long)]
+    pub keep_act: bool,
+
+    /// Also remove the user from the docker group, when setup added them to it.
+    #[arg(long)]
+    pub remove_group: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "ACTSIM_FORMAT")]
+    pub format: Format,
+
+    /// Deadline for waiting on the daemon and the state-dir lock, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Print only problems and the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write actsim.1 and one page per command (actsim-setup.1, ...) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -96,6 +169,22 @@ pub struct DoctorArgs {
     /// Image for the container checks [default: built locally from the installed act].
     #[arg(long, value_name = "IMAGE")]
     pub probe_image: Option<String>,
+
+    /// Also write a support bundle (.tar.gz) for a bug report: the findings, versions,
+    /// endpoint, receipt, act and compose configuration with secret values replaced by ***,
+    /// act --bug-report, the last run log. See the README for its full contents.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+
+    /// Run the setup steps that fix failing or warning checks (missing or changed act,
+    /// missing actrc mapping, stale DOCKER_GID, missing image, group not joined): shown
+    /// first, confirmed unless --yes; then check again. Exit codes as for setup.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// With --fix: do not ask, apply the fix.
+    #[arg(short = 'y', long, requires = "fix")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

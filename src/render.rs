@@ -36,6 +36,11 @@ pub const DEFAULT_CA_CERTS_DIR: &str = "/etc/ssl/certs";
 /// Memory limit of the act container (jobs run in their own containers).
 pub const DEFAULT_MEM_LIMIT: &str = "2g";
 
+/// The act cache volume of the compose service, one per user: `actsim-act-cache-<uid>`.
+pub fn cache_volume_name(uid: u32) -> String {
+    format!("actsim-act-cache-{uid}")
+}
+
 /// The simulator image for an act version: `actsim/act:<version>`.
 pub fn image_for(act_version: &str) -> String {
     format!("actsim/act:{act_version}")
@@ -102,7 +107,7 @@ impl Context {
             config_dir: config_dir.to_string_lossy().into_owned(),
             ca_certs_dir: DEFAULT_CA_CERTS_DIR.to_string(),
             project: DEFAULT_PROJECT.to_string(),
-            cache_volume: format!("actsim-act-cache-{host_uid}"),
+            cache_volume: cache_volume_name(host_uid),
             mem_limit: DEFAULT_MEM_LIMIT.to_string(),
             cpus: default_cpus(ncpu),
         }

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::{CHECK_IDS, Finding, Outcome, Status, title};
-use super::{act_checks, container_checks, docker_checks};
+use super::{act_checks, container_checks, docker_checks, resource_checks};
 use crate::docker::endpoint;
 use crate::identity::TargetUser;
 use crate::process::Process;
@@ -175,21 +175,32 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
                 cleanup,
                 deadline: soft,
             };
-            let t = Instant::now();
-            let probe = container_checks::probe_image(&ctx).await;
-            let probe_ms = t.elapsed();
+            // The resources check needs only the daemon: it runs while the probe is built.
+            let containers = async {
+                let t = Instant::now();
+                let probe = container_checks::probe_image(&ctx).await;
+                let probe_ms = t.elapsed();
+                tokio::join!(
+                    async {
+                        let t = Instant::now() - probe_ms;
+                        let outcome = container_checks::container_run(&ctx, &probe).await;
+                        slots.put("container.run", outcome, t);
+                    },
+                    async {
+                        let t = Instant::now() - probe_ms;
+                        let outcome = container_checks::container_socket(&ctx, &probe).await;
+                        slots.put("container.socket", outcome, t);
+                    },
+                    record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                );
+            };
             tokio::join!(
-                async {
-                    let t = Instant::now() - probe_ms;
-                    let outcome = container_checks::container_run(&ctx, &probe).await;
-                    slots.put("container.run", outcome, t);
-                },
-                async {
-                    let t = Instant::now() - probe_ms;
-                    let outcome = container_checks::container_socket(&ctx, &probe).await;
-                    slots.put("container.socket", outcome, t);
-                },
-                record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                containers,
+                record(
+                    &slots,
+                    "docker.resources",
+                    resource_checks::resources(&ctx, &home)
+                ),
             );
         };
 

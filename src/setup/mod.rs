@@ -58,9 +58,10 @@ pub struct StepReport {
     pub summary: String,
 }
 
-/// `setup --format json`: `{"ok","changed","steps","checks"}`.
+/// `setup --format json`: `{"schema","ok","changed","steps","checks"}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: u32,
     pub ok: bool,
     pub changed: bool,
     pub steps: Vec<StepReport>,
@@ -70,6 +71,7 @@ pub struct Report {
 impl Report {
     pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
         Report {
+            schema: crate::ui::JSON_SCHEMA,
             ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
                 && !checks
                     .iter()
@@ -478,6 +480,41 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Setup's steps named in `only` that fix something, on their own runtime (Ctrl-C ends
+/// the run with [`Error::Interrupted`]): what `doctor --fix` runs. The reports of the
+/// steps applied, and how the run ended.
+pub fn run_steps(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    only: &[&'static str],
+) -> (Vec<StepReport>, Result<()>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return (
+                Vec::new(),
+                Err(Error::failed(
+                    format!("starting the async runtime: {e}"),
+                    None,
+                )),
+            );
+        }
+    };
+    let mut steps = Vec::new();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = engine(args, process, ui, &mut steps, Some(only)) => r,
+            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    (steps, outcome)
+}
+
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     let timeout = Duration::from_secs(args.timeout.min(60));
@@ -579,6 +616,36 @@ async fn setup(
     ui: &Ui,
     steps: &mut Vec<StepReport>,
 ) -> Result<()> {
+    engine(args, process, ui, steps, None).await
+}
+
+/// The steps of `plan` that `only` names and that fix something (`None`: every step).
+/// Keeping a user's edited file (ours beside it) and a refusal fix nothing, so a partial
+/// run leaves them to their printed fix.
+pub fn select(plan: Vec<StepPlan>, only: Option<&[&str]>) -> Vec<StepPlan> {
+    let Some(ids) = only else { return plan };
+    plan.into_iter()
+        .filter(|s| {
+            ids.contains(&s.id)
+                && s.changes()
+                && !matches!(
+                    s.action,
+                    Action::Config(config_steps::Change::Write { edited: true, .. })
+                        | Action::Config(config_steps::Change::Refuse(_))
+                )
+        })
+        .collect()
+}
+
+/// Run setup's engine (observe → plan → show → confirm → apply under the lock) for every
+/// step, or only for the steps `only` names that fix something (`doctor --fix`).
+async fn engine(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    steps: &mut Vec<StepReport>,
+    only: Option<&[&'static str]>,
+) -> Result<()> {
     let settings = Settings::resolve(args, process)?;
     let requests = Requests {
         act: act_step::request(args, process)?,
@@ -594,9 +661,16 @@ async fn setup(
     check_state_dirs(&run.settings)?;
     let receipts = Receipts::load(&run.settings, ui);
     let facts = observe(&run, &receipts).await?;
-    let planned = plan(&facts);
+    let planned = select(plan(&facts), only);
+    if only.is_some() && planned.is_empty() {
+        ui.info("no setup step can fix what the checks found");
+        return Ok(());
+    }
     show_plan(ui, &run.settings, &planned);
     let changes = planned.iter().any(StepPlan::changes);
+    // Under the lock the plan is computed again; a partial run keeps to these steps.
+    let chosen: Vec<&'static str> = planned.iter().map(|s| s.id).collect();
+    let only = only.map(|_| chosen.as_slice());
 
     if args.dry_run {
         for step in &planned {
@@ -663,7 +737,7 @@ async fn setup(
     };
     let mut receipts = Receipts::load(s, ui);
     let facts = observe(&run, &receipts).await?;
-    for step in &plan(&facts) {
+    for step in &select(plan(&facts), only) {
         let report = apply_step(&run, step, &mut receipts).await?;
         ui.step(report.status.as_str(), report.id, &report.summary);
         steps.push(report);
@@ -751,6 +825,7 @@ mod tests {
         );
         assert!(r.ok && r.changed);
         let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["schema"], 1);
         assert_eq!(json["steps"][0]["status"], "changed");
         assert_eq!(json["checks"], serde_json::json!([]));
         let r = Report::new(

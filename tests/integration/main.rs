@@ -3,6 +3,9 @@
 mod support;
 
 mod doctor;
+mod lifecycle;
+mod manual;
+mod resources;
 mod run;
 mod security;
 mod setup_act;

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod dockerd;
 pub mod fixtures;
 pub mod images;
 pub mod mirror;
@@ -12,6 +13,7 @@ pub mod pty;
 pub mod sockets;
 pub mod temp;
 pub mod users;
+pub mod world;
 
 pub use cmd::{Cmd, Outcome, actsim_for_others};
 pub use fixtures::{require_act, require_busybox, require_daemon};
