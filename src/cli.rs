@@ -31,6 +31,12 @@ pub enum Command {
     /// (declined, or no terminal without --yes), 4 act download or verification failed,
     /// 5 a step needs privileges this run does not have.
     Setup(SetupArgs),
+    /// Run workflows through act: a preflight, the images first (pulled with progress),
+    /// act's log followed per job and step, a watchdog, cleanup, and a job summary.
+    ///
+    /// Exit codes: 0 every job succeeded, 1 a job failed, the preflight failed or an image
+    /// is missing, 2 usage error, 124 --timeout hit, 130 Ctrl-C, 143 SIGTERM.
+    Run(RunArgs),
     /// Undo what setup did, from its receipt: remove act (restoring the one it replaced),
     /// the actsim/act images, the act cache volume, the unedited compose file and .env,
     /// actsim's lines in the actrc, and the state dir. Edited files are kept and listed.
@@ -240,6 +246,66 @@ pub struct SetupArgs {
     /// Allow plain http:// downloads from hosts other than loopback.
     #[arg(long, env = "ACTSIM_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
     pub allow_http: bool,
+}
+
+/// `actsim run [EVENT] [-W PATH] [-j JOB] ... [-- ACT_ARGS...]`, from a repository.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The event to run the workflows of.
+    #[arg(default_value = "push", value_name = "EVENT")]
+    pub event: String,
+
+    /// Workflow file or directory (passed to act) [default: .github/workflows].
+    #[arg(short = 'W', long = "workflows", value_name = "PATH")]
+    pub workflows: Option<PathBuf>,
+
+    /// Run only this job (passed to act).
+    #[arg(short = 'j', long = "job", value_name = "JOB")]
+    pub job: Option<String>,
+
+    /// Image for every `runs-on` label of the selected jobs (a `-P` after `--` still wins).
+    #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
+    pub platform_image: Option<String>,
+
+    /// Run act in the compose service `actions-simulator` instead of on the host.
+    #[arg(long)]
+    pub in_container: bool,
+
+    /// Never pull: a missing image stops the run (exit 1) before act starts.
+    #[arg(long)]
+    pub no_pull: bool,
+
+    /// Print a diagnosis when act prints nothing for this long, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
+    /// Bound the whole run, in seconds: act is interrupted, then killed (exit 124).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604800))]
+    pub timeout: Option<u64>,
+
+    /// Where the run logs go [default: <state dir>/logs]; the last 20 runs are kept.
+    #[arg(long, value_name = "DIR", env = "ACTSIM_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Skip the preflight checks.
+    #[arg(long)]
+    pub no_preflight: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "ACTSIM_FORMAT")]
+    pub format: Format,
+
+    /// Show every line act prints.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print only job status lines, problems and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Passed to act as they are (after `--`).
+    #[arg(last = true, value_name = "ACT_ARGS")]
+    pub act_args: Vec<String>,
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod privsep;
 pub mod process;
 pub mod receipt;
 pub mod render;
+pub mod run;
 pub mod setup;
 pub mod signals;
 pub mod ui;
@@ -50,6 +51,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Run(args) => run::main(args, &process),
         cli::Command::Uninstall(args) => uninstall::run(args, &process),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),

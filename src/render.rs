@@ -440,6 +440,83 @@ pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
         .filter(|image| !image.is_empty())
 }
 
+/// The actrc line that gives job containers the socket's group, so a step can use the
+/// mounted socket as a non-root user (nektos/act #1798).
+pub fn actrc_group_add(docker_gid: u32) -> String {
+    format!("--container-options --group-add {docker_gid}")
+}
+
+/// Whether `line` is a line [`actrc_group_add`] wrote (any gid).
+fn is_our_group_add(line: &str) -> bool {
+    line.trim()
+        .strip_prefix("--container-options --group-add ")
+        .is_some_and(|g| !g.is_empty() && g.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether actrc text sets `--container-options` (act takes one value: the last).
+pub fn actrc_has_container_options(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l == "--container-options"
+            || l.starts_with("--container-options ")
+            || l.starts_with("--container-options=")
+    })
+}
+
+/// [`merge_actrc`], plus the [`actrc_group_add`] line for `docker_gid`.
+pub fn merge_actrc_with_group(
+    existing: Option<&str>,
+    platform_image: &str,
+    docker_gid: Option<u32>,
+) -> String {
+    String::from_utf8(merge_actrc_bytes_with_group(
+        existing.map(str::as_bytes),
+        platform_image,
+        docker_gid,
+    ))
+    .expect("UTF-8 in, UTF-8 out")
+}
+
+/// [`merge_actrc_bytes`], plus the [`actrc_group_add`] line for `docker_gid`: an earlier
+/// line of ours (any gid) is replaced in place; none is added when the user set
+/// `--container-options` themselves (act takes one value). Other lines stay byte for byte.
+pub fn merge_actrc_bytes_with_group(
+    existing: Option<&[u8]>,
+    platform_image: &str,
+    docker_gid: Option<u32>,
+) -> Vec<u8> {
+    let merged = merge_actrc_bytes(existing, platform_image);
+    let Some(gid) = docker_gid else {
+        return merged;
+    };
+    let lines: Vec<&[u8]> = merged.split_inclusive(|b| *b == b'\n').collect();
+    let eol: &[u8] = match lines.first() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    let mut ours = actrc_group_add(gid).into_bytes();
+    ours.extend_from_slice(eol);
+    let mut out: Vec<u8> = Vec::with_capacity(merged.len() + ours.len());
+    let mut placed = false;
+    let mut theirs = false;
+    for line in lines {
+        let text = std::str::from_utf8(line).unwrap_or("");
+        if is_our_group_add(text) {
+            if !placed {
+                out.extend_from_slice(&ours);
+                placed = true;
+            }
+            continue;
+        }
+        theirs |= actrc_has_container_options(text);
+        out.extend_from_slice(line);
+    }
+    if !placed && !theirs {
+        out.extend_from_slice(&ours);
+    }
+    out
+}
+
 /// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
 ///
 /// Earlier mappings of exactly those labels (any form) are replaced, in place of the first
@@ -540,6 +617,23 @@ mod tests {
     #[test]
     fn env_snapshot() {
         insta::assert_snapshot!("env", render_env(&ctx()).unwrap());
+    }
+
+    #[test]
+    fn actrc_with_group_snapshot() {
+        let user = "# my settings\n-P ubuntu-22.04=old:img\n--container-options --group-add 12\n";
+        let merged = merge_actrc_with_group(Some(user), DEFAULT_PLATFORM_IMAGE, Some(999));
+        insta::assert_snapshot!("actrc-group", merged);
+        assert_eq!(
+            merge_actrc_with_group(Some(&merged), DEFAULT_PLATFORM_IMAGE, Some(999)),
+            merged,
+            "idempotent"
+        );
+        let theirs = "--container-options --privileged\n";
+        let kept = merge_actrc_with_group(Some(theirs), "img", Some(999));
+        assert!(!kept.contains("--group-add"), "{kept}");
+        assert!(kept.contains("--container-options --privileged"));
+        assert!(actrc_has_container_options(&kept));
     }
 
     #[test]

@@ -79,6 +79,13 @@ impl Ui {
         }
     }
 
+    /// A line printed in human format even with `-q` (status and summary lines).
+    pub fn always(&self, text: &str) {
+        if self.human() {
+            self.eprint(text);
+        }
+    }
+
     /// A heading line, bold on a terminal.
     pub fn heading(&self, text: &str) {
         if self.human() && !self.quiet {

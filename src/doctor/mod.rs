@@ -4,9 +4,9 @@
 //! outlives it, even against a daemon that accepts connections and never answers.
 //! What goes wrong on a machine is what the checks report; see each check module.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -66,8 +66,9 @@ mod resource_checks;
 mod runner;
 pub mod support;
 
+pub use act_checks::{actrc_files, locate_act};
 pub use container_checks::parse_env;
-pub use runner::{Cleanup, Drift, GroupView, Options, run};
+pub use runner::{Cleanup, Drift, GroupView, Options, PREFLIGHT_IDS, preflight, run};
 
 /// Check ids in report order. Stable: documented in the README, used by scripts.
 pub const CHECK_IDS: [&str; 11] = [

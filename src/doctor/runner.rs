@@ -252,3 +252,60 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
         })
         .collect()
 }
+
+/// The checks `actsim run` starts with: fast, and no container is started.
+pub const PREFLIGHT_IDS: [&str; 5] = [
+    "docker.endpoint",
+    "docker.socket",
+    "docker.daemon",
+    "act.binary",
+    "act.docker",
+];
+
+/// Run only [`PREFLIGHT_IDS`], in that order, under `opts.timeout`.
+pub async fn preflight(process: &Process, opts: &Options) -> Vec<Finding> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let home = process
+        .var_nonempty("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opts.user.home.clone());
+    let resolved = endpoint::resolve(process, &home);
+    let known = endpoint::known_sockets(process, &home);
+    let finding = |id: &'static str, outcome: Outcome, t: Instant| Finding {
+        id,
+        title: title(id),
+        status: outcome.status,
+        summary: outcome.summary,
+        detail: outcome.detail.join("\n"),
+        fix: outcome.fix,
+        duration_ms: t.elapsed().as_millis() as u64,
+    };
+    let t = Instant::now();
+    let endpoint_f = finding(
+        "docker.endpoint",
+        docker_checks::endpoint(&resolved, &known),
+        t,
+    );
+    let t = Instant::now();
+    let act_docker_f = finding(
+        "act.docker",
+        act_checks::act_docker(process, opts, &resolved, &home),
+        t,
+    );
+    let docker_side = async {
+        let t = Instant::now();
+        let (outcome, socket) = docker_checks::socket(&resolved, opts);
+        let socket_f = finding("docker.socket", outcome, t);
+        let t = Instant::now();
+        let (outcome, _) = docker_checks::daemon(&resolved, &socket, deadline).await;
+        (socket_f, finding("docker.daemon", outcome, t))
+    };
+    let act_side = async {
+        let t = Instant::now();
+        let (outcome, _) = act_checks::act_binary(process, opts, deadline).await;
+        finding("act.binary", outcome, t)
+    };
+    let ((socket_f, daemon_f), act_f) = tokio::join!(docker_side, act_side);
+    vec![endpoint_f, socket_f, daemon_f, act_f, act_docker_f]
+}

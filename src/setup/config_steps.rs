@@ -185,7 +185,10 @@ pub async fn observe(
     let actrc_text = actrc_current
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned());
-    let actrc_new = render::merge_actrc_bytes(actrc_current.as_deref(), platform);
+    // Job containers get the socket's group too (not for a socket owned by group root).
+    let job_gid = socket.as_ref().map(|m| m.gid).filter(|g| *g != 0);
+    let actrc_new =
+        render::merge_actrc_bytes_with_group(actrc_current.as_deref(), platform, job_gid);
     let user_mapping = actrc_text.as_deref().is_some_and(|t| {
         render::PLATFORM_LABELS
             .iter()

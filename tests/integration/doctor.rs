@@ -327,7 +327,8 @@ fn doctor_deep_runs_a_workflow_job_on_a_local_busybox_image() {
         .args(["--deep", "--platform-image", &m.image])
         .run();
     assert_contract(&out);
-    out.assert_status("act.run", "pass");
+    out.assert_status("act.run", "pass")
+        .assert_check_mentions("act.run", "reached the daemon through the mounted socket");
     assert_no_leftover_containers(&out);
 }
 

@@ -6,6 +6,7 @@ mod doctor;
 mod lifecycle;
 mod manual;
 mod resources;
+mod run;
 mod security;
 mod setup_act;
 mod setup_config;
