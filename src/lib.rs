@@ -40,6 +40,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Lock(args) => act::lockfile::main(args, &process),
     }
 }
 
@@ -55,5 +56,6 @@ pub fn receipt_drift(process: &process::Process, user: &identity::TargetUser) ->
             .get(setup::config_steps::COMPOSE)
             .map(|f| f.sha256.clone()),
         docker_gid: r.docker.and_then(|d| d.docker_gid),
+        lock: None,
     }
 }

@@ -466,9 +466,60 @@ pub fn merge_actrc(existing: Option<&str>, platform_image: &str) -> String {
     text
 }
 
+/// Append act options (`setup --act-arg`, one per line, e.g. `--no-cache-server`) to an
+/// actrc that lacks them; a line already there is not added again.
+pub fn add_actrc_args(text: String, args: &[String]) -> String {
+    let mut out = text;
+    for arg in args {
+        let arg = arg.trim();
+        if arg.is_empty() || out.lines().any(|l| l.trim() == arg) {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(arg);
+        out.push('\n');
+    }
+    out
+}
+
+/// `--act-arg` values: each one line, an option (starting with `-`).
+pub fn check_act_args(args: &[String]) -> Result<()> {
+    for arg in args {
+        let a = arg.trim();
+        if !a.starts_with('-') || a.contains(['\n', '\r']) {
+            return Err(Error::usage(
+                format!("--act-arg {arg:?} is not one act option"),
+                Some("pass one option per --act-arg, e.g. --act-arg=--no-cache-server".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn act_args_are_added_once() {
+        let base = merge_actrc(None, "img:1");
+        let args = vec![
+            "--no-cache-server".to_string(),
+            "--cache-server-addr 127.0.0.1".to_string(),
+        ];
+        let once = add_actrc_args(base.clone(), &args);
+        assert!(
+            once.ends_with("--no-cache-server\n--cache-server-addr 127.0.0.1\n"),
+            "{once}"
+        );
+        assert_eq!(add_actrc_args(once.clone(), &args), once);
+        assert_eq!(add_actrc_args(base.clone(), &[]), base);
+        assert!(check_act_args(&args).is_ok());
+        assert_eq!(check_act_args(&["x".into()]).unwrap_err().exit_code(), 2);
+        assert!(check_act_args(&["-a\n-b".into()]).is_err());
+    }
 
     fn ctx() -> Context {
         let mut c = Context::new(

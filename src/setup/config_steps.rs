@@ -120,10 +120,12 @@ pub async fn observe(
     s: &Settings,
     docker: &DockerInstall,
     act: &super::act_step::Facts,
-    platform_image: Option<&str>,
-    group_override: Option<&str>,
+    args: &crate::cli::SetupArgs,
     receipt: &Receipt,
 ) -> Result<Facts> {
+    let platform_image = args.common.platform_image.as_deref();
+    let group_override = args.docker_group.as_deref();
+    let act_args = &args.act_arg;
     let socket = docker.socket.clone();
     let group_override = match group_override {
         Some(name) => Some(
@@ -178,7 +180,11 @@ pub async fn observe(
     let actrc_text = actrc_current
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned());
-    let actrc_new = render::merge_actrc(actrc_text.as_deref(), platform);
+    render::check_act_args(act_args)?;
+    let actrc_new = render::add_actrc_args(
+        render::merge_actrc(actrc_text.as_deref(), platform),
+        act_args,
+    );
     let user_mapping = actrc_text.as_deref().is_some_and(|t| {
         render::PLATFORM_LABELS
             .iter()
@@ -494,6 +500,7 @@ pub async fn apply(
         id,
         status,
         summary,
+        ..Default::default()
     };
     match change {
         Change::Refuse(why) => Ok(report(StepStatus::Failed, why.clone())),
@@ -593,14 +600,17 @@ pub async fn apply(
                     path.display(),
                     beside.display()
                 ));
-                return Ok(report(
-                    StepStatus::Skipped,
-                    format!(
-                        "kept your edited {}; ours is in {}",
-                        path.display(),
-                        beside.display()
-                    ),
-                ));
+                return Ok(StepReport {
+                    diff: Some(diff.clone()),
+                    ..report(
+                        StepStatus::Skipped,
+                        format!(
+                            "kept your edited {}; ours is in {}",
+                            path.display(),
+                            beside.display()
+                        ),
+                    )
+                });
             }
             files::write_atomic(path, bytes, *mode, owner)?;
             receipt.files.insert(
@@ -618,10 +628,10 @@ pub async fn apply(
                     .get_or_insert_with(Default::default)
                     .docker_gid = Some(gid);
             }
-            Ok(report(
-                StepStatus::Changed,
-                format!("wrote {}", path.display()),
-            ))
+            Ok(StepReport {
+                diff: Some(diff.clone()),
+                ..report(StepStatus::Changed, format!("wrote {}", path.display()))
+            })
         }
     }
 }

@@ -29,9 +29,10 @@ use crate::process::Process;
 use crate::receipt::{Loaded, Receipt};
 use crate::ui::Ui;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
+    #[default]
     Ok,
     Changed,
     Skipped,
@@ -49,19 +50,52 @@ impl StepStatus {
     }
 }
 
-/// One step's outcome, as reported in the output and the JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One step's outcome, as reported in the output and the JSON:
+/// `{"id","status","changed","summary"}`, plus `"would_change": true` for a step a dry run
+/// would change and `"diff"` (unified) for a file step that wrote, would write or kept a
+/// file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepReport {
     pub id: &'static str,
     pub status: StepStatus,
     pub summary: String,
+    /// The file diff of this step (written, or what a dry run would write).
+    pub diff: Option<String>,
+    /// Dry run: this step would change something.
+    pub would_change: bool,
 }
 
-/// `setup --format json`: `{"ok","changed","steps","checks"}`.
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("StepReport", 6)?;
+        m.serialize_field("id", self.id)?;
+        m.serialize_field("status", &self.status)?;
+        m.serialize_field("changed", &(self.status == StepStatus::Changed))?;
+        m.serialize_field("summary", &self.summary)?;
+        if self.would_change {
+            m.serialize_field("would_change", &true)?;
+        } else {
+            m.skip_field("would_change")?;
+        }
+        match &self.diff {
+            Some(d) if !d.is_empty() => m.serialize_field("diff", d)?,
+            _ => m.skip_field("diff")?,
+        }
+        m.end()
+    }
+}
+
+/// `setup --format json`: `{"ok","changed","steps","checks"}`, `"would_change"` in a dry
+/// run, and `"reason"` (what failed, with its fix) when `ok` is false.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub ok: bool,
     pub changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_change: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub steps: Vec<StepReport>,
     pub checks: Vec<Finding>,
 }
@@ -69,6 +103,8 @@ pub struct Report {
 impl Report {
     pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
         Report {
+            would_change: None,
+            reason: None,
             ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
                 && !checks
                     .iter()
@@ -214,16 +250,8 @@ pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
         )
     );
     let (docker, act) = (docker?, act?);
-    let config = config_steps::observe(
-        run.process,
-        &run.settings,
-        docker,
-        &act,
-        run.args.common.platform_image.as_deref(),
-        run.args.docker_group.as_deref(),
-        receipt,
-    )
-    .await?;
+    let config =
+        config_steps::observe(run.process, &run.settings, docker, &act, run.args, receipt).await?;
     Ok(Facts { act, config })
 }
 
@@ -233,11 +261,13 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Re
             id: step.id,
             status: StepStatus::Ok,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Skip => Ok(StepReport {
             id: step.id,
             status: StepStatus::Skipped,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Act(inst) => {
             act_step::apply(inst, &run.settings, &run.requests.act, receipt, run.ui).await
@@ -305,6 +335,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
                     id: steps_failed_id(&steps),
                     status: StepStatus::Failed,
                     summary: e.to_string(),
+                    ..Default::default()
                 });
                 ui.step(
                     "failed",
@@ -332,6 +363,12 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     let mut report = Report::new(steps, checks);
     // Aborted or usage errors report no failed step, but the run did not succeed.
     report.ok &= outcome.is_ok();
+    if args.dry_run && outcome.is_ok() {
+        report.would_change = Some(report.steps.iter().any(|s| s.would_change));
+    }
+    if !report.ok {
+        report.reason = Some(failure_reason(outcome.as_ref().err(), &report));
+    }
     if args.common.format == Format::Json {
         ui.json(&report);
     } else if outcome.is_ok() && !args.dry_run {
@@ -348,6 +385,31 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// One line saying why a setup did not succeed, with the fix: the error that ended it, else
+/// the first failed step, else the first failed check.
+pub fn failure_reason(error: Option<&Error>, report: &Report) -> String {
+    if let Some(e) = error {
+        return match e.hint() {
+            Some(h) => format!("{e} (exit {}); fix: {h}", e.exit_code()),
+            None => format!("{e} (exit {})", e.exit_code()),
+        };
+    }
+    if let Some(s) = report.steps.iter().find(|s| s.status == StepStatus::Failed) {
+        return format!("step {} failed: {}", s.id, s.summary);
+    }
+    if let Some(c) = report
+        .checks
+        .iter()
+        .find(|c| c.status == crate::doctor::Status::Fail)
+    {
+        return match c.fix.first() {
+            Some(fix) => format!("check {} failed: {}; fix: {fix}", c.id, c.summary),
+            None => format!("check {} failed: {}", c.id, c.summary),
+        };
+    }
+    "setup did not finish".into()
+}
+
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     let timeout = Duration::from_secs(args.timeout.min(60));
@@ -361,6 +423,7 @@ fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     // The user's next login: a group added just now counts.
     opts.group_view = crate::doctor::GroupView::Database;
     opts.drift = crate::receipt_drift(process, &opts.user);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     ui.heading("Final check:");
     let (findings, note) = crate::doctor::command::final_check(process, &opts);
     if let Some(note) = note {
@@ -489,6 +552,11 @@ async fn setup(
                 id: step.id,
                 status,
                 summary,
+                would_change: step.changes(),
+                diff: match &step.action {
+                    Action::Config(config_steps::Change::Write { diff, .. }) => Some(diff.clone()),
+                    _ => None,
+                },
             });
         }
         ui.info("dry run: nothing was changed");
@@ -550,11 +618,13 @@ mod tests {
                     id: "act",
                     status: StepStatus::Changed,
                     summary: "x".into(),
+                    ..Default::default()
                 },
                 StepReport {
                     id: "group",
                     status: StepStatus::Skipped,
                     summary: "y".into(),
+                    ..Default::default()
                 },
             ],
             vec![],
@@ -568,6 +638,7 @@ mod tests {
                 id: "act",
                 status: StepStatus::Failed,
                 summary: "x".into(),
+                ..Default::default()
             }],
             vec![],
         );
