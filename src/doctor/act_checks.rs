@@ -485,3 +485,21 @@ pub fn nanos() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod no_network_tests {
+    use super::*;
+
+    #[test]
+    fn act_cache_server_without_a_network_is_recognised() {
+        // act 0.2.x on a host whose only interface is loopback.
+        let out =
+            "[probe/probe] ⭐ Run Set up job\nError: listen tcp: lookup <nil>: no such host\n";
+        assert!(no_network(out));
+        assert_eq!(
+            no_network_line(out),
+            "Error: listen tcp: lookup <nil>: no such host"
+        );
+        assert!(!no_network("Error: image not found"));
+    }
+}

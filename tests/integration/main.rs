@@ -3,6 +3,7 @@
 mod support;
 
 mod doctor;
+mod lock;
 mod setup_act;
 mod setup_config;
 mod setup_files;
