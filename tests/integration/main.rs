@@ -3,6 +3,7 @@
 mod support;
 
 mod doctor;
+mod fleet;
 mod lock;
 mod setup_act;
 mod setup_config;
