@@ -175,6 +175,12 @@ fn assert_recap(out: &Outcome, host: &str, changed: Option<u32>, failed: u32) {
 }
 
 fn start(fleet: &mut Fleet, short: &str, gid: u32, users: Vec<&'static str>) {
+    let network = fleet.network.clone();
+    start_on(fleet, &network, short, gid, users);
+}
+
+/// Start a host on `network` (`none`: only loopback).
+fn start_on(fleet: &mut Fleet, network: &str, short: &str, gid: u32, users: Vec<&'static str>) {
     let name = format!("{}-{short}", fleet.network);
     let mut script =
         format!("set -e; groupmod -g {gid} docker 2>/dev/null || groupadd -g {gid} docker;");
@@ -195,7 +201,7 @@ fn start(fleet: &mut Fleet, short: &str, gid: u32, users: Vec<&'static str>) {
             "--hostname",
             short,
             "--network",
-            &fleet.network,
+            network,
             "--cap-add",
             "ALL",
             "--cap-drop",
@@ -237,14 +243,8 @@ fn wait_for_daemon(fleet: &Fleet, host: &Host) {
     }
 }
 
-#[test]
-fn fleet_role_sets_up_three_docker_hosts_at_once() {
-    if !crate::support::fixtures::require_daemon() {
-        return;
-    }
-    let Some((archive, archive_sha)) = mirror::release_archive() else {
-        return;
-    };
+/// The cached root filesystem and ansible virtualenv, or skip (fail under CI).
+fn fleet_fixtures() -> Option<(PathBuf, PathBuf)> {
     let cache = cache_dir();
     let rootfs = cache.join("fleet-rootfs.tar");
     let venv = cache.join("ansible-venv");
@@ -253,12 +253,16 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
             "the fleet fixtures are missing in {} (run scripts/fixtures.sh)",
             cache.display()
         ));
-        return;
+        return None;
     }
+    Some((rootfs, venv))
+}
+
+/// An empty fleet: its `--internal` network and the imported host image.
+fn new_fleet(rootfs: &Path, venv: PathBuf) -> Fleet {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let prefix = format!("actsim-fleet-{}-{n}", std::process::id());
-    let mut fleet = Fleet {
-        network: prefix.clone(),
+    let fleet = Fleet {
+        network: format!("actsim-fleet-{}-{n}", std::process::id()),
         image: format!("actsim-test/fleet-host:{}-{n}", std::process::id()),
         hosts: Vec::new(),
         work: temp::dir(),
@@ -270,6 +274,22 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
         180,
     )
     .assert_success();
+    fleet
+}
+
+#[test]
+fn fleet_role_sets_up_three_docker_hosts_at_once() {
+    if !crate::support::fixtures::require_daemon() {
+        return;
+    }
+    let Some((archive, archive_sha)) = mirror::release_archive() else {
+        return;
+    };
+    let Some((rootfs, venv)) = fleet_fixtures() else {
+        return;
+    };
+    let started = Instant::now();
+    let mut fleet = new_fleet(&rootfs, venv);
     start(&mut fleet, "h1", 2345, vec!["dev1", "dev2"]);
     start(&mut fleet, "h2", 2346, vec!["ops1"]);
     start(&mut fleet, "h3", 2347, vec!["ci1", "ci2"]);
@@ -321,7 +341,9 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     .unwrap();
 
     // Play 1: every host changes; every user's doctor passes with the host's DOCKER_GID.
+    eprintln!("fleet: 3 hosts up after {:?}", started.elapsed());
     let play1 = fleet.play(&[], &archives);
+    eprintln!("fleet: play 1 took {:?}", play1.elapsed);
     play1.assert_success();
     for h in &fleet.hosts {
         assert_recap(&play1, &h.name, None, 0);
@@ -370,6 +392,7 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     paths.push(&archive_path);
     let before: Vec<String> = fleet.hosts.iter().map(|h| fleet.stamp(h, &paths)).collect();
     let play2 = fleet.play(&[], &archives);
+    eprintln!("fleet: play 2 took {:?}", play2.elapsed);
     play2.assert_success();
     for (h, was) in fleet.hosts.iter().zip(&before) {
         assert_recap(&play2, &h.name, Some(0), 0);
@@ -443,4 +466,104 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
             .ends_with(&tampered_sha),
         "the tampered archive reached h1 through the role's copy"
     );
+}
+
+/// A host without a network (only loopback): act's cache server cannot bind, `act.run`
+/// names that cause and the fix, and setup's `--act-arg=--no-cache-server` makes the same
+/// real job pass. The host has no compose tool either: setup warns and exits 0.
+#[test]
+fn fleet_host_without_a_network_gets_the_cache_server_fix() {
+    if !crate::support::fixtures::require_daemon() {
+        return;
+    }
+    let Some((archive, archive_sha)) = mirror::release_archive() else {
+        return;
+    };
+    let Some(platform) = crate::support::images::busybox_platform_image() else {
+        return;
+    };
+    let Some((rootfs, venv)) = fleet_fixtures() else {
+        return;
+    };
+    let mut fleet = new_fleet(&rootfs, venv);
+    start_on(&mut fleet, "none", "solo", 2400, vec![]);
+    let host = &fleet.hosts[0];
+    wait_for_daemon(&fleet, host);
+    // The platform image into the host's own daemon, the archive and actsim onto the host.
+    let saved = std::process::Command::new("docker")
+        .args(["save", &platform])
+        .output()
+        .expect("docker save");
+    assert!(saved.status.success(), "docker save {platform}");
+    Cmd::new("docker")
+        .args(["exec", "-i", &host.name, "docker", "load"])
+        .stdin_bytes(saved.stdout)
+        .timeout(Duration::from_secs(120))
+        .run()
+        .assert_success();
+    let local = fleet.work.path().join(mirror::host_asset());
+    std::fs::write(&local, archive).unwrap();
+    for (from, to) in [
+        (
+            PathBuf::from(env!("CARGO_BIN_EXE_actsim")),
+            "/usr/local/bin/actsim".to_string(),
+        ),
+        (local, format!("/tmp/{}", mirror::host_asset())),
+    ] {
+        docker(
+            &[
+                "cp",
+                &from.display().to_string(),
+                &format!("{}:{to}", host.name),
+            ],
+            120,
+        )
+        .assert_success();
+    }
+    let setup = |extra: &str| {
+        fleet.exec(
+            host,
+            &format!(
+                "actsim setup --yes --format json --act-archive /tmp/{} --act-sha256 {archive_sha} --platform-image {platform} {extra}",
+                mirror::host_asset()
+            ),
+        )
+    };
+    let deep = || fleet.exec(host, "actsim doctor --deep --format json --timeout 120");
+    let out = setup("");
+    out.assert_success();
+    assert_eq!(out.json()["ok"], true, "{out}");
+    assert_eq!(out.status("compose.config"), "warn", "{out}");
+    let out = deep();
+    out.assert_code(1);
+    assert_eq!(out.status("act.run"), "fail", "{out}");
+    let text = out.check_text("act.run");
+    assert!(
+        text.contains("cache server") && text.contains("lookup <nil>"),
+        "{out}"
+    );
+    assert!(
+        out.fix_text("act.run")
+            .contains("--act-arg=--no-cache-server"),
+        "{out}"
+    );
+
+    let out = setup("--act-arg=--no-cache-server");
+    out.assert_success();
+    let actrc = out.json()["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "actrc"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(actrc["changed"], true, "{out}");
+    assert!(
+        actrc["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("+--no-cache-server"),
+        "{out}"
+    );
+    let out = deep();
+    out.assert_success();
+    assert_eq!(out.status("act.run"), "pass", "{out}");
 }
