@@ -644,4 +644,47 @@ mod tests {
         );
         assert!(!r.ok && !r.changed);
     }
+
+    #[test]
+    fn step_json_carries_changed_diff_and_would_change() {
+        let written = StepReport {
+            id: "env",
+            status: StepStatus::Changed,
+            summary: "wrote /c/.env".into(),
+            diff: Some("--- /dev/null\n+++ /c/.env\n+DOCKER_GID=5\n".into()),
+            would_change: false,
+        };
+        let j = serde_json::to_value(&written).unwrap();
+        assert_eq!(j["changed"], true);
+        assert!(j["diff"].as_str().unwrap().contains("+DOCKER_GID=5"));
+        assert!(j.get("would_change").is_none());
+        let dry = StepReport {
+            id: "actrc",
+            status: StepStatus::Skipped,
+            summary: "dry run: would write".into(),
+            diff: Some(String::new()),
+            would_change: true,
+        };
+        let j = serde_json::to_value(&dry).unwrap();
+        assert_eq!(j["changed"], false);
+        assert_eq!(j["would_change"], true);
+        assert!(j.get("diff").is_none(), "an empty diff is left out");
+
+        let mut r = Report::new(vec![written, dry], vec![]);
+        let e = Error::ChecksumMismatch {
+            what: "a.tar.gz".into(),
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
+        r.reason = Some(failure_reason(Some(&e), &r));
+        let reason = r.reason.clone().unwrap();
+        assert!(
+            reason.starts_with("checksum mismatch for a.tar.gz"),
+            "{reason}"
+        );
+        assert!(reason.contains("(exit 4); fix: "), "{reason}");
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["reason"], reason.as_str());
+        assert!(j.get("would_change").is_none());
+    }
 }

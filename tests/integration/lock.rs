@@ -345,6 +345,16 @@ fn setup_with_a_lock_fails_closed() {
         .assert_stderr_contains("the lock pins act 0.2.89, not the requested 0.2.88");
     assert_absent(&act, &out);
 
+    // --act-sha256 that disagrees with the lock.
+    let out = w
+        .setup()
+        .args(["--act-sha256", &"0".repeat(64), "--act-lock"])
+        .arg(w.lock_path())
+        .run();
+    out.assert_code(4)
+        .assert_stderr_contains("disagrees with the lock");
+    assert_absent(&act, &out);
+
     // Not a lock at all; a lock that is a symbolic link.
     std::fs::write(w.lock_path(), "act_version = [").unwrap();
     let out = w.setup().arg("--act-lock").arg(w.lock_path()).run();
