@@ -148,7 +148,8 @@ cat >"$work/plain.yml" <<'EOF'
     - name: Build the image
       ansible.builtin.shell: |
         docker image inspect {{ image }} >/dev/null 2>&1 && exit 0
-        tar -C /usr/local/bin -c act | docker import - {{ image }} >/dev/null && echo built
+        d=$(mktemp -d) && cp /usr/local/bin/act "$d/act" && mkdir -m 1777 "$d/tmp"
+        tar -C "$d" -c act tmp | docker import - {{ image }} >/dev/null && rm -rf "$d" && echo built
       register: built
       changed_when: "'built' in built.stdout"
     - name: The socket's gid
@@ -174,12 +175,12 @@ cat >"$work/plain.yml" <<'EOF'
         mode: "0644"
       loop: "{{ users }}"
     - name: A container round trip
-      ansible.builtin.command: docker run --rm {{ image }} /act --version
+      ansible.builtin.command: docker run --rm -e HOME=/tmp {{ image }} /act --version
       loop: "{{ users }}"
       changed_when: false
     - name: The same with the socket mounted, as the user with the socket's group
       ansible.builtin.command: >-
-        docker run --rm -u 1000:1000 --group-add {{ gid.stdout }}
+        docker run --rm -u 1000:1000 --group-add {{ gid.stdout }} -e HOME=/tmp
         -v /var/run/docker.sock:/var/run/docker.sock {{ image }} /act --bug-report
       loop: "{{ users }}"
       changed_when: false

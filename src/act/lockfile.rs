@@ -126,6 +126,20 @@ impl ActLock {
         Self::parse(&text, &what)
     }
 
+    /// Read a lock file through setup's file-system door ([`crate::privsep::Fs`]): a path
+    /// the target user controls is opened by their agent, never by root.
+    pub fn load_via(fs: &crate::privsep::Fs, path: &Path) -> Result<Self> {
+        let what = path.display().to_string();
+        let bytes = match fs.read(path, MAX_LOCK_BYTES) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(bad_lock(&what, "cannot read the lock: no such file")),
+            Err(e) => return Err(bad_lock(&what, format!("cannot read the lock: {e}"))),
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| bad_lock(&what, "cannot read the lock: not UTF-8"))?;
+        Self::parse(&text, &what)
+    }
+
     /// The entry for `platform` (a key like `linux/x86_64`).
     pub fn entry(&self, platform: &str, what: &str) -> Result<&LockedAsset> {
         self.platforms.get(platform).ok_or_else(|| Error::Verify {
@@ -363,6 +377,7 @@ fn lock_request(args: &crate::cli::LockArgs, process: &Process) -> Result<LockRe
         checksums,
         output: args.output.clone(),
         http: crate::setup::act_step::HttpSettings {
+            proxies: crate::act::download::Proxies::from_process(process),
             allow_http: args.allow_http,
             ca_cert: args
                 .ca_cert
@@ -526,10 +541,16 @@ pub fn main(args: crate::cli::LockArgs, process: &Process) -> ExitCode {
                     reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
                     hint: Some("check the network or the mirror, or raise --timeout".into()),
                 })),
-                _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+                stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
             }
         })?;
-        crate::files::write_atomic(&req.output, lock.to_toml().as_bytes(), 0o644, None)?;
+        // As the running user, into a directory of their choosing (like any output file).
+        crate::files::write_atomic(
+            &req.output,
+            lock.to_toml().as_bytes(),
+            0o644,
+            crate::files::Walk::Lenient,
+        )?;
         for (platform, entry) in &lock.platforms {
             ui.step(
                 "locked",

@@ -100,10 +100,10 @@ pub async fn act_binary(
                         first.display()
                     ),
                     vec![format!(
-                        "remove the other one (rm {}), or put {} first: export PATH=\"{}:$PATH\"",
-                        first.display(),
+                        "remove the other one (rm {}), or put {} first: {}",
+                        crate::process::sh_quote(&first.display().to_string()),
                         opts.bin_dir.display(),
-                        opts.bin_dir.display()
+                        crate::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -114,8 +114,8 @@ pub async fn act_binary(
                         opts.bin_dir.display()
                     ),
                     vec![format!(
-                        "add it to PATH (e.g. in ~/.profile): export PATH=\"{}:$PATH\"",
-                        opts.bin_dir.display()
+                        "add it to PATH (e.g. in ~/.profile): {}",
+                        crate::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -181,7 +181,10 @@ pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> 
     let candidates = [opts.user.actrc_path(process), opts.user.home.join(".actrc")];
     candidates
         .into_iter()
-        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
+        .filter_map(|p| {
+            let bytes = crate::files::read_bounded(&p, crate::files::MAX_READ).ok()??;
+            Some((p, String::from_utf8_lossy(&bytes).into_owned()))
+        })
         .collect()
 }
 
@@ -245,7 +248,10 @@ pub fn act_docker(
             path.display(),
             target.display()
         ));
-        fixes.push(format!("rm {}", path.display()));
+        fixes.push(format!(
+            "rm {}",
+            crate::process::sh_quote(&path.display().to_string())
+        ));
     }
     let platform = configured_platform(process, opts);
     let mapping = match &platform {
@@ -256,10 +262,13 @@ pub fn act_docker(
                 "no platform mapping for ubuntu-latest in an actrc: act will stop at its first-run image prompt (and hang without a terminal)".into(),
             );
             fixes.push("write the mapping: actsim setup".into());
+            let actrc = opts.user.actrc_path(process);
             fixes.push(format!(
                 "or by hand: mkdir -p {} && echo '-P ubuntu-latest=catthehacker/ubuntu:act-latest' >> {}",
-                opts.user.actrc_path(process).parent().unwrap_or(Path::new("~")).display(),
-                opts.user.actrc_path(process).display()
+                crate::process::sh_quote(
+                    &actrc.parent().unwrap_or(Path::new("/")).display().to_string()
+                ),
+                crate::process::sh_quote(&actrc.display().to_string())
             ));
             String::new()
         }
@@ -325,7 +334,11 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
                 last_line(&r.output())
             ),
             vec![
-                format!("see the full error: {} {}", tool.display(), args.join(" ")),
+                format!(
+                    "see the full error: {} {}",
+                    crate::process::sh_quote(&tool.display().to_string()),
+                    crate::process::sh_join(&args)
+                ),
                 "rewrite it: actsim setup (your edits are kept beside it)".into(),
             ],
         )
@@ -334,8 +347,8 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
             e,
             vec![format!(
                 "run it by hand: {} {}",
-                tool.display(),
-                args.join(" ")
+                crate::process::sh_quote(&tool.display().to_string()),
+                crate::process::sh_join(&args)
             )],
         ),
     };

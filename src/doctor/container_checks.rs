@@ -81,9 +81,14 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
     let work = async {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
-            _ => image::import_act_image(docker, &act.path, &act.sha256, &name)
-                .await
-                .map(|_| name.clone()),
+            _ => {
+                let file = crate::files::open_regular(&act.path, crate::files::MAX_HASH)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{} is gone", act.path.display()))?;
+                image::import_act_image(docker, file, &act.path, &act.sha256, &name)
+                    .await
+                    .map(|_| name.clone())
+            }
         }
     };
     match tokio::time::timeout_at(ctx.deadline, work).await {
@@ -252,8 +257,10 @@ pub async fn container_run(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
 fn compose_identity(ctx: &Ctx<'_>) -> (u32, u32, u32, String) {
     let user = &ctx.opts.user;
     let env_file = ctx.opts.config_dir.join(".env");
-    let values = std::fs::read_to_string(&env_file)
-        .map(|t| parse_env(&t))
+    let values = crate::files::read_bounded(&env_file, crate::files::MAX_READ)
+        .ok()
+        .flatten()
+        .map(|t| parse_env(&String::from_utf8_lossy(&t)))
         .unwrap_or_default();
     let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
     match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {

@@ -5,6 +5,7 @@ mod support;
 mod doctor;
 mod fleet;
 mod lock;
+mod security;
 mod setup_act;
 mod setup_config;
 mod setup_files;

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actsim::files::write_atomic;
+use actsim::files::{Walk, write_atomic};
 use actsim::render::{self, Context};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -109,14 +109,14 @@ fn write_files(ctx: &Context) -> PathBuf {
         &compose,
         render::render_compose(ctx).unwrap().as_bytes(),
         0o644,
-        None,
+        Walk::Lenient,
     )
     .unwrap();
     write_atomic(
         &env,
         render::render_env(ctx).unwrap().as_bytes(),
         0o600,
-        None,
+        Walk::Lenient,
     )
     .unwrap();
     compose
@@ -273,7 +273,13 @@ fn ensure_simulator_image(act: &Path) {
         if current.as_deref() != Some(sha.as_str()) {
             tokio::time::timeout(
                 Duration::from_secs(180),
-                actsim::docker::image::import_act_image(&docker, act, &sha, &image),
+                actsim::docker::image::import_act_image(
+                    &docker,
+                    std::fs::File::open(act).unwrap(),
+                    act,
+                    &sha,
+                    &image,
+                ),
             )
             .await
             .expect("docker import finished within 180 s")
