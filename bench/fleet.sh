@@ -132,13 +132,13 @@ cat >"$work/plain.yml" <<'EOF'
     - name: Copy the archive
       ansible.builtin.copy:
         src: "{{ actsim_act_archive_dir }}/{{ asset }}"
-        dest: "/var/lib/actsim/archives/{{ asset }}"
+        dest: "/var/cache/actsim/archives/{{ asset }}"
         mode: "0644"
     - name: Verify it
-      ansible.builtin.shell: echo "{{ archive_sha }}  /var/lib/actsim/archives/{{ asset }}" | sha256sum -c -
+      ansible.builtin.shell: echo "{{ archive_sha }}  /var/cache/actsim/archives/{{ asset }}" | sha256sum -c -
       changed_when: false
     - name: Extract act
-      ansible.builtin.command: tar -xzf /var/lib/actsim/archives/{{ asset }} -C /usr/local/bin act
+      ansible.builtin.command: tar -xzf /var/cache/actsim/archives/{{ asset }} -C /usr/local/bin act
       args:
         creates: /usr/local/bin/act
     - name: Join the socket's group
@@ -198,7 +198,7 @@ for n in 1 3; do
         r2+=("$(play "$root/ansible/playbook.yml")")
         start_hosts "$n"
         for h in "${hosts[@]}"; do
-            docker exec "$h" sh -c 'mkdir -p /var/lib/actsim/archives; for u in dev1 dev2; do mkdir -p /home/$u/.config/actsim /home/$u/.config/act; done'
+            docker exec "$h" sh -c 'mkdir -p /var/cache/actsim/archives; for u in dev1 dev2; do mkdir -p /home/$u/.config/actsim /home/$u/.config/act; done'
         done
         p1+=("$(play "$work/plain.yml")")
         p2+=("$(play "$work/plain.yml")")

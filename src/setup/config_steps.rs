@@ -53,6 +53,9 @@ pub struct ImageFacts {
     pub image_sha: Option<String>,
     /// SHA-256 of the act binary installed now (it may change in the act step).
     pub binary_sha: Option<String>,
+    /// The binary hash `--act-lock` pins: root's own input, so it vouches for the binary
+    /// like root's record does.
+    pub locked_sha: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +83,11 @@ pub enum Change {
         command: Vec<String>,
     },
     /// Build the image if its label differs from the installed binary.
-    Image { name: String },
+    Image {
+        name: String,
+        /// The lock's binary hash (`--act-lock`), trusted like root's record.
+        locked_sha: Option<String>,
+    },
     Write {
         path: PathBuf,
         bytes: Vec<u8>,
@@ -275,6 +282,7 @@ pub async fn observe(
             daemon,
             image_sha,
             binary_sha,
+            locked_sha: act.wanted.pin.as_ref().map(|p| p.binary_sha256.clone()),
         },
         files,
     })
@@ -441,6 +449,7 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
             format!("build {} locally (docker import of act and /tmp)", img.name),
             Action::Config(Change::Image {
                 name: img.name.clone(),
+                locked_sha: img.locked_sha.clone(),
             }),
         );
         p.details.push("no registry is used".into());
@@ -565,7 +574,7 @@ pub async fn apply(
                 ),
             ))
         }
-        Change::Image { name } => {
+        Change::Image { name, locked_sha } => {
             let binary = s.bin_dir.join("act");
             let host = crate::docker::endpoint::resolve(process, &s.docker_home)
                 .map_err(|e| Error::failed(e, None))?
@@ -585,7 +594,10 @@ pub async fn apply(
                 };
                 // As root for a user, only a binary root verified goes into the image its
                 // containers run with the socket mounted.
-                if s.fs.is_separated() && receipt_trusts(s, &sha).is_none() {
+                if s.fs.is_separated()
+                    && locked_sha.as_deref() != Some(sha.as_str())
+                    && receipt_trusts(s, &sha).is_none()
+                {
                     return Err(format!(
                         "{} is not the act this setup verified (sha256 {}…); not building an image from it",
                         binary.display(),

@@ -387,7 +387,7 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
         "/usr/local/bin/actsim",
         "/etc/actsim/actsim.lock",
     ];
-    let archive_path = format!("/var/lib/actsim/archives/{asset}");
+    let archive_path = format!("/var/cache/actsim/archives/{asset}");
     let mut paths: Vec<&str> = watched.to_vec();
     paths.push(&archive_path);
     let before: Vec<String> = fleet.hosts.iter().map(|h| fleet.stamp(h, &paths)).collect();
