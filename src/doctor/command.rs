@@ -112,6 +112,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
     opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     let mut findings = match run_blocking(process, &opts) {
         Ok(f) => f,
         Err(e) => {

@@ -151,6 +151,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         user: None,
         platform_image: args.platform_image.clone(),
         docker_host: None,
+        act_lock: None,
         verbose: args.verbose,
         quiet: args.quiet,
     };
