@@ -2,6 +2,7 @@
 
 mod support;
 
+mod compose;
 mod doctor;
 mod setup_act;
 mod setup_config;

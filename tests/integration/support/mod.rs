@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod compose;
 pub mod fixtures;
 pub mod images;
 pub mod mirror;
