@@ -4,6 +4,7 @@ mod support;
 
 mod compose;
 mod doctor;
+mod download_errors;
 mod setup_act;
 mod setup_config;
 mod setup_files;
