@@ -41,14 +41,14 @@ pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
 }
 
 /// `docker import` a minimal image holding `binary` at [`ACT_IN_IMAGE`] and `/tmp` (1777),
-/// tagged `image` (`repo:tag`), labelled with `sha256`.
+/// tagged `image` (`repo:tag`), labelled with `sha256`. On Podman `image` must carry its
+/// `localhost/` prefix ([`super::engine::Engine::local_image`]) to be found again.
 pub async fn import_act_image(
     docker: &Docker,
     binary: &Path,
     sha256: &str,
     image: &str,
 ) -> Result<(), String> {
-    let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let binary = binary.to_path_buf();
     let producer = tokio::task::spawn_blocking(move || write_tar(&binary, tx));
@@ -62,8 +62,9 @@ pub async fn import_act_image(
     ];
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
-        .repo(repo)
-        .tag(tag)
+        // The whole reference as `repo` (the API allows a tag in it): Podman ignores a
+        // separate `tag` on import and would store `<repo>:latest`.
+        .repo(image)
         .changes(changes)
         .build();
     let mut stream = docker.create_image(Some(options), Some(bollard::body_try_stream(body)), None);

@@ -16,6 +16,7 @@ use super::support::{first_version, has_systemd, left, parse_api, run_program};
 use super::{GroupView, Options, Outcome};
 use crate::docker::client;
 use crate::docker::endpoint::{Endpoint, KnownSocket, SocketState, socket_state};
+use crate::docker::engine::Engine;
 use crate::identity::{self, group_name, user_name};
 use crate::process::Process;
 
@@ -331,12 +332,13 @@ fn start_daemon_fixes(path: &std::path::Path) -> Vec<String> {
     fixes
 }
 
-/// `docker.daemon`: ping and version with retries for transient errors.
+/// `docker.daemon`: ping and version with retries for transient errors; also which engine
+/// answered (Docker Engine or Podman).
 pub async fn daemon(
     resolved: &Result<Endpoint, String>,
     socket: &SocketFacts,
     deadline: Instant,
-) -> (Outcome, Option<Docker>) {
+) -> (Outcome, Option<(Docker, Engine)>) {
     let Ok(endpoint) = resolved else {
         return (Outcome::skip("no endpoint (see docker.endpoint)"), None);
     };
@@ -371,7 +373,11 @@ pub async fn daemon(
         let tried = Instant::now();
         match attempt(host, remaining).await {
             Ok((docker, version)) => {
-                return (judge_version(host, &version, attempts), Some(docker));
+                let engine = Engine::from_version(&version);
+                return (
+                    judge_version(host, &version, engine, attempts),
+                    Some((docker, engine)),
+                );
             }
             Err(Attempt::Hung) => {
                 return (
@@ -472,15 +478,27 @@ fn classify(e: &bollard::errors::Error) -> Attempt {
     }
 }
 
-fn judge_version(host: &str, v: &bollard::models::SystemVersion, attempts: u32) -> Outcome {
+fn judge_version(
+    host: &str,
+    v: &bollard::models::SystemVersion,
+    engine: Engine,
+    attempts: u32,
+) -> Outcome {
+    let kind = engine;
     let engine = v.version.clone().unwrap_or_else(|| "unknown".into());
     let api_text = v.api_version.clone().unwrap_or_else(|| "unknown".into());
     let min_text = v
         .min_api_version
         .clone()
         .unwrap_or_else(|| "unknown".into());
-    let summary =
-        format!("Docker Engine {engine}, API {api_text} (minimum API {min_text}) at {host}");
+    let summary = match kind {
+        Engine::Docker => {
+            format!("Docker Engine {engine}, API {api_text} (minimum API {min_text}) at {host}")
+        }
+        Engine::Podman => format!(
+            "Podman {engine} (its Docker API service), Docker API {api_text} (minimum API {min_text}) at {host}"
+        ),
+    };
     let mut detail = vec![
         format!(
             "os/arch: {}/{}",
@@ -492,14 +510,24 @@ fn judge_version(host: &str, v: &bollard::models::SystemVersion, attempts: u32) 
     if attempts > 1 {
         detail.push(format!("answered after {attempts} attempts"));
     }
-    let upgrade = "upgrade Docker Engine: https://docs.docker.com/engine/install/ (Debian/Ubuntu: Docker's apt repository, package docker-ce)".to_string();
+    let upgrade = match kind {
+        Engine::Docker => "upgrade Docker Engine: https://docs.docker.com/engine/install/ (Debian/Ubuntu: Docker's apt repository, package docker-ce)".to_string(),
+        Engine::Podman => "upgrade Podman: https://podman.io/docs/installation".to_string(),
+    };
+    if kind == Engine::Podman {
+        detail.push(
+            "Podman serves the Docker API through `podman system service`; act and compose talk to it as to Docker Engine"
+                .into(),
+        );
+    }
     match parse_api(&api_text) {
         None => Outcome::warn(format!("{summary}: API version not understood"), vec![upgrade]),
         Some(api) if api < MIN_API => Outcome::fail(
             format!("{summary}: API {api_text} is older than 1.41 (Docker Engine 20.10), the minimum act works with"),
             vec![upgrade],
         ),
-        Some(api) if api < WARN_API => Outcome::warn(
+        // Podman's Docker API stays at 1.41 in every release: nothing to upgrade to.
+        Some(api) if api < WARN_API && kind == Engine::Docker => Outcome::warn(
             format!("{summary}: API {api_text} is older than 1.44 (Docker Engine 25); current docker CLIs and compose v2 expect at least that"),
             vec![upgrade],
         ),

@@ -161,13 +161,18 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
             slots.put("docker.socket", outcome, t);
 
             let t = Instant::now();
-            let (outcome, docker) = docker_checks::daemon(&resolved, &socket, soft).await;
+            let (outcome, daemon) = docker_checks::daemon(&resolved, &socket, soft).await;
             slots.put("docker.daemon", outcome, t);
+            let (docker, engine) = match daemon {
+                Some((d, e)) => (Some(d), e),
+                None => (None, Default::default()),
+            };
 
             let (_, bin) = act_bin.clone().await;
             let ctx = container_checks::Ctx {
                 process,
                 docker: docker.as_ref(),
+                engine,
                 endpoint: resolved.as_ref().ok(),
                 socket: &socket,
                 act: bin.as_ref(),

@@ -8,6 +8,7 @@ pub mod compose;
 pub mod fixtures;
 pub mod images;
 pub mod mirror;
+pub mod podman;
 pub mod proxy;
 pub mod pty;
 pub mod sockets;
