@@ -54,6 +54,22 @@ impl Engine {
             Engine::Podman => format!("localhost/{image}"),
         }
     }
+
+    /// The engine a name made by [`Engine::local_image`] was made for.
+    pub fn of_local_image(image: &str) -> Engine {
+        if image.starts_with("localhost/") {
+            Engine::Podman
+        } else {
+            Engine::Docker
+        }
+    }
+
+    /// Whether `docker import` honours several `changes` (Dockerfile instructions). bollard
+    /// sends them as one newline-joined value, which Docker Engine splits; Podman 4 takes it
+    /// as one instruction (a `LABEL` would swallow the lines after it).
+    pub fn splits_import_changes(self) -> bool {
+        self == Engine::Docker
+    }
 }
 
 fn is_podman(name: &str) -> bool {

@@ -45,6 +45,7 @@ pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
 /// `localhost/` prefix ([`super::engine::Engine::local_image`]) to be found again.
 pub async fn import_act_image(
     docker: &Docker,
+    engine: super::engine::Engine,
     binary: &Path,
     sha256: &str,
     image: &str,
@@ -53,13 +54,18 @@ pub async fn import_act_image(
     let binary = binary.to_path_buf();
     let producer = tokio::task::spawn_blocking(move || write_tar(&binary, tx));
     let body = tokio_stream_from(rx);
-    let changes = vec![
-        format!("LABEL {SHA_LABEL}={sha256}"),
-        "ENV PATH=/usr/local/bin".to_string(),
-        "ENV HOME=/tmp".to_string(),
-        "WORKDIR /tmp".to_string(),
-        "CMD [\"act\", \"--version\"]".to_string(),
-    ];
+    let mut changes = vec![format!("LABEL {SHA_LABEL}={sha256}")];
+    // Podman gets the label only (see `splits_import_changes`); what the other lines set,
+    // the probe containers and the compose service set themselves (command, HOME, working
+    // directory), and Podman's default PATH holds /usr/local/bin.
+    if engine.splits_import_changes() {
+        changes.extend([
+            "ENV PATH=/usr/local/bin".to_string(),
+            "ENV HOME=/tmp".to_string(),
+            "WORKDIR /tmp".to_string(),
+            "CMD [\"act\", \"--version\"]".to_string(),
+        ]);
+    }
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
         // The whole reference as `repo` (the API allows a tag in it): Podman ignores a

@@ -85,7 +85,7 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
     let work = async {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
-            _ => image::import_act_image(docker, &act.path, &act.sha256, &name)
+            _ => image::import_act_image(docker, ctx.engine, &act.path, &act.sha256, &name)
                 .await
                 .map(|_| name.clone()),
         }

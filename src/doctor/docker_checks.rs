@@ -516,7 +516,7 @@ fn judge_version(
     };
     if kind == Engine::Podman {
         detail.push(
-            "Podman serves the Docker API through `podman system service`; act and compose talk to it as to Docker Engine"
+            "Podman serves the Docker API through `podman system service`; act and compose use it through that API"
                 .into(),
         );
     }

@@ -543,7 +543,9 @@ pub async fn apply(
                 {
                     return Ok(false);
                 }
-                crate::docker::image::import_act_image(&docker, &binary, &sha, name).await?;
+                let engine = crate::docker::engine::Engine::of_local_image(name);
+                crate::docker::image::import_act_image(&docker, engine, &binary, &sha, name)
+                    .await?;
                 Ok::<bool, String>(true)
             };
             let built = tokio::time::timeout_at(deadline, work)

@@ -5,6 +5,7 @@ mod support;
 mod compose;
 mod doctor;
 mod download_errors;
+mod podman;
 mod setup_act;
 mod setup_config;
 mod setup_files;

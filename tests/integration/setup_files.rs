@@ -273,7 +273,13 @@ fn ensure_simulator_image(act: &Path) {
         if current.as_deref() != Some(sha.as_str()) {
             tokio::time::timeout(
                 Duration::from_secs(180),
-                actsim::docker::image::import_act_image(&docker, act, &sha, &image),
+                actsim::docker::image::import_act_image(
+                    &docker,
+                    actsim::docker::engine::Engine::Docker,
+                    act,
+                    &sha,
+                    &image,
+                ),
             )
             .await
             .expect("docker import finished within 180 s")

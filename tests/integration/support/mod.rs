@@ -14,6 +14,7 @@ pub mod pty;
 pub mod sockets;
 pub mod temp;
 pub mod users;
+pub mod world;
 
 pub use cmd::{Cmd, Outcome, actsim_for_others};
 pub use fixtures::{require_act, require_busybox, require_daemon};

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::Cmd;
 use super::temp::{self, TempDir};
 
 pub struct Podman {
@@ -75,6 +76,17 @@ impl Podman {
         cmd
     }
 
+    /// The same as a [`Cmd`] (with a deadline), for the test's own podman calls.
+    pub fn cmd(&self) -> Cmd {
+        Cmd::new("podman")
+            .env("CONTAINERS_CONF", self.containers_conf())
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--runroot")
+            .arg(self.dir.path().join("run"))
+            .timeout(Duration::from_secs(120))
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("podman.sock")
     }
@@ -95,34 +107,75 @@ impl Podman {
     /// The image names this service holds (`podman images`).
     pub fn images(&self) -> Vec<String> {
         let out = self
-            .command()
+            .cmd()
             .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+            .run();
+        out.assert_success();
+        out.stdout.lines().map(str::to_string).collect()
+    }
+}
+
+impl Podman {
+    /// The busybox platform image imported into this service as
+    /// `localhost/actsim-test/busybox-platform:latest` (act can run `run:` steps in it).
+    pub fn busybox_platform_image(&self) -> Option<String> {
+        let tar = super::images::busybox_platform_tar()?;
+        let name = "localhost/actsim-test/busybox-platform:latest".to_string();
+        self.cmd()
+            .args([
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change",
+                "CMD [\"sh\"]",
+                "-",
+                &name,
+            ])
+            .stdin_bytes(tar)
+            .run()
+            .assert_success();
+        Some(name)
     }
 }
 
 impl Drop for Podman {
     fn drop(&mut self) {
-        let _ = self
-            .command()
-            .args(["rm", "--all", "--force", "--time", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let mut rm = self.command();
+        rm.args(["rm", "--all", "--force", "--time", "0"]);
+        run_bounded(rm, Duration::from_secs(60));
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // conmon processes of exec sessions (act execs its steps) linger for minutes after
+        // their container is gone; they are this service's, found by its storage path.
+        kill_processes_naming(self.dir.path());
         // Podman's overlay driver mounts inside its root; unmount (deepest first) so the
         // temp dir can be removed.
         unmount_under(self.dir.path());
+    }
+}
+
+fn kill_processes_naming(dir: &Path) {
+    let needle = dir.to_string_lossy().to_string();
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid as u32 == me {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
     }
 }
 
@@ -137,6 +190,29 @@ fn unmount_under(dir: &Path) {
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in points {
-        let _ = Command::new("umount").arg("-l").arg(&p).status();
+        let mut umount = Command::new("umount");
+        umount.arg("-l").arg(&p);
+        run_bounded(umount, Duration::from_secs(20));
     }
+}
+
+/// Run `cmd` quietly, killing it after `limit` (no panics: this runs in `Drop`).
+fn run_bounded(mut cmd: Command, limit: Duration) {
+    let Ok(mut child) = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return;
+    };
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
