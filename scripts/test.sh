@@ -9,11 +9,17 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-if ! command -v shellcheck >/dev/null 2>&1; then
-    step "installing shellcheck (apt-get)"
-    apt-get install -y shellcheck >/dev/null 2>&1 \
-        || { apt-get update >/dev/null && apt-get install -y shellcheck >/dev/null; } \
-        || { echo "test.sh: error: cannot install shellcheck; install it and rerun" >&2; exit 1; }
+# Debian packages the tests need: shellcheck (lint), podman (the Podman API service the
+# engine tests run against), sudo (the group-join tests).
+missing=()
+for pkg in shellcheck podman sudo; do
+    command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "installing ${missing[*]} (apt-get)"
+    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; } \
+        || { echo "test.sh: error: cannot install ${missing[*]}; install them and rerun" >&2; exit 1; }
 fi
 
 step "fixtures"
