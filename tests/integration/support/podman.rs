@@ -2,7 +2,8 @@
 //! unix://SOCKET` with its own storage (`--root`, `--runroot`) and a `containers.conf`
 //! holding `[containers] default_ulimits = []` (`CONTAINERS_CONF`): on this kind of machine
 //! Podman's containers otherwise fail with "error setting rlimit type 7: operation not
-//! permitted". Everything lives in one temp dir with a unique name; on drop the service's
+//! permitted". Its network configs (`[network] network_config_dir`) stay in the temp dir
+//! too, not in `/etc/containers/networks`. Everything lives in one temp dir with a unique name; on drop the service's
 //! containers are removed, the service is stopped, its storage unmounted and removed.
 //!
 //! What can go wrong: `podman` not installed (skip, or fail under `CI=true`;
@@ -33,9 +34,13 @@ impl Podman {
             return None;
         }
         let dir = temp::dir();
+        // Networks (compose creates one) are kept in this dir too, not /etc/containers.
         temp::write(
             &dir.path().join("containers.conf"),
-            "[containers]\ndefault_ulimits = []\n",
+            &format!(
+                "[containers]\ndefault_ulimits = []\n\n[network]\nnetwork_config_dir = \"{}\"\n",
+                dir.path().join("networks").display()
+            ),
         );
         let log = std::fs::File::create(dir.path().join("service.log")).unwrap();
         let mut podman = Podman { child: None, dir };
