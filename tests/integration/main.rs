@@ -9,3 +9,4 @@ mod podman;
 mod setup_act;
 mod setup_config;
 mod setup_files;
+mod sudo_join;
