@@ -176,13 +176,9 @@ impl ComposeTool {
     }
 }
 
-/// Find the compose tool. Spawns a program only for a real v2 binary (fast); the Python v1
-/// is recognised from its entry script, since starting Python costs half a second.
-pub async fn compose_tool(
-    process: &Process,
-    deadline: tokio::time::Instant,
-) -> Option<ComposeTool> {
-    use crate::doctor::support::{first_version, run_program};
+/// Where the docker CLI looks for the compose plugin, in its order: `$DOCKER_CONFIG` (else
+/// `~/.docker`) `/cli-plugins`, then the system plugin dirs.
+fn compose_plugin_dirs(process: &Process) -> Vec<PathBuf> {
     let home = process.var_nonempty("HOME").map(PathBuf::from);
     let mut plugin_dirs: Vec<PathBuf> = Vec::new();
     if let Some(cfg) = process.var_nonempty("DOCKER_CONFIG") {
@@ -198,6 +194,53 @@ pub async fn compose_tool(
     ] {
         plugin_dirs.push(PathBuf::from(d));
     }
+    plugin_dirs
+}
+
+/// What identifies the compose tool [`compose_tool`] would pick, without starting anything:
+/// the paths of the docker CLI and the plugin (or of `docker-compose`) with their size,
+/// modification time and inode. A tool that is replaced or upgraded changes it. `None`
+/// when no tool is there. (Hashing a 70 MB plugin on every run would cost more than the
+/// validation it saves.)
+pub fn compose_fingerprint(process: &Process) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &Path| {
+        std::fs::metadata(p).ok().map(|m| {
+            format!(
+                "{} {} {}.{} {}",
+                p.display(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ino()
+            )
+        })
+    };
+    let plugin = compose_plugin_dirs(process)
+        .into_iter()
+        .map(|d| d.join("docker-compose"))
+        .find(|p| crate::process::is_executable(p));
+    let docker = process.which("docker");
+    let standalone = process.which("docker-compose");
+    let parts: Vec<String> = [
+        plugin.as_deref().and_then(stat),
+        docker.as_deref().and_then(stat),
+        standalone.as_deref().and_then(stat),
+    ]
+    .into_iter()
+    .map(|p| p.unwrap_or_else(|| "-".into()))
+    .collect();
+    (plugin.is_some() || standalone.is_some()).then(|| parts.join("\n"))
+}
+
+/// Find the compose tool. Spawns a program only for a real v2 binary (fast); the Python v1
+/// is recognised from its entry script, since starting Python costs half a second.
+pub async fn compose_tool(
+    process: &Process,
+    deadline: tokio::time::Instant,
+) -> Option<ComposeTool> {
+    use crate::doctor::support::{first_version, run_program};
+    let plugin_dirs = compose_plugin_dirs(process);
     let has_plugin = plugin_dirs
         .iter()
         .any(|d| crate::process::is_executable(&d.join("docker-compose")));

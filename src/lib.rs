@@ -49,6 +49,7 @@ pub fn receipt_drift(process: &process::Process, user: &identity::TargetUser) ->
         return doctor::Drift::default();
     };
     doctor::Drift {
+        act_version: r.act.as_ref().map(|a| a.version.clone()),
         act_sha256: r.act.map(|a| a.binary_sha256),
         compose_sha256: r
             .files

@@ -315,8 +315,17 @@ pub fn parse_env(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// `container.socket`
-pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
+/// `container.socket`, and — when its container ran and act in it reached the daemon — the
+/// `container.run` verdict from the same round trip (create, start, wait, logs, remove with
+/// the probe image: everything the plain round trip proves). `None` when the plain round
+/// trip must run, to tell the causes of a failure apart.
+pub async fn container_socket_and_run(ctx: &Ctx<'_>, probe: &Probe) -> (Outcome, Option<Outcome>) {
+    let mut proven = None;
+    let outcome = container_socket(ctx, probe, &mut proven).await;
+    (outcome, proven)
+}
+
+async fn container_socket(ctx: &Ctx<'_>, probe: &Probe, proven: &mut Option<Outcome>) -> Outcome {
     let Some(path) = ctx.socket.path.clone() else {
         return Outcome::skip("the endpoint is not a local socket, so nothing is mounted");
     };
@@ -391,9 +400,27 @@ pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
     }
     let who = format!("uid {uid}, gid {gid}, extra group {docker_gid} ({source})");
     match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "socket", config)).await {
-        Ok(Ok(ex)) if ex.code == 0 => Outcome::pass(format!(
-            "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
-        )),
+        Ok(Ok(ex)) if ex.code == 0 => {
+            if let Some(version) = ex
+                .output
+                .lines()
+                .find(|l| l.trim_start().starts_with("act version"))
+            {
+                let version = version.split_whitespace().collect::<Vec<_>>().join(" ");
+                *proven = Some(
+                    Outcome::pass(format!(
+                        "created, started and removed a container from {image}: {}",
+                        version.replace("version:", "version")
+                    ))
+                    .detail(
+                        "proven by container.socket's round trip (one container instead of two)",
+                    ),
+                );
+            }
+            Outcome::pass(format!(
+                "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
+            ))
+        }
         Ok(Ok(ex)) => {
             let denied = ex.output.contains("permission denied");
             let mut fix = Vec::new();

@@ -45,6 +45,7 @@ impl Report {
 
 mod act_checks;
 pub mod command;
+pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
 mod runner;
