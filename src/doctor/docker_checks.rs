@@ -26,7 +26,11 @@ pub const MIN_API: (u32, u32) = (1, 41);
 pub const WARN_API: (u32, u32) = (1, 44);
 
 /// `docker.cli`
-pub async fn cli(process: &Process, deadline: Instant) -> Outcome {
+pub async fn cli(
+    process: &Process,
+    state_dir: Option<&std::path::Path>,
+    deadline: Instant,
+) -> Outcome {
     let Some(docker) = process.which("docker") else {
         return Outcome::warn(
             "docker CLI not found on PATH (act does not need it, but the fixes below use it)",
@@ -35,9 +39,16 @@ pub async fn cli(process: &Process, deadline: Instant) -> Outcome {
             ],
         );
     };
+    // What this very binary printed before (same stamp): not started again.
+    if let Some(printed) = super::stamps::lookup(state_dir, "docker-version", &docker) {
+        let version = first_version(&printed).unwrap_or_else(|| "unknown".into());
+        return Outcome::pass(format!("docker CLI {version} at {}", docker.display()))
+            .detail(printed);
+    }
     match run_program(&docker, &["--version"], &[], None, deadline).await {
         Ok(ran) if ran.ok() => {
             let version = first_version(&ran.stdout).unwrap_or_else(|| "unknown".into());
+            super::stamps::store(state_dir, "docker-version", &docker, ran.stdout.trim());
             Outcome::pass(format!("docker CLI {version} at {}", docker.display()))
                 .detail(ran.stdout.trim().to_string())
         }
@@ -434,21 +445,21 @@ enum Attempt {
     Final(String),
 }
 
+/// One `/version` request (the negotiation and the version check in one): the answer, and
+/// a connection at the API version it names.
 async fn attempt(
     host: &str,
     remaining: Duration,
 ) -> Result<(Docker, bollard::models::SystemVersion), Attempt> {
     let docker = client::connect_lazy(host, remaining).map_err(Attempt::Final)?;
-    let negotiated = match tokio::time::timeout(remaining, docker.negotiate_version()).await {
+    let version = match tokio::time::timeout(remaining, docker.version()).await {
         Err(_) => return Err(Attempt::Hung),
         Ok(Err(e)) => return Err(classify(&e)),
-        Ok(Ok(d)) => d,
+        Ok(Ok(v)) => v,
     };
-    match tokio::time::timeout(left(Instant::now() + remaining), negotiated.version()).await {
-        Err(_) => Err(Attempt::Hung),
-        Ok(Err(e)) => Err(classify(&e)),
-        Ok(Ok(v)) => Ok((negotiated, v)),
-    }
+    let api = version.api_version.clone().unwrap_or_default();
+    let negotiated = client::connect_at_api(host, remaining, &api).map_err(Attempt::Final)?;
+    Ok((negotiated, version))
 }
 
 fn classify(e: &bollard::errors::Error) -> Attempt {

@@ -49,6 +49,7 @@ pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
 mod runner;
+mod stamps;
 pub mod support;
 
 pub use container_checks::parse_env;
