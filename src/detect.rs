@@ -289,7 +289,11 @@ pub async fn compose_tool(
 fn read_head(path: &Path) -> Vec<u8> {
     use std::io::Read;
     let mut buf = vec![0u8; 512];
-    match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+    let opened = crate::files::open_regular(path, crate::files::MAX_HASH)
+        .ok()
+        .flatten()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
+    match opened.and_then(|mut f| f.read(&mut buf)) {
         Ok(n) => {
             buf.truncate(n);
             buf
@@ -300,7 +304,11 @@ fn read_head(path: &Path) -> Vec<u8> {
 
 /// The command that installs Docker on this distribution (from `/etc/os-release`).
 pub fn install_hint() -> String {
-    let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let os = crate::files::read_bounded(Path::new("/etc/os-release"), crate::files::MAX_READ)
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     install_hint_for(&os)
 }
 

@@ -23,6 +23,10 @@ pub mod exit {
     pub const PRIVILEGE: u8 = 5;
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
+    /// Ended by SIGTERM (128 + 15).
+    pub const TERMINATED: u8 = 143;
+    /// Ended by SIGHUP (128 + 1).
+    pub const HANGUP: u8 = 129;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -88,9 +92,9 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// Ctrl-C.
-    #[error("interrupted")]
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP.
+    #[error("interrupted ({})", .0.name())]
+    Interrupted(crate::signals::Stop),
 }
 
 impl Error {
@@ -103,7 +107,7 @@ impl Error {
             }
             Error::Privilege { .. } => exit::PRIVILEGE,
             Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
-            Error::Interrupted => exit::INTERRUPTED,
+            Error::Interrupted(stop) => stop.exit_code(),
         }
     }
 
@@ -121,7 +125,7 @@ impl Error {
                     .into(),
             ),
             Error::Privilege { command, .. } => Some(format!("run: {command}")),
-            Error::Interrupted => None,
+            Error::Interrupted(_) => None,
         }
     }
 

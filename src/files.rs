@@ -16,7 +16,7 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat, renameat};
 use nix::sys::stat::{Mode, SFlag, fstatat, mkdirat};
-use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
+use nix::unistd::{Uid, UnlinkatFlags, fsync, unlinkat};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -39,10 +39,21 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Hex SHA-256 of a file's contents, read in chunks (never held whole in memory).
+/// A link, FIFO or device there is an error, and so is a file over `MAX_HASH` bytes.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    let file = open_regular(path, MAX_HASH)
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+    sha256_reader(file)
+}
+
+/// The most actsim hashes of one file (an act binary is about 20 MiB).
+pub const MAX_HASH: u64 = 512 << 20;
+
+/// Hex SHA-256 of everything `reader` yields.
+pub fn sha256_reader(mut reader: impl std::io::Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
+    std::io::copy(&mut reader, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -119,89 +130,256 @@ pub fn beside_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Write `bytes` to `<path>.actsim-new` (atomically, like [`write_atomic`]); returns it.
-pub fn write_beside(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Result<PathBuf> {
-    let beside = beside_path(path);
-    write_atomic(&beside, bytes, mode, owner)?;
-    Ok(beside)
+/// The current bytes of `path`, `None` when it does not exist. A symbolic link or a
+/// directory there is refused with the same error [`write_atomic`] gives; a FIFO, device,
+/// socket or a file over [`MAX_READ`] is refused too (never read, never waited on).
+pub fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
+    read_bounded(path, MAX_READ)
 }
 
-/// The current bytes of `path`, `None` when it does not exist. A symbolic link or a
-/// directory there is refused with the same error [`write_atomic`] gives.
-pub fn read_existing(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-        Ok(m) if m.file_type().is_symlink() => {
+/// The most actsim reads of any configuration file or record.
+pub const MAX_READ: u64 = 1 << 20;
+
+/// Open `path` for reading as a regular file of at most `cap` bytes, `None` when it does
+/// not exist. Opened with `O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC` and checked with `fstat`, so a
+/// link, FIFO, device or socket planted there is a clear error at once, never a wait.
+pub fn open_regular(path: &Path, cap: u64) -> Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
             let target = std::fs::read_link(path).unwrap_or_default();
-            Err(symlink_error(path, &target))
+            return Err(symlink_error(path, &target));
         }
-        Ok(m) if m.is_dir() => Err(directory_error(path)),
-        Ok(_) => std::fs::read(path).map(Some).at(path),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    check_regular(&file, path, cap)?;
+    Ok(Some(file))
+}
+
+/// Refuse anything but a regular file of at most `cap` bytes (an open descriptor).
+pub fn check_regular(file: &std::fs::File, path: &Path, cap: u64) -> Result<u64> {
+    let meta = file.metadata().at(path)?;
+    let kind = meta.file_type();
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        return Err(directory_error(path));
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("a device")
+    } else {
+        Some("not a regular file")
+    };
+    if let Some(what) = what {
+        return Err(Error::failed(
+            format!(
+                "refusing to read {}: it is {what}; actsim reads only regular files",
+                path.display()
+            ),
+            Some(format!(
+                "replace it with a regular file (rm {}), then run actsim again",
+                crate::process::sh_quote(&path.display().to_string())
+            )),
+        ));
+    }
+    if meta.len() > cap {
+        return Err(too_large(path, cap));
+    }
+    Ok(meta.len())
+}
+
+fn too_large(path: &Path, cap: u64) -> Error {
+    Error::failed(
+        format!(
+            "refusing to read {}: it is larger than the {cap} bytes actsim reads",
+            path.display()
+        ),
+        Some(format!(
+            "move {} away, then run actsim again",
+            crate::process::sh_quote(&path.display().to_string())
+        )),
+    )
+}
+
+/// Read an open file to its end, at most `cap` bytes.
+pub fn read_capped(file: std::fs::File, path: &Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    file.take(cap + 1).read_to_end(&mut out).at(path)?;
+    if out.len() as u64 > cap {
+        return Err(too_large(path, cap));
+    }
+    Ok(out)
+}
+
+/// The bytes of a regular file of at most `cap` bytes, `None` when it does not exist.
+pub fn read_bounded(path: &Path, cap: u64) -> Result<Option<Vec<u8>>> {
+    match open_regular(path, cap)? {
+        None => Ok(None),
+        Some(f) => read_capped(f, path, cap).map(Some),
     }
 }
 
 fn symlink_error(path: &Path, target: &Path) -> Error {
     Error::failed(
         format!(
-            "refusing to write {}: it is a symbolic link (to {}), and actsim never writes through a link",
+            "refusing {}: it is a symbolic link (to {}), and actsim never reads or writes through a link",
             path.display(),
             target.display()
         ),
         Some(format!(
-            "remove the link (rm {}) or replace it with a regular file, then run setup again",
-            path.display()
+            "remove the link (rm {}) or replace it with a regular file, then run actsim again",
+            crate::process::sh_quote(&path.display().to_string())
         )),
     )
 }
 
 fn directory_error(path: &Path) -> Error {
     Error::failed(
-        format!("cannot write {}: it is a directory", path.display()),
+        format!("cannot use {}: it is a directory", path.display()),
         Some(format!(
-            "move the directory {} away, then run setup again",
-            path.display()
+            "move the directory {} away, then run actsim again",
+            crate::process::sh_quote(&path.display().to_string())
         )),
     )
 }
 
-/// Write `bytes` to `path` atomically with `mode`, owned by `owner` (uid, gid) when given.
+/// How directories are walked on the way to a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// As the user, in the user's own directories: links owned by root or the running
+    /// user are followed (a dotfile manager's `~/.config -> dotfiles/config`), others are
+    /// refused.
+    Lenient,
+    /// As root, into a root-owned directory: no link is followed on any component, and
+    /// every directory must be owned by root (or the running user) and not writable by
+    /// group or others unless sticky. Directories created on the way get mode 0755.
+    Strict,
+}
+
+/// Write `bytes` to `path` atomically with `mode`, as the running user.
 ///
-/// Missing parent directories are created (mode 0700, owned by `owner` when given). See the
-/// module documentation for the guarantees about links and leftovers.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
-    let path = std::path::absolute(path).at(path)?;
-    let Some(name) = path
-        .file_name()
-        .filter(|_| !path.as_os_str().as_bytes().ends_with(b"/"))
-    else {
-        return Err(Error::usage(
-            format!("{} is not a file path", path.display()),
-            None,
-        ));
-    };
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let mut dir = OpenDir::open(parent, owner)?;
-    let result = write_in(&dir.fd, name, &path, bytes, mode, owner);
+/// Missing parent directories are created (mode 0700, or 0755 with [`Walk::Strict`]). See
+/// the module documentation for the guarantees about links and leftovers.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, walk: Walk) -> Result<()> {
+    let (mut dir, name, path) = open_parent(path, walk)?;
+    let result = write_in(&dir.fd, &name, &path, bytes, mode);
     if result.is_err() {
         dir.remove_created();
     }
     result
 }
 
+/// Write `<path>.actsim-new` (atomically, like [`write_atomic`]); returns it.
+pub fn write_beside(path: &Path, bytes: &[u8], mode: u32, walk: Walk) -> Result<PathBuf> {
+    let beside = beside_path(path);
+    write_atomic(&beside, bytes, mode, walk)?;
+    Ok(beside)
+}
+
+/// The open parent directory of `path` (created when missing), and the file name in it.
+pub fn open_parent(path: &Path, walk: Walk) -> Result<(OpenDir, std::ffi::OsString, PathBuf)> {
+    open_parent_with(path, walk, true)
+}
+
+fn open_parent_with(
+    path: &Path,
+    walk: Walk,
+    create: bool,
+) -> Result<(OpenDir, std::ffi::OsString, PathBuf)> {
+    let path = std::path::absolute(path).at(path)?;
+    let Some(name) = path
+        .file_name()
+        .filter(|_| !path.as_os_str().as_bytes().ends_with(b"/"))
+        .map(OsStr::to_os_string)
+    else {
+        return Err(Error::usage(
+            format!("{} is not a file path", path.display()),
+            None,
+        ));
+    };
+    let parent = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let dir = if create {
+        OpenDir::open(&parent, walk)?
+    } else {
+        OpenDir::open_existing(&parent, walk)?
+    };
+    Ok((dir, name, path))
+}
+
+/// `mkdir -p` through descriptors, with the rules of `walk`.
+pub fn create_dir_all(dir: &Path, walk: Walk) -> Result<()> {
+    let dir = std::path::absolute(dir).at(dir)?;
+    OpenDir::open(&dir, walk).map(|_| ())
+}
+
+/// Root creating a directory for a user under a root-owned parent: the parent is walked
+/// strictly (created root-owned 0755 when missing), `dir` itself is made with `mkdirat`
+/// (0700) and handed to `uid:gid` with `fchown` on its own descriptor, so no link or
+/// race can redirect the chown. An existing `dir` is left as it is.
+pub fn create_dir_for(dir: &Path, uid: u32, gid: u32) -> Result<()> {
+    let dir = std::path::absolute(dir).at(dir)?;
+    let Some(name) = dir.file_name() else {
+        return Ok(());
+    };
+    let parent = OpenDir::open(dir.parent().unwrap_or(Path::new("/")), Walk::Strict)?;
+    match mkdirat(&parent.fd, name, Mode::from_bits_truncate(0o700)) {
+        Ok(()) => {}
+        Err(Errno::EEXIST) => return Ok(()),
+        Err(e) => return Err(Error::io(&dir, e.into())),
+    }
+    let fd = open_dir_nofollow(&parent.fd, name, &dir)?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| Error::io(&dir, e.into()))?;
+    if st.st_uid != Uid::effective().as_raw() {
+        return Err(Error::failed(
+            format!("{} was replaced while it was being created", dir.display()),
+            Some("check who else writes there, then run setup again".to_string()),
+        ));
+    }
+    nix::unistd::fchown(
+        &fd,
+        Some(Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .map_err(|e| Error::io(&dir, e.into()))
+}
+
 /// An open directory and the directories created on the way to it (outermost first).
-struct OpenDir {
-    fd: OwnedFd,
+pub struct OpenDir {
+    pub fd: OwnedFd,
     created: Vec<PathBuf>,
+    /// Missing directories are created (else: an error).
+    create: bool,
 }
 
 impl OpenDir {
-    fn open(dir: &Path, owner: Option<(u32, u32)>) -> Result<Self> {
+    /// Open `dir`, creating what is missing.
+    pub fn open(dir: &Path, walk: Walk) -> Result<Self> {
+        match walk {
+            Walk::Lenient => Self::open_lenient(dir, true),
+            Walk::Strict => Self::open_strict(dir, true),
+        }
+    }
+
+    /// Open `dir`, which must exist.
+    pub fn open_existing(dir: &Path, walk: Walk) -> Result<Self> {
+        match walk {
+            Walk::Lenient => Self::open_lenient(dir, false),
+            Walk::Strict => Self::open_strict(dir, false),
+        }
+    }
+
+    fn open_lenient(dir: &Path, create: bool) -> Result<Self> {
         // The deepest ancestor that exists, following links (which are checked below).
         let mut existing = dir;
         loop {
@@ -224,64 +402,74 @@ impl OpenDir {
             }
         }
         check_links(existing)?;
+        // As the user, in the user's own tree: resolving links is no privilege matter.
         let real = std::fs::canonicalize(existing).at(existing)?;
-        let missing: Vec<&OsStr> = dir
-            .strip_prefix(existing)
-            .expect("an ancestor")
-            .components()
-            .map(|c| match c {
-                Component::Normal(n) => Ok(n),
-                _ => Err(Error::usage(
-                    format!(
-                        "{}: '.' or '..' after a directory that does not exist",
-                        dir.display()
-                    ),
-                    Some("pass a plain absolute path".to_string()),
-                )),
-            })
-            .collect::<Result<_>>()?;
-
-        let dir_flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-        let mut fd: OwnedFd = openat(nix::fcntl::AT_FDCWD, "/", dir_flags, Mode::empty())
-            .map_err(|e| Error::io("/", e.into()))?;
+        let missing = normal_components(dir.strip_prefix(existing).expect("an ancestor"), dir)?;
+        let mut opened = OpenDir {
+            fd: open_root()?,
+            created: Vec::new(),
+            create,
+        };
         let mut at = PathBuf::from("/");
         for comp in real.components().skip(1) {
             at.push(comp);
-            fd = open_dir_nofollow(&fd, comp.as_os_str(), &at)?;
+            opened.fd = open_dir_nofollow(&opened.fd, comp.as_os_str(), &at)?;
         }
+        opened.descend(&missing, &mut at, 0o700, Walk::Lenient)?;
+        Ok(opened)
+    }
+
+    fn open_strict(dir: &Path, create: bool) -> Result<Self> {
+        let comps = normal_components(dir, dir)?;
         let mut opened = OpenDir {
-            fd,
+            fd: open_root()?,
             created: Vec::new(),
+            create,
         };
-        for comp in missing {
+        let mut at = PathBuf::from("/");
+        check_strict_dir(&opened.fd, &at)?;
+        opened.descend(&comps, &mut at, 0o755, Walk::Strict)?;
+        Ok(opened)
+    }
+
+    /// Open (creating when missing) each of `comps` below the current directory.
+    fn descend(&mut self, comps: &[&OsStr], at: &mut PathBuf, mode: u32, walk: Walk) -> Result<()> {
+        for comp in comps {
             at.push(comp);
-            let made = match mkdirat(&opened.fd, comp, Mode::from_bits_truncate(0o700)) {
+            if !self.create {
+                let next = open_dir_nofollow(&self.fd, comp, at)?;
+                if walk == Walk::Strict {
+                    check_strict_dir(&next, at)?;
+                }
+                self.fd = next;
+                continue;
+            }
+            let made = match mkdirat(&self.fd, *comp, Mode::from_bits_truncate(mode)) {
                 Ok(()) => true,
                 Err(Errno::EEXIST) => false,
                 Err(e) => {
-                    opened.remove_created();
-                    return Err(Error::io(&at, e.into()));
+                    self.remove_created();
+                    return Err(Error::io(&*at, e.into()));
                 }
             };
             if made {
-                opened.created.push(at.clone());
+                self.created.push(at.clone());
             }
-            let next = match open_dir_nofollow(&opened.fd, comp, &at) {
-                Ok(fd) => fd,
+            let next = open_dir_nofollow(&self.fd, comp, at).and_then(|fd| {
+                if walk == Walk::Strict {
+                    check_strict_dir(&fd, at)?;
+                }
+                Ok(fd)
+            });
+            match next {
+                Ok(fd) => self.fd = fd,
                 Err(e) => {
-                    opened.remove_created();
+                    self.remove_created();
                     return Err(e);
                 }
-            };
-            if let (true, Some((uid, gid))) = (made, owner) {
-                if let Err(e) = fchown(&next, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))) {
-                    opened.remove_created();
-                    return Err(Error::io(&at, e.into()));
-                }
             }
-            opened.fd = next;
         }
-        Ok(opened)
+        Ok(())
     }
 
     /// Remove the directories this call created (innermost first), if still empty.
@@ -292,15 +480,73 @@ impl OpenDir {
     }
 }
 
+fn open_root() -> Result<OwnedFd> {
+    let dir_flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    openat(nix::fcntl::AT_FDCWD, "/", dir_flags, Mode::empty())
+        .map_err(|e| Error::io("/", e.into()))
+}
+
+/// The plain names of an absolute path; `.` is skipped, `..` refused.
+fn normal_components<'a>(rel: &'a Path, shown: &Path) -> Result<Vec<&'a OsStr>> {
+    rel.components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(Error::usage(
+                format!("{}: '..' is not allowed here", shown.display()),
+                Some("pass a plain absolute path".to_string()),
+            )),
+        })
+        .collect()
+}
+
+/// A directory root writes into: owned by root (or the running user), and not writable by
+/// group or others unless the sticky bit protects its entries.
+fn check_strict_dir(fd: &OwnedFd, at: &Path) -> Result<()> {
+    let st = nix::sys::stat::fstat(fd).map_err(|e| Error::io(at, e.into()))?;
+    let me = Uid::effective().as_raw();
+    if st.st_uid != 0 && st.st_uid != me {
+        let who = crate::identity::user_name(st.st_uid);
+        return Err(Error::failed(
+            format!(
+                "refusing to write under {} as root: it is owned by {who} (uid {}), who could redirect the write",
+                at.display(),
+                st.st_uid
+            ),
+            Some(format!(
+                "use a root-owned directory, or run actsim as {who}"
+            )),
+        ));
+    }
+    let mode = st.st_mode;
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(Error::failed(
+            format!(
+                "refusing to write under {} as root: it is writable by group or others (mode {:04o}) without the sticky bit",
+                at.display(),
+                mode & 0o7777
+            ),
+            Some(format!(
+                "chmod go-w {}, or pick another directory",
+                crate::process::sh_quote(&at.display().to_string())
+            )),
+        ));
+    }
+    Ok(())
+}
+
 fn open_dir_nofollow(parent: &OwnedFd, name: &OsStr, shown: &Path) -> Result<OwnedFd> {
     let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
     openat(parent, name, flags, Mode::empty()).map_err(|e| match e {
         Errno::ELOOP | Errno::ENOTDIR => Error::failed(
             format!(
-                "refusing to write under {}: it was replaced by a link or a file while writing",
+                "refusing to write under {}: it is a link or a file, not a directory (or was replaced by one while writing)",
                 shown.display()
             ),
-            Some("check who else writes there, then run setup again".to_string()),
+            Some(format!(
+                "pass the real directory (realpath {}), or check who else writes there",
+                crate::process::sh_quote(&shown.display().to_string())
+            )),
         ),
         e => Error::io(shown, e.into()),
     })
@@ -325,7 +571,7 @@ fn check_links(dir: &Path) -> Result<()> {
                     m.uid()
                 ),
                 Some(format!(
-                    "replace the link {} with a real directory, or run setup as {who}",
+                    "replace the link {} with a real directory, or run actsim as {who}",
                     at.display()
                 )),
             ));
@@ -351,14 +597,8 @@ impl Drop for TempFile<'_> {
     }
 }
 
-fn write_in(
-    dir: &OwnedFd,
-    name: &OsStr,
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Result<()> {
+/// What is at `name` in `dir` (not following a link): refuse a link or a directory.
+fn refuse_link_or_dir(dir: &OwnedFd, name: &OsStr, path: &Path) -> Result<Option<SFlag>> {
     match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Ok(st) => {
             let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
@@ -369,30 +609,40 @@ fn write_in(
             if kind == SFlag::S_IFDIR {
                 return Err(directory_error(path));
             }
+            Ok(Some(kind))
         }
-        Err(Errno::ENOENT) => {}
-        Err(e) => return Err(Error::io(path, e.into())),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(Error::io(path, e.into())),
     }
+}
 
+/// Create a new file `name` in `dir` exclusively (never through a link), mode 0600.
+pub fn create_new_in(dir: &OwnedFd, name: &OsStr, shown: &Path) -> Result<std::fs::File> {
     let flags =
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(dir, name, flags, Mode::from_bits_truncate(0o600))
+        .map(std::fs::File::from)
+        .map_err(|e| Error::io(shown, e.into()))
+}
+
+fn write_in(dir: &OwnedFd, name: &OsStr, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    refuse_link_or_dir(dir, name, path)?;
     let pid = std::process::id();
     let mut attempts = 0;
-    let (temp, fd) = loop {
+    let (temp, mut file) = loop {
         attempts += 1;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut temp = std::ffi::OsString::from(".");
         temp.push(name);
         temp.push(format!(".actsim-tmp.{pid}.{n}"));
-        match openat(
-            dir,
-            temp.as_os_str(),
-            flags,
-            Mode::from_bits_truncate(0o600),
-        ) {
-            Ok(fd) => break (temp, fd),
-            Err(Errno::EEXIST) if attempts < 100 => continue,
-            Err(e) => return Err(Error::io(path.with_file_name(&temp), e.into())),
+        match create_new_in(dir, temp.as_os_str(), &path.with_file_name(&temp)) {
+            Ok(f) => break (temp, f),
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists && attempts < 100 =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
         }
     };
     let mut guard = TempFile {
@@ -401,16 +651,7 @@ fn write_in(
         armed: true,
     };
     let temp_path = path.with_file_name(&guard.name);
-    let mut file = std::fs::File::from(fd);
     file.write_all(bytes).at(&temp_path)?;
-    if let Some((uid, gid)) = owner {
-        fchown(
-            file.as_fd(),
-            Some(Uid::from_raw(uid)),
-            Some(Gid::from_raw(gid)),
-        )
-        .map_err(|e| Error::io(&temp_path, e.into()))?;
-    }
     file.set_permissions(std::fs::Permissions::from_mode(mode))
         .at(&temp_path)?;
     file.sync_all().at(&temp_path)?;
@@ -421,9 +662,88 @@ fn write_in(
     fsync(dir).map_err(|e| Error::io(parent, e.into()))
 }
 
+/// Rename `from` to `to` inside one directory (both plain names), never through a link.
+pub fn rename_in(dir: &Path, from: &OsStr, to: &OsStr, walk: Walk) -> Result<()> {
+    let opened = OpenDir::open_existing(dir, walk)?;
+    let shown = dir.join(to);
+    refuse_link_or_dir(&opened.fd, to, &shown)?;
+    renameat(&opened.fd, from, &opened.fd, to).map_err(|e| Error::io(&shown, e.into()))?;
+    fsync(&opened.fd).map_err(|e| Error::io(dir, e.into()))
+}
+
+/// Remove the file (not a directory; a link itself, never its target) at `path`.
+pub fn remove_file(path: &Path, walk: Walk) -> Result<bool> {
+    let (dir, name, path) = match open_parent_with(path, walk, false) {
+        Ok(d) => d,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    match unlinkat(&dir.fd, name.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+        Ok(()) => Ok(true),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(Error::io(&path, e.into())),
+    }
+}
+
+/// Remove the directory `path` if it is empty (a link there is not followed).
+pub fn remove_empty_dir(path: &Path, walk: Walk) -> Result<()> {
+    let (dir, name, path) = match open_parent_with(path, walk, false) {
+        Ok(d) => d,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match unlinkat(&dir.fd, name.as_os_str(), UnlinkatFlags::RemoveDir) {
+        Ok(()) | Err(Errno::ENOENT) | Err(Errno::ENOTEMPTY) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(Error::io(&path, e.into())),
+    }
+}
+
+/// Create (or open) a lock file without following a link and without truncating it.
+pub fn open_lock_file(path: &Path, walk: Walk) -> Result<std::fs::File> {
+    let (dir, name, path) = open_parent(path, walk)?;
+    refuse_link_or_dir(&dir.fd, &name, &path)?;
+    let flags =
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    let fd = openat(
+        &dir.fd,
+        name.as_os_str(),
+        flags,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map_err(|e| Error::io(&path, e.into()))?;
+    let file = std::fs::File::from(fd);
+    check_regular(&file, &path, MAX_READ)?;
+    Ok(file)
+}
+
+/// The regular files in `dir` whose names `keep` accepts (links and others are left out).
+pub fn list_regular(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if keep(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::unistd::Gid;
     use std::os::unix::fs::symlink;
 
     fn tempdir(tag: &str) -> PathBuf {
@@ -460,7 +780,7 @@ mod tests {
     fn writes_creates_parents_sets_mode_and_replaces() {
         let dir = tempdir("write");
         let path = dir.join("a/b/.env");
-        write_atomic(&path, b"one\n", 0o600, None).unwrap();
+        write_atomic(&path, b"one\n", 0o600, Walk::Lenient).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"one\n");
         let m = std::fs::metadata(&path).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o600);
@@ -472,7 +792,7 @@ mod tests {
                 & 0o777,
             0o700
         );
-        write_atomic(&path, b"two\n", 0o644, None).unwrap();
+        write_atomic(&path, b"two\n", 0o644, Walk::Lenient).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
         let m = std::fs::metadata(&path).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o644);
@@ -481,20 +801,54 @@ mod tests {
     }
 
     #[test]
-    fn owner_is_set_on_the_file_and_created_dirs() {
+    fn strict_walks_refuse_links_foreign_and_writable_dirs() {
         if !is_root() {
-            eprintln!("skipped: chown to another user needs root");
+            eprintln!("skipped: strict walks are root's");
             return;
         }
-        let dir = tempdir("owner");
-        let path = dir.join("cfg/file");
-        write_atomic(&path, b"x", 0o640, Some((4321, 4322))).unwrap();
-        for p in [&path, &dir.join("cfg")] {
-            let m = std::fs::metadata(p).unwrap();
-            assert_eq!((m.uid(), m.gid()), (4321, 4322), "{}", p.display());
-        }
-        // The existing tempdir was not chowned.
-        assert_eq!(std::fs::metadata(&dir).unwrap().uid(), 0);
+        let dir = tempdir("strict");
+        // A root-owned tree: written, dirs created 0755.
+        write_atomic(&dir.join("a/b/file"), b"x", 0o644, Walk::Strict).unwrap();
+        let m = std::fs::metadata(dir.join("a/b")).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o755);
+        // A link on the way, even root's own, is not followed.
+        symlink(dir.join("a"), dir.join("link")).unwrap();
+        let err = write_atomic(&dir.join("link/b/file2"), b"x", 0o644, Walk::Strict).unwrap_err();
+        assert!(err.to_string().contains("link"), "{err}");
+        assert!(!dir.join("a/b/file2").exists());
+        // Another user's directory, and a group-writable one without sticky bit.
+        std::fs::create_dir(dir.join("theirs")).unwrap();
+        std::os::unix::fs::chown(dir.join("theirs"), Some(4321), Some(4321)).unwrap();
+        let err = write_atomic(&dir.join("theirs/f"), b"x", 0o644, Walk::Strict).unwrap_err();
+        assert!(err.to_string().contains("uid 4321"), "{err}");
+        std::fs::create_dir(dir.join("gw")).unwrap();
+        std::fs::set_permissions(dir.join("gw"), std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = write_atomic(&dir.join("gw/f"), b"x", 0o644, Walk::Strict).unwrap_err();
+        assert!(err.to_string().contains("without the sticky bit"), "{err}");
+        // Sticky and world-writable (like /tmp) is fine.
+        std::fs::set_permissions(dir.join("gw"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        write_atomic(&dir.join("gw/f"), b"x", 0o644, Walk::Strict).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bounded_reads_refuse_fifos_devices_links_and_big_files() {
+        let dir = tempdir("bounded");
+        let fifo = dir.join("fifo");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o644)).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_bounded(&fifo, MAX_READ).unwrap_err();
+        assert!(err.to_string().contains("FIFO"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let err = read_bounded(Path::new("/dev/zero"), MAX_READ).unwrap_err();
+        assert!(err.to_string().contains("device"), "{err}");
+        std::fs::write(dir.join("big"), vec![b'x'; 2048]).unwrap();
+        let err = read_bounded(&dir.join("big"), 1024).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+        symlink(dir.join("big"), dir.join("link")).unwrap();
+        let err = read_bounded(&dir.join("link"), MAX_READ).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(read_bounded(&dir.join("none"), 10).unwrap(), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -505,7 +859,7 @@ mod tests {
         std::fs::write(&target, b"precious").unwrap();
         let path = dir.join("actrc");
         symlink(&target, &path).unwrap();
-        let err = write_atomic(&path, b"evil", 0o644, None).unwrap_err();
+        let err = write_atomic(&path, b"evil", 0o644, Walk::Lenient).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("symbolic link"), "{msg}");
         assert!(msg.contains(&path.display().to_string()), "{msg}");
@@ -522,7 +876,7 @@ mod tests {
         // A dangling link too, and reading refuses it the same way.
         let dangling = dir.join("dangling");
         symlink(dir.join("nowhere"), &dangling).unwrap();
-        assert!(write_atomic(&dangling, b"x", 0o644, None).is_err());
+        assert!(write_atomic(&dangling, b"x", 0o644, Walk::Lenient).is_err());
         assert!(!dir.join("nowhere").exists());
         assert!(
             read_existing(&path)
@@ -552,8 +906,7 @@ mod tests {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .unwrap();
-        let err =
-            write_atomic(&link.join("actsim/x"), b"x", 0o644, Some((4321, 4321))).unwrap_err();
+        let err = write_atomic(&link.join("actsim/x"), b"x", 0o644, Walk::Lenient).unwrap_err();
         assert!(err.to_string().contains("uid 4321"), "{err}");
         assert!(entries(&elsewhere).is_empty());
         // Owned by root (the running user), the same link is followed.
@@ -565,7 +918,7 @@ mod tests {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .unwrap();
-        write_atomic(&link.join("actsim/x"), b"x", 0o644, None).unwrap();
+        write_atomic(&link.join("actsim/x"), b"x", 0o644, Walk::Lenient).unwrap();
         assert_eq!(std::fs::read(elsewhere.join("actsim/x")).unwrap(), b"x");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -574,9 +927,9 @@ mod tests {
     fn a_directory_at_the_destination_is_refused() {
         let dir = tempdir("isdir");
         std::fs::create_dir(dir.join("x")).unwrap();
-        let err = write_atomic(&dir.join("x"), b"x", 0o644, None).unwrap_err();
+        let err = write_atomic(&dir.join("x"), b"x", 0o644, Walk::Lenient).unwrap_err();
         assert!(err.to_string().contains("is a directory"), "{err}");
-        let err = write_atomic(&dir.join("x/"), b"x", 0o644, None).unwrap_err();
+        let err = write_atomic(&dir.join("x/"), b"x", 0o644, Walk::Lenient).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -601,8 +954,8 @@ mod tests {
             std::fs::remove_dir_all(&dir).unwrap();
             return;
         }
-        let err = write_atomic(&ro.join("sub/file"), b"x", 0o644, None).unwrap_err();
-        let err2 = write_atomic(&ro.join("file"), b"x", 0o644, None).unwrap_err();
+        let err = write_atomic(&ro.join("sub/file"), b"x", 0o644, Walk::Lenient).unwrap_err();
+        let err2 = write_atomic(&ro.join("file"), b"x", 0o644, Walk::Lenient).unwrap_err();
         if is_root() {
             let _ = std::process::Command::new("chattr")
                 .arg("-i")
@@ -639,8 +992,9 @@ mod tests {
         }
         std::fs::write(dir.join("keep"), b"old").unwrap();
         let big = vec![b'x'; 1 << 20];
-        let err = write_atomic(&dir.join("keep"), &big, 0o644, None).unwrap_err();
-        let err2 = write_atomic(&dir.join("new/deeper/file"), &big, 0o644, None).unwrap_err();
+        let err = write_atomic(&dir.join("keep"), &big, 0o644, Walk::Lenient).unwrap_err();
+        let err2 =
+            write_atomic(&dir.join("new/deeper/file"), &big, 0o644, Walk::Lenient).unwrap_err();
         let left = entries(&dir);
         let kept = std::fs::read(dir.join("keep")).unwrap();
         let _ = std::process::Command::new("umount").arg(&dir).status();
@@ -689,7 +1043,7 @@ mod tests {
         let dir = tempdir("beside");
         let path = dir.join("docker-compose.yml");
         std::fs::write(&path, b"mine").unwrap();
-        let written = write_beside(&path, b"ours", 0o644, None).unwrap();
+        let written = write_beside(&path, b"ours", 0o644, Walk::Lenient).unwrap();
         assert_eq!(written, dir.join("docker-compose.yml.actsim-new"));
         assert_eq!(std::fs::read(&path).unwrap(), b"mine");
         assert_eq!(std::fs::read(&written).unwrap(), b"ours");

@@ -115,7 +115,7 @@ pub enum Elevation {
 /// Run the join command, elevating as allowed. A failure to elevate is a privilege error
 /// (exit 5) that carries the exact command.
 pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Result<()> {
-    let shown = format!("sudo {}", cmd.join(" "));
+    let shown = format!("sudo {}", crate::process::sh_join(cmd));
     let mut command = match elevation {
         Elevation::Root => {
             let mut c = Command::new(&cmd[0]);
@@ -125,8 +125,11 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
         Elevation::SudoInteractive | Elevation::SudoNonInteractive => {
             if !have_tool(process, "sudo") {
                 return Err(Error::Privilege {
-                    what: format!("adding the user to a group ({})", cmd.join(" ")),
-                    command: format!("as root: {}", cmd.join(" ")),
+                    what: format!(
+                        "adding the user to a group ({})",
+                        crate::process::sh_join(cmd)
+                    ),
+                    command: format!("as root: {}", crate::process::sh_join(cmd)),
                 });
             }
             let mut c = Command::new("sudo");
@@ -151,8 +154,11 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     match elevation {
         Elevation::Root => Err(Error::failed(
-            format!("{} failed: {stderr}", cmd.join(" ")),
-            Some(format!("run it by hand to see why: {}", cmd.join(" "))),
+            format!("{} failed: {stderr}", crate::process::sh_join(cmd)),
+            Some(format!(
+                "run it by hand to see why: {}",
+                crate::process::sh_join(cmd)
+            )),
         )),
         _ => Err(Error::Privilege {
             what: format!("adding the user to a group ({stderr})"),

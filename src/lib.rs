@@ -13,10 +13,12 @@ pub mod files;
 pub mod groups;
 pub mod identity;
 pub mod lock;
+pub mod privsep;
 pub mod process;
 pub mod receipt;
 pub mod render;
 pub mod setup;
+pub mod signals;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ use clap::Parser;
 
 /// Parse arguments, run the command, print errors with their hint, return the exit code.
 pub fn main() -> ExitCode {
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(privsep::AGENT_COMMAND)) {
+        return privsep::agent_main();
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -43,14 +48,41 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// What the receipt of the target user says doctor should compare against.
-pub fn receipt_drift(process: &process::Process, user: &identity::TargetUser) -> doctor::Drift {
-    let receipt::Loaded::Found(r) = receipt::Receipt::load(&user.state_dir(process)) else {
-        return doctor::Drift::default();
+/// What the receipts say doctor should compare against: the target user's, and for an
+/// act in a root-owned bin dir root's record in the system state dir (both only read).
+pub fn receipt_drift(
+    process: &process::Process,
+    user: &identity::TargetUser,
+    bin_dir: &std::path::Path,
+) -> doctor::Drift {
+    let fs = privsep::Fs::local();
+    let load = |dir: &std::path::Path| match receipt::Receipt::load(&fs, dir) {
+        receipt::Loaded::Found(r) => Some(r),
+        _ => None,
+    };
+    let mine = load(&user.state_dir(process));
+    let system_dir = setup::system_state_dir(process);
+    let target = bin_dir.join("act");
+    let act = [mine.as_ref(), load(&system_dir).as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.act.as_ref())
+        .find(|a| a.install_path == target)
+        .map(|a| (a.binary_sha256.clone(), a.version.clone()));
+    let (act, act_version) = match act {
+        Some((sha, version)) => (Some(sha), Some(version)),
+        None => (None, None),
+    };
+    let Some(r) = mine else {
+        return doctor::Drift {
+            act_sha256: act,
+            act_version,
+            ..Default::default()
+        };
     };
     doctor::Drift {
-        act_version: r.act.as_ref().map(|a| a.version.clone()),
-        act_sha256: r.act.map(|a| a.binary_sha256),
+        act_sha256: act,
+        act_version,
         compose_sha256: r
             .files
             .get(setup::config_steps::COMPOSE)

@@ -1,13 +1,13 @@
 //! The exclusive lock on the state dir, so two `actsim setup` runs never interleave.
 //!
-//! `flock(2)` on `<state dir>/setup.lock`; the kernel releases it when the process exits,
+//! `flock(2)` on `<state dir>/setup.lock` (opened by the dir's owner, see [`Fs`]); the kernel releases it when the process exits,
 //! however it exits, so a crashed run never leaves a stale lock. The holder writes its pid
 //! into the file so a waiting run can say whom it waits for.
 //!
 //! What can go wrong: the state dir cannot be created (exit 1 naming it), or another run
 //! holds the lock past the deadline (exit 1 saying so, with the holder's pid).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,8 +16,12 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use tokio::time::Instant;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::privsep::Fs;
 use crate::ui::Ui;
+
+/// The lock file's name in a state dir.
+pub const FILE_NAME: &str = "setup.lock";
 
 /// Held while alive; dropping it releases the lock.
 #[derive(Debug)]
@@ -27,50 +31,46 @@ pub struct StateLock {
 }
 
 /// Take the lock in `dir` (created if missing), waiting until `deadline`. Tells the user
-/// once that it is waiting, and for whom.
-pub async fn acquire(dir: &Path, deadline: Instant, ui: &Ui) -> Result<StateLock> {
-    std::fs::create_dir_all(dir).at(dir)?;
-    let path = dir.join("setup.lock");
+/// once that it is waiting, and for whom. The lock file is opened (created) by whoever
+/// owns `dir` ([`Fs`]), never through a link and never truncated through one.
+pub async fn acquire(fs: &Fs, dir: &Path, deadline: Instant, ui: &Ui) -> Result<StateLock> {
+    fs.create_dir_all(dir)?;
+    let path = dir.join(FILE_NAME);
     let started = Instant::now();
     let mut said = false;
     loop {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .at(&path)?;
+        let file = fs.open_lock(&path)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut lock) => {
+                // The descriptor is a regular file opened without following a link.
                 let _ = lock.set_len(0);
                 let _ = lock.rewind();
                 let _ = write!(lock, "{}", std::process::id());
                 let _ = lock.flush();
                 return Ok(StateLock { _lock: lock, path });
             }
-            Err((_, Errno::EWOULDBLOCK)) => {}
+            Err((file, Errno::EWOULDBLOCK)) => {
+                if !said {
+                    ui.info(&format!(
+                        "waiting for another actsim setup{} to finish (lock {})",
+                        holder(file)
+                            .map(|p| format!(" (pid {p})"))
+                            .unwrap_or_default(),
+                        path.display()
+                    ));
+                    said = true;
+                }
+            }
             Err((_, errno)) => {
                 return Err(Error::io(&path, std::io::Error::from(errno)));
             }
         }
-        if !said {
-            ui.info(&format!(
-                "waiting for another actsim setup{} to finish (lock {})",
-                holder(&path)
-                    .map(|p| format!(" (pid {p})"))
-                    .unwrap_or_default(),
-                path.display()
-            ));
-            said = true;
-        }
         if Instant::now() >= deadline {
+            let holder = fs.open_lock(&path).ok().and_then(holder);
             return Err(Error::failed(
                 format!(
                     "another actsim setup{} still holds {} after {}s",
-                    holder(&path)
-                        .map(|p| format!(" (pid {p})"))
-                        .unwrap_or_default(),
+                    holder.map(|p| format!(" (pid {p})")).unwrap_or_default(),
                     path.display(),
                     started.elapsed().as_secs()
                 ),
@@ -84,9 +84,10 @@ pub async fn acquire(dir: &Path, deadline: Instant, ui: &Ui) -> Result<StateLock
     }
 }
 
-fn holder(path: &Path) -> Option<u32> {
+/// The pid the holder wrote (a short read of the open lock file).
+fn holder(file: File) -> Option<u32> {
     let mut text = String::new();
-    File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    file.take(32).read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
 }
 
@@ -98,11 +99,18 @@ mod tests {
     async fn second_holder_waits_then_times_out_and_gets_it_after_release() {
         let dir = std::env::temp_dir().join(format!("actsim-lock-{}", std::process::id()));
         let ui = Ui::plain();
-        let first = acquire(&dir, Instant::now(), &ui).await.unwrap();
-        let start = Instant::now();
-        let err = acquire(&dir, Instant::now() + Duration::from_millis(300), &ui)
+        let first = acquire(&Fs::local(), &dir, Instant::now(), &ui)
             .await
-            .unwrap_err();
+            .unwrap();
+        let start = Instant::now();
+        let err = acquire(
+            &Fs::local(),
+            &dir,
+            Instant::now() + Duration::from_millis(300),
+            &ui,
+        )
+        .await
+        .unwrap_err();
         assert!(start.elapsed() >= Duration::from_millis(300));
         assert!(start.elapsed() < Duration::from_secs(2));
         let text = err.to_string();
@@ -112,7 +120,9 @@ mod tests {
             "{text}"
         );
         drop(first);
-        let again = acquire(&dir, Instant::now(), &ui).await.unwrap();
+        let again = acquire(&Fs::local(), &dir, Instant::now(), &ui)
+            .await
+            .unwrap();
         drop(again);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -91,9 +91,56 @@ pub fn is_executable(path: &std::path::Path) -> bool {
         .unwrap_or(false)
 }
 
+/// One word for a POSIX shell: as it is when it holds only safe characters, else in single
+/// quotes (a `'` inside becomes `'\''`). Every command actsim prints goes through this.
+pub fn sh_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'_' | b'.' | b'/' | b':' | b'=' | b'@' | b'+' | b',' | b'%'
+                )
+        });
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `export PATH=DIR:"$PATH"` with `DIR` quoted for the shell.
+pub fn export_path(dir: &std::path::Path) -> String {
+    format!(
+        "export PATH={}:\"$PATH\"",
+        sh_quote(&dir.display().to_string())
+    )
+}
+
+/// Words joined into one command line for a POSIX shell, each quoted by [`sh_quote`].
+pub fn sh_join<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| sh_quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_quoted_only_when_needed() {
+        assert_eq!(sh_quote("/home/a/.local/bin"), "/home/a/.local/bin");
+        assert_eq!(sh_quote("/x y$(id)/act"), "'/x y$(id)/act'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+        assert_eq!(sh_quote(""), "''");
+        assert_eq!(
+            sh_join(&["usermod", "-aG", "docker", "a b"]),
+            "usermod -aG docker 'a b'"
+        );
+    }
 
     #[test]
     fn empty_and_unset_are_told_apart() {

@@ -2,8 +2,14 @@
 //! needs doing (and doctor can report drift).
 //!
 //! The receipt grows by sections: each is optional with `#[serde(default)]`, and sections
-//! this version does not know are kept verbatim when the receipt is rewritten. Writes are
-//! atomic through `files::write_atomic` (temp file in the same dir, fsync, rename, no links).
+//! this version does not know are kept verbatim when the receipt is rewritten. Reads and
+//! writes go through [`Fs`] (bounded, regular files only; atomic writes by whoever owns
+//! the directory, never through a link).
+//!
+//! There are two: the user's, in their state dir, which describes only the user's own
+//! files (root never trusts it: the user can edit it), and root's, in the root-owned
+//! system state dir (`/var/lib/actsim`), which records acts installed into root-owned
+//! bin dirs, their backups, and the archive and binary hashes root verified (`verified`).
 //!
 //! What can go wrong: an unreadable or corrupt receipt (treated as absent, with a warning;
 //! the next write replaces it), a state dir that cannot be written (exit 1 naming it).
@@ -11,9 +17,11 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::privsep::Fs;
+
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 
 pub const FILE_NAME: &str = "receipt.json";
 pub const SCHEMA: u32 = 1;
@@ -31,9 +39,21 @@ pub struct Receipt {
     /// The Docker side: socket group, group change, simulator image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker: Option<DockerReceipt>,
+    /// Root's record only: act releases whose archive and binary hashes root verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified: Vec<Verified>,
     /// Sections written by other versions of actsim, kept as they are.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One act release asset root downloaded and verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub version: String,
+    pub asset: String,
+    pub archive_sha256: String,
+    pub binary_sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,12 +127,12 @@ impl Receipt {
         state_dir.join(FILE_NAME)
     }
 
-    pub fn load(state_dir: &Path) -> Loaded {
+    pub fn load(fs: &Fs, state_dir: &Path) -> Loaded {
         let path = Self::path(state_dir);
-        match std::fs::read(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Loaded::Missing,
+        match fs.read(&path, crate::files::MAX_READ) {
+            Ok(None) => Loaded::Missing,
             Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", path.display())),
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(r) => Loaded::Found(r),
                 Err(e) => {
                     Loaded::Corrupt(format!("{} is not a valid receipt: {e}", path.display()))
@@ -121,38 +141,30 @@ impl Receipt {
         }
     }
 
-    /// Write atomically into `state_dir` (created if missing), owned by `owner` if given.
-    pub fn save(&self, state_dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    /// Write atomically into `state_dir` (created if missing), by whoever owns it.
+    pub fn save(&self, fs: &Fs, state_dir: &Path) -> Result<()> {
         let mut copy = self.clone();
         copy.schema = SCHEMA;
         let mut text = serde_json::to_vec_pretty(&copy)
             .map_err(|e| Error::failed(format!("serializing the receipt: {e}"), None))?;
         text.push(b'\n');
-        create_dir_owned(state_dir, owner)?;
-        crate::files::write_atomic(&Self::path(state_dir), &text, 0o644, owner)
+        fs.create_dir_all(state_dir)?;
+        fs.write_atomic(&Self::path(state_dir), &text, 0o644)
     }
-}
 
-/// `mkdir -p`, handing every directory it creates to `owner`.
-pub fn create_dir_owned(dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    /// Remember a verified release asset (newest last, one entry per version and asset).
+    pub fn remember(&mut self, v: Verified) {
+        self.verified
+            .retain(|o| !(o.version == v.version && o.asset == v.asset));
+        self.verified.push(v);
     }
-    if let Some(parent) = dir.parent() {
-        create_dir_owned(parent, owner)?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => chown(dir, owner),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(Error::io(dir, e)),
-    }
-}
 
-fn chown(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::chown(path, Some(uid), Some(gid)).at(path)?;
+    /// The verified hashes of `version`'s `asset`, if root verified them.
+    pub fn verified(&self, version: &str, asset: &str) -> Option<&Verified> {
+        self.verified
+            .iter()
+            .rfind(|v| v.version == version && v.asset == asset)
     }
-    Ok(())
 }
 
 /// fsync a directory so a rename in it survives a crash (best effort).
@@ -180,7 +192,7 @@ mod tests {
     #[test]
     fn round_trip_keeps_unknown_sections() {
         let d = dir("rt");
-        assert!(matches!(Receipt::load(&d), Loaded::Missing));
+        assert!(matches!(Receipt::load(&Fs::local(), &d), Loaded::Missing));
         let mut r = Receipt {
             act: Some(ActReceipt {
                 version: "0.2.89".into(),
@@ -196,8 +208,8 @@ mod tests {
         };
         r.other
             .insert("docker_gid".into(), serde_json::json!({"gid": 105}));
-        r.save(&d, None).unwrap();
-        let Loaded::Found(back) = Receipt::load(&d) else {
+        r.save(&Fs::local(), &d).unwrap();
+        let Loaded::Found(back) = Receipt::load(&Fs::local(), &d) else {
             panic!("receipt not found")
         };
         assert_eq!(back.schema, SCHEMA);
@@ -210,7 +222,7 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(FILE_NAME)]);
         std::fs::write(Receipt::path(&d), "{not json").unwrap();
-        match Receipt::load(&d) {
+        match Receipt::load(&Fs::local(), &d) {
             Loaded::Corrupt(why) => assert!(why.contains(FILE_NAME), "{why}"),
             other => panic!("{other:?}"),
         }

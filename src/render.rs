@@ -438,37 +438,80 @@ pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
 /// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
 ///
 /// Earlier mappings of exactly those labels (any form) are replaced, in place of the first
-/// one; every other line and comment is kept as it was. Idempotent.
+/// one; every other line and comment is kept as it was. Idempotent. See
+/// [`merge_actrc_bytes`] for files that are not UTF-8 or end lines with CRLF.
 pub fn merge_actrc(existing: Option<&str>, platform_image: &str) -> String {
-    let ours: Vec<String> = PLATFORM_LABELS
+    String::from_utf8(merge_actrc_bytes(
+        existing.map(str::as_bytes),
+        platform_image,
+    ))
+    .expect("UTF-8 in, UTF-8 out")
+}
+
+/// [`merge_actrc`] on bytes, losslessly: every line actsim does not own stays byte for
+/// byte (encoding, CRLF, trailing whitespace); only actsim's own `-P` lines change, and
+/// they end lines the way the file's first line does.
+pub fn merge_actrc_bytes(existing: Option<&[u8]>, platform_image: &str) -> Vec<u8> {
+    let existing = existing.unwrap_or(b"");
+    let lines: Vec<&[u8]> = existing.split_inclusive(|b| *b == b'\n').collect();
+    let eol: &[u8] = match lines.first() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    let ours: Vec<u8> = PLATFORM_LABELS
         .iter()
-        .map(|l| format!("-P {l}={platform_image}"))
+        .flat_map(|l| {
+            let mut line = format!("-P {l}={platform_image}").into_bytes();
+            line.extend_from_slice(eol);
+            line
+        })
         .collect();
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<u8> = Vec::with_capacity(existing.len() + ours.len());
     let mut placed = false;
-    for line in existing.unwrap_or("").lines() {
-        let replaced =
-            actrc_mapping(line).is_some_and(|(l, _)| PLATFORM_LABELS.contains(&l.trim()));
-        if replaced {
+    for line in lines {
+        let content = line
+            .strip_suffix(b"\n")
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .unwrap_or(line);
+        let owned = std::str::from_utf8(content)
+            .ok()
+            .and_then(actrc_mapping)
+            .is_some_and(|(l, _)| PLATFORM_LABELS.contains(&l.trim()));
+        if owned {
             if !placed {
-                out.extend(ours.iter().cloned());
+                out.extend_from_slice(&ours);
                 placed = true;
             }
-        } else {
-            out.push(line.to_string());
+            continue;
+        }
+        out.extend_from_slice(line);
+        if !line.ends_with(b"\n") {
+            // A last line without an end gets one, so ours start on a line of their own.
+            out.extend_from_slice(eol);
         }
     }
     if !placed {
-        out.extend(ours);
+        out.extend_from_slice(&ours);
     }
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actrc_merge_keeps_foreign_bytes_and_crlf() {
+        let user: &[u8] = b"--container-architecture linux/amd64  \r\n# caf\xe9 latin-1\r\n-P ubuntu-latest=old:1\r\n--env A=b";
+        let merged = merge_actrc_bytes(Some(user), "img:1");
+        let want: &[u8] = b"--container-architecture linux/amd64  \r\n# caf\xe9 latin-1\r\n-P ubuntu-latest=img:1\r\n-P ubuntu-24.04=img:1\r\n-P ubuntu-22.04=img:1\r\n--env A=b\r\n";
+        assert_eq!(merged, want);
+        assert_eq!(
+            merge_actrc_bytes(Some(&merged), "img:1"),
+            merged,
+            "idempotent"
+        );
+    }
 
     fn ctx() -> Context {
         let mut c = Context::new(

@@ -1,5 +1,6 @@
-//! HTTP for act releases: one reqwest client (rustls; proxies from the environment; an
-//! extra CA from `--ca-cert`/`SSL_CERT_FILE`), the URL policy on every request and redirect,
+//! HTTP for act releases: one reqwest client (rustls; proxies from the environment, never
+//! for loopback hosts; an extra CA from `--ca-cert`/`SSL_CERT_FILE`), the URL policy on
+//! every request and redirect,
 //! retries with backoff, and streaming a body into a blocking consumer without holding it
 //! in memory.
 //!
@@ -39,6 +40,63 @@ pub struct HttpOptions {
     pub github_token: Option<String>,
     /// Everything (all attempts and waits) ends by then.
     pub deadline: Instant,
+    /// Proxies from the environment.
+    pub proxies: Proxies,
+}
+
+/// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case), read once from
+/// the process context. Loopback hosts never go through a proxy: a loopback mirror is on
+/// this machine, and a proxy would see its plain-http traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Proxies {
+    pub https: Option<String>,
+    pub http: Option<String>,
+    pub all: Option<String>,
+    pub no_proxy: Vec<String>,
+}
+
+impl Proxies {
+    pub fn from_process(p: &crate::process::Process) -> Proxies {
+        let get = |k: &str| {
+            p.var_nonempty(k)
+                .or_else(|| p.var_nonempty(&k.to_ascii_uppercase()))
+                .map(str::to_string)
+        };
+        Proxies {
+            https: get("https_proxy"),
+            http: get("http_proxy"),
+            all: get("all_proxy"),
+            no_proxy: get("no_proxy")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The proxy a request to `url` goes through, if any.
+    pub fn for_url(&self, url: &reqwest::Url) -> Option<String> {
+        if release::is_loopback(url) {
+            return None;
+        }
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let excluded = self.no_proxy.iter().any(|n| {
+            let n = n.trim_start_matches('.');
+            n == "*" || host == n || host.ends_with(&format!(".{n}"))
+        });
+        if excluded {
+            return None;
+        }
+        match url.scheme() {
+            "https" => self.https.clone().or_else(|| self.all.clone()),
+            "http" => self.http.clone().or_else(|| self.all.clone()),
+            _ => None,
+        }
+    }
 }
 
 pub struct Http {
@@ -237,9 +295,17 @@ impl Http {
             } else {
                 reqwest::redirect::Policy::none()
             };
+            let proxies = opts.proxies.clone();
+            // A custom proxy replaces reqwest's own reading of the environment.
+            let proxy = reqwest::Proxy::custom(move |url| {
+                proxies
+                    .for_url(url)
+                    .and_then(|p| reqwest::Url::parse(&p).ok())
+            });
             let mut b = reqwest::Client::builder()
                 .user_agent(concat!("actsim/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(CONNECT_TIMEOUT)
+                .proxy(proxy)
                 .redirect(policy);
             for c in &certs {
                 b = b.add_root_certificate(c.clone());
@@ -263,6 +329,14 @@ impl Http {
             )
         })?;
         release::check_url(&parsed, self.opts.allow_http)?;
+        if parsed.scheme() == "http"
+            && let Some(proxy) = self.opts.proxies.for_url(&parsed)
+        {
+            self.ui.warn(&format!(
+                "{url} is plain http through the proxy {}: the proxy sees (and could change) it; the SHA-256 check still applies",
+                redact_proxy(&proxy)
+            ));
+        }
         Ok(parsed)
     }
 
@@ -495,11 +569,24 @@ fn check_length(announced: Option<u64>, received: u64) -> std::result::Result<()
     }
 }
 
+/// A proxy URL without its password.
+fn redact_proxy(proxy: &str) -> String {
+    match reqwest::Url::parse(proxy) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => proxy.to_string(),
+    }
+}
+
 fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).map_err(|e| Error::Usage {
-        message: format!("cannot read the CA certificate {}: {e}", path.display()),
-        hint: Some("pass a readable PEM file with --ca-cert (or SSL_CERT_FILE)".into()),
-    })?;
+    let pem = crate::files::read_bounded(path, crate::files::MAX_READ)
+        .and_then(|p| p.ok_or_else(|| Error::failed("no such file", None)))
+        .map_err(|e| Error::Usage {
+            message: format!("cannot read the CA certificate {}: {e}", path.display()),
+            hint: Some("pass a readable PEM file with --ca-cert (or SSL_CERT_FILE)".into()),
+        })?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
     if certs.is_empty() {
         return Err(Error::usage(

@@ -4,15 +4,17 @@
 //! The archive bytes are hashed (SHA-256), gunzipped and untarred as they arrive; only the
 //! top-level `act` entry is written, straight into `.act.<pid>.partial` in the bin dir.
 //! [`Staged`] removes that file on drop unless [`Staged::commit`] renamed it over `act`, so
-//! on any failure (bad checksum, bad archive, timeout, Ctrl-C) the bin dir holds exactly
-//! what it held before. A replaced `act` is copied into the state dir first.
+//! on any failure (bad checksum, bad archive, timeout, Ctrl-C, SIGTERM) the bin dir holds
+//! exactly what it held before; one left by a killed run is removed by the next run
+//! ([`remove_stale_staging`]). A replaced `act` is copied into the state dir first. All
+//! of it goes through [`Fs`], so in a user's bin dir it happens as that user.
 //!
 //! What can go wrong: unsafe paths (absolute, `..`) or an oversized `act` entry (refused),
 //! no `act` in the archive, a binary that does not run, a bin dir that cannot be written.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::act::release::{self, MAX_BINARY_BYTES};
 use crate::error::{Error, IoContext, Result};
+use crate::privsep::Fs;
 
 /// What one pass over an archive produced.
 #[derive(Debug)]
@@ -140,30 +143,18 @@ fn extract_from(reader: &mut impl Read, out: &File) -> std::result::Result<Binar
     found.ok_or_else(|| "the archive holds no top-level act binary".to_string())
 }
 
-/// `act --version` → `0.2.89` (killed after `timeout`).
-pub fn act_version(path: &Path, timeout: Duration) -> Option<String> {
-    let mut child = std::process::Command::new(path)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+/// `act --version` → `0.2.89` (killed after `timeout`). Run by whoever may execute
+/// `path` ([`Fs::exec_side`]): a binary the target user can write runs as them, never as
+/// root. `home` is the `HOME` it gets when it runs here (act creates `~/.config/act`).
+pub fn act_version(fs: &Fs, path: &Path, home: &Path, timeout: Duration) -> Option<String> {
+    let home = home.to_string_lossy();
+    let ran = fs
+        .run(path, &["--version"], &[("HOME", home.as_ref())], timeout)
         .ok()?;
-    let start = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
+    if !ran.ok() {
+        return None;
     }
-    let mut out = String::new();
-    child.stdout.take()?.read_to_string(&mut out).ok()?;
-    parse_version_output(&out)
+    parse_version_output(&ran.stdout)
 }
 
 /// `act version 0.2.89` → `0.2.89`.
@@ -173,11 +164,19 @@ pub fn parse_version_output(out: &str) -> Option<String> {
     (!v.is_empty() && !v.contains(char::is_whitespace)).then(|| v.to_string())
 }
 
-/// The staged binary `.act.<pid>.partial` in the bin dir. Removed on drop unless
-/// committed; a bin dir created for it is removed again when still empty.
+/// The prefix and suffix of staging files: `.act.<pid>.partial`.
+pub const STAGING_PREFIX: &str = ".act.";
+pub const STAGING_SUFFIX: &str = ".partial";
+
+/// The staged binary `.act.<pid>.partial` in the bin dir, created by whoever owns the bin
+/// dir ([`Fs::stage`]). Removed on drop unless committed; a bin dir created for it is
+/// removed again when still empty.
 #[derive(Debug)]
 pub struct Staged {
     pub path: PathBuf,
+    name: String,
+    dir: PathBuf,
+    fs: Fs,
     file: Option<File>,
     created_dir: Option<PathBuf>,
     committed: bool,
@@ -185,43 +184,32 @@ pub struct Staged {
 
 impl Staged {
     /// Create the staging file (and the bin dir when missing).
-    pub fn create(bin_dir: &Path) -> Result<Self> {
-        let created_dir = if bin_dir.is_dir() {
-            None
-        } else {
-            std::fs::create_dir_all(bin_dir).map_err(|e| Error::Io {
-                path: bin_dir.to_path_buf(),
-                source: e,
-                hint: Some("pick a writable directory with --bin-dir".into()),
-            })?;
-            Some(bin_dir.to_path_buf())
-        };
-        let path = bin_dir.join(format!(".act.{}.partial", std::process::id()));
-        let mut staged = Staged {
+    pub fn create(fs: &Fs, bin_dir: &Path) -> Result<Self> {
+        let name = format!("{STAGING_PREFIX}{}{STAGING_SUFFIX}", std::process::id());
+        let path = bin_dir.join(&name);
+        // A leftover from a killed run that had our pid is ours to replace.
+        let _ = fs.remove(&path);
+        let (file, created_dir) = fs.stage(bin_dir, &name).map_err(|e| match e {
+            Error::Failed { message, hint } => Error::Failed {
+                message,
+                hint: hint.or_else(|| {
+                    Some(format!(
+                        "{} must be writable; pick another with --bin-dir",
+                        bin_dir.display()
+                    ))
+                }),
+            },
+            e => e,
+        })?;
+        Ok(Staged {
             path,
-            file: None,
+            name,
+            dir: bin_dir.to_path_buf(),
+            fs: fs.clone(),
+            file: Some(file),
             created_dir,
             committed: false,
-        };
-        // A leftover from a killed run that had our pid is ours to replace.
-        let _ = std::fs::remove_file(&staged.path);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&staged.path)
-            .map_err(|e| Error::Io {
-                path: staged.path.clone(),
-                source: e,
-                hint: Some(format!(
-                    "{} must be writable by this user; pick another with --bin-dir",
-                    bin_dir.display()
-                )),
-            })?;
-        staged.file = Some(file);
-        Ok(staged)
+        })
     }
 
     /// The open staging file (for the extractor; it truncates it per attempt).
@@ -231,8 +219,8 @@ impl Staged {
             .expect("staged file is open until commit")
     }
 
-    /// fsync, close and make it executable (closing first: Linux refuses to run a file
-    /// that is open for writing).
+    /// fsync, make it executable (through the descriptor) and close it: Linux refuses to
+    /// run a file that is open for writing.
     pub fn seal(&mut self) -> Result<()> {
         if let Some(f) = self.file.take() {
             f.sync_all().at(&self.path)?;
@@ -242,21 +230,22 @@ impl Staged {
         Ok(())
     }
 
-    /// Rename over `target`, after copying an existing `target` to `backup` (when given).
+    /// Rename over `target` (in the same dir), after copying an existing `target` to
+    /// `backup` (when given).
     pub fn commit(mut self, target: &Path, backup: Option<&Path>) -> Result<()> {
         self.seal()?;
         if let Some(backup) = backup {
-            copy_atomic(target, backup)?;
+            if let Some(dir) = backup.parent() {
+                self.fs.create_dir_all(dir)?;
+            }
+            self.fs.copy(target, backup, 0o755, MAX_BINARY_BYTES)?;
         }
-        std::fs::rename(&self.path, target).map_err(|e| Error::Io {
-            path: target.to_path_buf(),
-            source: e,
-            hint: None,
-        })?;
+        let to = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "act".into());
+        self.fs.rename(&self.dir, &self.name, &to)?;
         self.committed = true;
-        if let Some(dir) = target.parent() {
-            crate::receipt::sync_dir(dir);
-        }
         Ok(())
     }
 }
@@ -267,28 +256,34 @@ impl Drop for Staged {
             return;
         }
         self.file.take();
-        let _ = std::fs::remove_file(&self.path);
+        let _ = self.fs.remove(&self.path);
         if let Some(dir) = &self.created_dir {
-            let _ = std::fs::remove_dir(dir);
+            let _ = self.fs.remove_empty_dir(dir);
         }
     }
 }
 
-/// Copy `from` to `to` through a temp file and rename (mode kept; fsync'd).
-fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).at(dir)?;
+/// Remove staging files of earlier runs that were killed (regular files named
+/// `.act.<pid>.partial` whose pid is not running). Call under the state dir lock.
+pub fn remove_stale_staging(fs: &Fs, bin_dir: &Path) -> Vec<PathBuf> {
+    let Ok(names) = fs.list(bin_dir, STAGING_PREFIX, STAGING_SUFFIX) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for name in names {
+        let pid = &name[STAGING_PREFIX.len()..name.len() - STAGING_SUFFIX.len()];
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let path = bin_dir.join(&name);
+        if fs.remove(&path).unwrap_or(false) {
+            removed.push(path);
+        }
     }
-    let tmp = to.with_extension(format!("{}.tmp", std::process::id()));
-    let result = (|| {
-        std::fs::copy(from, &tmp).at(&tmp)?;
-        File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
-        std::fs::rename(&tmp, to).at(to)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    removed
 }
 
 #[cfg(test)]
@@ -327,7 +322,7 @@ mod tests {
             ("act", b"#!/bin/sh\necho act version 9.9.9\n"),
             ("README.md", b"readme"),
         ]);
-        let staged = Staged::create(&d).unwrap();
+        let staged = Staged::create(&Fs::local(), &d).unwrap();
         let got = extract_act(&data[..], staged.file());
         assert_eq!(got.archive_sha256, hex::encode(Sha256::digest(&data)));
         assert_eq!(got.archive_bytes, data.len() as u64);
@@ -342,7 +337,7 @@ mod tests {
         staged.commit(&target, Some(&backup)).unwrap();
         assert_eq!(std::fs::read(&backup).unwrap(), b"old");
         assert_eq!(
-            act_version(&target, Duration::from_secs(5)).as_deref(),
+            act_version(&Fs::local(), &target, &d, Duration::from_secs(5)).as_deref(),
             Some("9.9.9")
         );
         let mut names: Vec<_> = std::fs::read_dir(&d)
@@ -365,7 +360,7 @@ mod tests {
             (b"plain text, not gzip".to_vec(), "archive"),
         ];
         for (data, want) in cases {
-            let staged = Staged::create(&d.join("bin")).unwrap();
+            let staged = Staged::create(&Fs::local(), &d.join("bin")).unwrap();
             let got = extract_act(&data[..], staged.file());
             assert_eq!(got.archive_sha256, hex::encode(Sha256::digest(&data)));
             let err = got.binary.unwrap_err();
@@ -390,7 +385,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(h.as_bytes()).unwrap();
         let data = gz.finish().unwrap();
-        let staged = Staged::create(&d).unwrap();
+        let staged = Staged::create(&Fs::local(), &d).unwrap();
         let got = extract_act(&data[..], staged.file());
         let err = got.binary.unwrap_err();
         assert!(

@@ -18,6 +18,8 @@ pub const GITHUB_REPO_URL: &str = "https://github.com/nektos/act";
 
 /// The largest `act` binary accepted from an archive.
 pub const MAX_BINARY_BYTES: u64 = 256 * 1024 * 1024;
+/// The largest local release archive read (`--act-archive`).
+pub const MAX_ARCHIVE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// The requested version: a concrete one, or `latest` (resolved through the network).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +165,7 @@ pub fn check_url(url: &reqwest::Url, allow_http: bool) -> Result<()> {
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+pub fn is_loopback(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -109,12 +109,15 @@ pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
         });
     }
     let meta = context_meta_path(&config_dir, &name);
-    let text = std::fs::read_to_string(&meta).map_err(|e| {
-        format!(
-            "docker context {name} ({from}) has no readable meta file {}: {e}",
-            meta.display()
-        )
-    })?;
+    let text = crate::files::read_bounded(&meta, crate::files::MAX_READ)
+        .and_then(|t| t.ok_or_else(|| crate::error::Error::failed("no such file", None)))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| {
+            format!(
+                "docker context {name} ({from}) has no readable meta file {}: {e}",
+                meta.display()
+            )
+        })?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not valid JSON: {e}", meta.display()))?;
     let host = json
@@ -131,9 +134,9 @@ pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
 
 /// `currentContext` of a docker `config.json`; `None` when the file or field is absent.
 fn current_context(config_json: &Path) -> Result<Option<String>, String> {
-    let text = match std::fs::read_to_string(config_json) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match crate::files::read_bounded(config_json, crate::files::MAX_READ) {
+        Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
+        Ok(None) => return Ok(None),
         Err(e) => return Err(format!("reading {}: {e}", config_json.display())),
     };
     let json: serde_json::Value = serde_json::from_str(&text)

@@ -43,16 +43,20 @@ pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
 /// `docker import` a minimal image holding `binary` at [`ACT_IN_IMAGE`] and `/tmp` (1777),
 /// tagged `image` (`repo:tag`), labelled with `sha256`. On Podman `image` must carry its
 /// `localhost/` prefix ([`super::engine::Engine::local_image`]) to be found again.
+///
+/// `binary` is an open regular file (opened by whoever may read it, see
+/// [`crate::privsep::Fs::open`]); `shown` names it in messages.
 pub async fn import_act_image(
     docker: &Docker,
     engine: super::engine::Engine,
-    binary: &Path,
+    binary: std::fs::File,
+    shown: &Path,
     sha256: &str,
     image: &str,
 ) -> Result<(), String> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let binary = binary.to_path_buf();
-    let producer = tokio::task::spawn_blocking(move || write_tar(&binary, tx));
+    let shown = shown.to_path_buf();
+    let producer = tokio::task::spawn_blocking(move || write_tar(binary, &shown, tx));
     let body = tokio_stream_from(rx);
     let mut changes = vec![format!("LABEL {SHA_LABEL}={sha256}")];
     // Podman gets the label only (see `splits_import_changes`); what the other lines set,
@@ -136,15 +140,17 @@ impl std::io::Write for ChannelWriter {
 }
 
 fn write_tar(
+    mut file: std::fs::File,
     binary: &Path,
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), String> {
+    use std::io::{Read, Seek};
     let mut writer = ChannelWriter {
         tx,
         buf: Vec::with_capacity(ChannelWriter::CHUNK),
     };
-    let file =
-        std::fs::File::open(binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+    file.rewind()
+        .map_err(|e| format!("reading {}: {e}", binary.display()))?;
     let len = file
         .metadata()
         .map_err(|e| format!("reading {}: {e}", binary.display()))?
@@ -178,8 +184,9 @@ fn write_tar(
     h.set_size(len);
     h.set_mtime(0);
     h.set_cksum();
+    // Exactly the announced length, even if the file grows meanwhile.
     builder
-        .append(&h, std::io::BufReader::new(file))
+        .append(&h, std::io::BufReader::new(file.take(len)))
         .map_err(io)?;
     builder.finish().map_err(io)?;
     drop(builder);

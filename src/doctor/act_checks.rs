@@ -135,10 +135,10 @@ pub async fn act_binary(
                         first.display()
                     ),
                     vec![format!(
-                        "remove the other one (rm {}), or put {} first: export PATH=\"{}:$PATH\"",
-                        first.display(),
+                        "remove the other one (rm {}), or put {} first: {}",
+                        crate::process::sh_quote(&first.display().to_string()),
                         opts.bin_dir.display(),
-                        opts.bin_dir.display()
+                        crate::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -149,8 +149,8 @@ pub async fn act_binary(
                         opts.bin_dir.display()
                     ),
                     vec![format!(
-                        "add it to PATH (e.g. in ~/.profile): export PATH=\"{}:$PATH\"",
-                        opts.bin_dir.display()
+                        "add it to PATH (e.g. in ~/.profile): {}",
+                        crate::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -189,7 +189,10 @@ pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> 
     let candidates = [opts.user.actrc_path(process), opts.user.home.join(".actrc")];
     candidates
         .into_iter()
-        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
+        .filter_map(|p| {
+            let bytes = crate::files::read_bounded(&p, crate::files::MAX_READ).ok()??;
+            Some((p, String::from_utf8_lossy(&bytes).into_owned()))
+        })
         .collect()
 }
 
@@ -253,7 +256,10 @@ pub fn act_docker(
             path.display(),
             target.display()
         ));
-        fixes.push(format!("rm {}", path.display()));
+        fixes.push(format!(
+            "rm {}",
+            crate::process::sh_quote(&path.display().to_string())
+        ));
     }
     let platform = configured_platform(process, opts);
     let mapping = match &platform {
@@ -264,10 +270,13 @@ pub fn act_docker(
                 "no platform mapping for ubuntu-latest in an actrc: act will stop at its first-run image prompt (and hang without a terminal)".into(),
             );
             fixes.push("write the mapping: actsim setup".into());
+            let actrc = opts.user.actrc_path(process);
             fixes.push(format!(
                 "or by hand: mkdir -p {} && echo '-P ubuntu-latest=catthehacker/ubuntu:act-latest' >> {}",
-                opts.user.actrc_path(process).parent().unwrap_or(Path::new("~")).display(),
-                opts.user.actrc_path(process).display()
+                crate::process::sh_quote(
+                    &actrc.parent().unwrap_or(Path::new("/")).display().to_string()
+                ),
+                crate::process::sh_quote(&actrc.display().to_string())
             ));
             String::new()
         }
@@ -333,7 +342,7 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
                     tool,
                     v1,
                 };
-                compose_cache::store(dir, &entry, state_owner(dir));
+                compose_cache::store(dir, &entry);
             }
             (out, v1)
         }
@@ -356,18 +365,6 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
         );
     }
     out
-}
-
-/// The owner a file in the state dir gets: the dir's owner, when this process is root.
-fn state_owner(dir: &Path) -> Option<(u32, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    if !nix::unistd::Uid::effective().is_root() {
-        return None;
-    }
-    std::fs::symlink_metadata(dir)
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| (m.uid(), m.gid()))
 }
 
 /// Run the compose tool's `config -q` on the file: the verdict, whether the tool is compose
@@ -418,7 +415,11 @@ async fn validate(
                     last_line(&r.output())
                 ),
                 vec![
-                    format!("see the full error: {} {}", tool.display(), args.join(" ")),
+                    format!(
+                        "see the full error: {} {}",
+                        crate::process::sh_quote(&tool.display().to_string()),
+                        crate::process::sh_join(&args)
+                    ),
                     "rewrite it: actsim setup (your edits are kept beside it)".into(),
                 ],
             )
@@ -430,8 +431,8 @@ async fn validate(
                 e,
                 vec![format!(
                     "run it by hand: {} {}",
-                    tool.display(),
-                    args.join(" ")
+                    crate::process::sh_quote(&tool.display().to_string()),
+                    crate::process::sh_join(&args)
                 )],
             ),
             None,

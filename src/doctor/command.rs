@@ -53,9 +53,9 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
         let cleanup = Cleanup::default();
         tokio::select! {
             findings = super::run(process, opts, &cleanup) => Ok(findings),
-            _ = tokio::signal::ctrl_c() => {
+            stop = crate::signals::stopped() => {
                 cleanup.purge(Duration::from_secs(3)).await;
-                Err(Error::Interrupted)
+                Err(Error::Interrupted(stop))
             }
         }
     });
@@ -79,9 +79,26 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
+    // Root checking another user needs no privilege of its own: drop to them for the
+    // whole run, so nothing they planted can make root read, run or wait on anything.
+    let dropped;
+    let process = if crate::privsep::needs_separation(&opts.user) {
+        match drop_to(&mut opts) {
+            Ok(p) => {
+                dropped = p;
+                &dropped
+            }
+            Err(e) => {
+                ui.error(&e);
+                return ExitCode::from(e.exit_code());
+            }
+        }
+    } else {
+        process
+    };
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
-    opts.drift = crate::receipt_drift(process, &opts.user);
+    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
     let findings = match run_blocking(process, &opts) {
         Ok(f) => f,
         Err(e) => {
@@ -101,9 +118,34 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     }
 }
 
-/// Quote for `sh -c`.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
+/// Become `opts.user` for good (their uid, gid and database groups) and give the process
+/// their identity: `HOME`, `USER`, `LOGNAME`; root's XDG and docker config dirs are
+/// dropped. The paths in `opts` were resolved before, as root (so root's defaults hold).
+/// Runs before any thread exists.
+fn drop_to(opts: &mut Options) -> Result<Process, Error> {
+    crate::privsep::become_user(&opts.user)?;
+    let home = opts.user.home.clone();
+    // SAFETY: called from `main` before the async runtime or any other thread starts.
+    unsafe {
+        std::env::set_var("HOME", &home);
+        std::env::set_var("USER", &opts.user.name);
+        std::env::set_var("LOGNAME", &opts.user.name);
+        for k in [
+            "XDG_CONFIG_HOME",
+            "XDG_STATE_HOME",
+            "XDG_CACHE_HOME",
+            "XDG_DATA_HOME",
+            "XDG_RUNTIME_DIR",
+            "DOCKER_CONFIG",
+            "SUDO_USER",
+            "SUDO_UID",
+            "SUDO_GID",
+        ] {
+            std::env::remove_var(k);
+        }
+    }
+    opts.user.is_current = true;
+    Ok(Process::from_os())
 }
 
 /// Doctor's checks as setup's last step, and a note on how they ran.
@@ -113,8 +155,24 @@ fn sh_quote(s: &str) -> String {
 /// run in a child `sg GROUP -c "actsim doctor --format json …"`, so they see the groups of
 /// the user's next login instead of failing on the old ones.
 pub fn final_check(process: &Process, opts: &Options) -> (Vec<super::Finding>, Option<String>) {
+    if crate::privsep::needs_separation(&opts.user) {
+        // Root for another user: a child doctor that drops to them (see `main`).
+        return match run_child(opts, None) {
+            Some(findings) => (
+                findings,
+                Some(format!(
+                    "checked as {} (uid {}) with the groups of their next login",
+                    opts.user.name, opts.user.uid
+                )),
+            ),
+            None => (
+                Vec::new(),
+                Some(format!("the check as {} did not run", opts.user.name)),
+            ),
+        };
+    }
     if let Some((group, gid)) = pending_group(process, opts)
-        && let Some(findings) = run_under_sg(opts, &group)
+        && let Some(findings) = run_child(opts, Some(&group))
     {
         return (
             findings,
@@ -142,7 +200,9 @@ fn pending_group(process: &Process, opts: &Options) -> Option<(String, u32)> {
         .then(|| (crate::identity::group_name(meta.gid), meta.gid))
 }
 
-fn run_under_sg(opts: &Options, group: &str) -> Option<Vec<super::Finding>> {
+/// `actsim doctor --format json …` in a child: under `sg GROUP` (a group this login lacks),
+/// or as root with `--user` (the child drops to the user).
+fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
     let exe = std::env::current_exe().ok()?;
     let mut words = vec![
         exe.to_string_lossy().to_string(),
@@ -159,13 +219,20 @@ fn run_under_sg(opts: &Options, group: &str) -> Option<Vec<super::Finding>> {
     if let Some(p) = &opts.platform_image {
         words.extend(["--platform-image".into(), p.clone()]);
     }
-    let script = words
-        .iter()
-        .map(|w| sh_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = std::process::Command::new("sg")
-        .args([group, "-c", &script])
+    let mut cmd = match sg {
+        Some(group) => {
+            let mut c = std::process::Command::new("sg");
+            c.args([group, "-c", &crate::process::sh_join(&words)]);
+            c
+        }
+        None => {
+            words.extend(["--user".into(), opts.user.name.clone()]);
+            let mut c = std::process::Command::new("/proc/self/exe");
+            c.args(&words[1..]);
+            c
+        }
+    };
+    let out = cmd
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()

@@ -6,8 +6,8 @@
 //! ([`crate::detect::compose_fingerprint`]: paths, sizes, modification times, inodes).
 //!
 //! The cache is `compose-check.json` in the target user's state dir, written only when that
-//! dir exists (setup made it), atomically and never through a link
-//! ([`crate::files::write_atomic`]), owned by the user. Only passes are kept; a failure is
+//! dir exists (setup made it) and belongs to the user doctor runs as, atomically and never
+//! through a link ([`crate::files::write_atomic`]). Only passes are kept; a failure is
 //! validated again on every run.
 //!
 //! The user's files (compose file, `.env`, the cache itself) are read by [`read_user_file`]
@@ -15,7 +15,6 @@
 //! unreadable, corrupt or foreign cache (ignored: validated again and rewritten), a state
 //! dir that cannot be written (the cache is skipped; the check's verdict stands).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -36,35 +35,18 @@ pub struct Entry {
     pub v1: bool,
 }
 
-/// A regular file in a user's directories: `O_NOFOLLOW | O_NONBLOCK`, `fstat` must say
-/// regular, at most [`MAX_BYTES`]. `Ok(None)`: it does not exist.
-pub fn read_user_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
-    if meta.len() > MAX_BYTES {
-        return Err(std::io::Error::other(format!(
-            "{} is larger than {MAX_BYTES} bytes",
-            path.display()
-        )));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_BYTES + 1).read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+/// A regular file in a user's directories, read with [`crate::files::read_bounded`]: no link
+/// followed, no FIFO or device, at most [`MAX_BYTES`]. `Ok(None)`: it does not exist.
+pub fn read_user_file(path: &Path) -> crate::error::Result<Option<Vec<u8>>> {
+    crate::files::read_bounded(path, MAX_BYTES)
+}
+
+/// Whether doctor may write its caches into `dir`: it exists and belongs to this process's
+/// user (doctor runs as the target user; as root for another user it keeps no cache).
+pub fn writable_state_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::Uid::effective().as_raw())
 }
 
 /// The cache key (see the module documentation).
@@ -89,13 +71,14 @@ pub fn lookup(state_dir: &Path, key: &str) -> Option<Entry> {
     (entry.key == key).then_some(entry)
 }
 
-/// Remember a pass. Only into a state dir that exists; best effort.
-pub fn store(state_dir: &Path, entry: &Entry, owner: Option<(u32, u32)>) {
-    if !state_dir.is_dir() {
+/// Remember a pass. Only into a state dir that exists and is this user's; best effort.
+pub fn store(state_dir: &Path, entry: &Entry) {
+    if !writable_state_dir(state_dir) {
         return;
     }
     if let Ok(json) = serde_json::to_vec_pretty(entry) {
-        let _ = crate::files::write_atomic(&path(state_dir), &json, 0o600, owner);
+        let _ =
+            crate::files::write_atomic(&path(state_dir), &json, 0o600, crate::files::Walk::Lenient);
     }
 }
 
@@ -116,7 +99,7 @@ mod tests {
             v1: false,
         };
         assert_eq!(lookup(&dir, &k), None);
-        store(&dir, &entry, None);
+        store(&dir, &entry);
         assert_eq!(lookup(&dir, &k), Some(entry));
         assert_eq!(lookup(&dir, "other"), None);
         // A corrupt cache is no entry.
@@ -131,7 +114,6 @@ mod tests {
                 tool: String::new(),
                 v1: false,
             },
-            None,
         );
         assert!(!dir.exists());
     }

@@ -85,9 +85,14 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
     let work = async {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
-            _ => image::import_act_image(docker, ctx.engine, &act.path, &act.sha256, &name)
-                .await
-                .map(|_| name.clone()),
+            _ => {
+                let file = crate::files::open_regular(&act.path, crate::files::MAX_HASH)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{} is gone", act.path.display()))?;
+                image::import_act_image(docker, ctx.engine, file, &act.path, &act.sha256, &name)
+                    .await
+                    .map(|_| name.clone())
+            }
         }
     };
     match tokio::time::timeout_at(ctx.deadline, work).await {
@@ -265,8 +270,10 @@ struct ComposeIdentity {
 fn compose_identity(ctx: &Ctx<'_>) -> ComposeIdentity {
     let user = &ctx.opts.user;
     let env_file = ctx.opts.config_dir.join(".env");
-    let values = std::fs::read_to_string(&env_file)
-        .map(|t| parse_env(&t))
+    let values = crate::files::read_bounded(&env_file, crate::files::MAX_READ)
+        .ok()
+        .flatten()
+        .map(|t| parse_env(&String::from_utf8_lossy(&t)))
         .unwrap_or_default();
     let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
     let env_socket = values

@@ -5,8 +5,8 @@
 //! cannot be set back by anyone but the clock), inode and device — and used only while
 //! the stamp is the same.
 //!
-//! `stamps.json` in the target user's state dir, written only when that dir exists, through
-//! [`crate::files::write_atomic`]; read with [`super::compose_cache::read_user_file`]. What
+//! `stamps.json` in the target user's state dir, written only when that dir exists and is
+//! the running user's, through [`crate::files::write_atomic`]; read with [`super::compose_cache::read_user_file`]. What
 //! can go wrong: a corrupt or unreadable file (ignored: values are computed again and the
 //! file rewritten), two checks writing at once (one entry may be lost: stored again on
 //! the next run).
@@ -71,7 +71,7 @@ pub fn lookup(state_dir: Option<&Path>, kind: &str, path: &Path) -> Option<Strin
 
 /// Remember `value` for `path` under its current stamp (best effort).
 pub fn store(state_dir: Option<&Path>, kind: &str, path: &Path, value: &str) {
-    let Some(dir) = state_dir.filter(|d| d.is_dir()) else {
+    let Some(dir) = state_dir.filter(|d| super::compose_cache::writable_state_dir(d)) else {
         return;
     };
     let Some(now) = stamp(path) else { return };
@@ -85,20 +85,8 @@ pub fn store(state_dir: Option<&Path>, kind: &str, path: &Path, value: &str) {
     }
     all.entries.insert(key(kind, path), entry);
     if let Ok(json) = serde_json::to_vec_pretty(&all) {
-        let _ = crate::files::write_atomic(&file(dir), &json, 0o600, owner(dir));
+        let _ = crate::files::write_atomic(&file(dir), &json, 0o600, crate::files::Walk::Lenient);
     }
-}
-
-/// The state dir's owner, when this process is root (files there stay the user's).
-fn owner(dir: &Path) -> Option<(u32, u32)> {
-    use std::os::unix::fs::MetadataExt;
-    if !nix::unistd::Uid::effective().is_root() {
-        return None;
-    }
-    std::fs::symlink_metadata(dir)
-        .ok()
-        .filter(|m| m.is_dir())
-        .map(|m| (m.uid(), m.gid()))
 }
 
 #[cfg(test)]

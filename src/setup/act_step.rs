@@ -19,8 +19,8 @@ use crate::act::install::{self, Extracted, Staged};
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, IoContext, Result};
 use crate::process::Process;
-use crate::receipt::{self, ActReceipt, Receipt, Replaced};
-use crate::setup::{Action, Settings, StepPlan, StepReport, StepStatus};
+use crate::receipt::{self, ActReceipt, Replaced};
+use crate::setup::{Action, Receipts, Settings, StepPlan, StepReport, StepStatus};
 use crate::ui::Ui;
 
 pub const ID: &str = "act";
@@ -144,9 +144,9 @@ pub fn plan(f: &Facts) -> StepPlan {
     }
     if !f.bin_dir_on_path {
         warnings.push(format!(
-            "{} is not on PATH; add it: export PATH=\"{}:$PATH\"",
+            "{} is not on PATH; add it: {}",
             f.bin_dir.display(),
-            f.bin_dir.display()
+            crate::process::export_path(&f.bin_dir)
         ));
     }
     let w = &f.wanted;
@@ -192,6 +192,7 @@ pub fn plan(f: &Facts) -> StepPlan {
     });
     let backup = replaces
         .as_ref()
+        .filter(|(i, _)| i.sha256.len() >= 12)
         .map(|(i, _)| f.backup_dir.join(format!("act-{}", &i.sha256[..12])));
     if let (Some((i, by_actsim)), Some(b)) = (&replaces, &backup) {
         details.push(format!(
@@ -250,6 +251,7 @@ pub struct HttpSettings {
     pub allow_http: bool,
     pub ca_cert: Option<PathBuf>,
     pub github_token: Option<String>,
+    pub proxies: crate::act::download::Proxies,
 }
 
 impl HttpSettings {
@@ -260,6 +262,7 @@ impl HttpSettings {
                 ca_cert: self.ca_cert.clone(),
                 github_token: self.github_token.clone(),
                 deadline,
+                proxies: self.proxies.clone(),
             },
             ui,
         )
@@ -332,6 +335,7 @@ pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Reques
             allow_http,
             ca_cert,
             github_token: process.var_nonempty("GITHUB_TOKEN").map(str::to_string),
+            proxies: crate::act::download::Proxies::from_process(process),
         },
     })
 }
@@ -340,7 +344,7 @@ pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Reques
 pub async fn observe(
     req: &Request,
     s: &Settings,
-    receipt: Option<&Receipt>,
+    receipts: &Receipts,
     process: &Process,
     ui: &Ui,
 ) -> Result<Facts> {
@@ -391,17 +395,23 @@ pub async fn observe(
         }
     };
     let target = s.bin_dir.join("act");
-    let act_receipt = receipt.and_then(|r| r.act.clone());
-    let installed = match std::fs::symlink_metadata(&target) {
-        Err(_) => None,
-        Ok(_) => {
-            let sha256 = crate::files::sha256_file(&target).unwrap_or_default();
+    let act_receipt = trusted_record(s, receipts, &version, &asset, &target);
+    let home = crate::setup::own_home(process);
+    let installed = match s.fs.open(&target, release::MAX_BINARY_BYTES) {
+        Ok(None) => None,
+        // A link or something else planted there: replaced like any unknown act.
+        Err(_) => Some(Installed {
+            sha256: String::new(),
+            version: None,
+        }),
+        Ok(Some(file)) => {
+            let sha256 = crate::files::sha256_reader(file).unwrap_or_default();
             let ours = act_receipt
                 .as_ref()
                 .filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
             let version = match ours {
                 Some(r) => Some(r.version.clone()),
-                None => install::act_version(&target, VERSION_TIMEOUT),
+                None => install::act_version(&s.fs, &target, &home, VERSION_TIMEOUT),
             };
             Some(Installed { sha256, version })
         }
@@ -420,7 +430,7 @@ pub async fn observe(
         .map(|p| {
             let their_rank = p.parent().and_then(rank);
             OtherAct {
-                version: install::act_version(&p, VERSION_TIMEOUT),
+                version: install::act_version(&s.fs, &p, &home, VERSION_TIMEOUT),
                 shadows: match (their_rank, our_rank) {
                     (Some(t), Some(o)) => t < o,
                     _ => true,
@@ -433,7 +443,7 @@ pub async fn observe(
     Ok(Facts {
         bin_dir: s.bin_dir.clone(),
         target,
-        backup_dir: s.state_dir.join("backup"),
+        backup_dir: s.records_dir().join("backup"),
         wanted: Wanted {
             version,
             asset,
@@ -447,13 +457,40 @@ pub async fn observe(
     })
 }
 
+/// The record of the installed act that this run may trust: root's own (or, as the user,
+/// the user's) receipt for this path, else — as root for another user — the hashes root
+/// verified for this version and asset. Never a record the target user can edit, when
+/// root acts for them.
+fn trusted_record(
+    s: &Settings,
+    receipts: &Receipts,
+    version: &str,
+    asset: &str,
+    target: &Path,
+) -> Option<ActReceipt> {
+    if let Some(r) = receipts.trusted_act(s).filter(|r| r.install_path == target) {
+        return Some(r);
+    }
+    let v = receipts.system.as_ref()?.verified(version, asset)?;
+    Some(ActReceipt {
+        version: v.version.clone(),
+        asset: v.asset.clone(),
+        source: String::new(),
+        archive_sha256: v.archive_sha256.clone(),
+        binary_sha256: v.binary_sha256.clone(),
+        install_path: target.to_path_buf(),
+        installed_at: String::new(),
+        replaced: Vec::new(),
+    })
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The expected archive SHA-256: its `checksums.txt` line, and `--act-sha256`; both must
 /// agree when both are given.
-async fn expected_sha256(w: &Wanted, http: &Http) -> Result<String> {
+async fn expected_sha256(w: &Wanted, http: &Http, fs: &crate::privsep::Fs) -> Result<String> {
     let listed = match &w.source {
         Source::Release { checksums_url, .. } => {
             let text = http.get_text(checksums_url).await?;
@@ -472,11 +509,19 @@ async fn expected_sha256(w: &Wanted, http: &Http) -> Result<String> {
             checksums: Some(path),
             ..
         } => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Verify {
-                what: path.display().to_string(),
-                reason: format!("cannot read: {e}"),
-                hint: Some("pass the release's checksums.txt with --act-checksums".into()),
-            })?;
+            let bytes = fs
+                .read(path, crate::files::MAX_READ)
+                .and_then(|b| {
+                    b.ok_or_else(|| {
+                        Error::failed(format!("{}: no such file", path.display()), None)
+                    })
+                })
+                .map_err(|e| Error::Verify {
+                    what: path.display().to_string(),
+                    reason: format!("cannot read: {e}"),
+                    hint: Some("pass the release's checksums.txt with --act-checksums".into()),
+                })?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             let platform = release::host_asset().ok();
             let line = release::find_checksum(&text, &w.asset)
                 .or_else(|| platform.and_then(|a| release::find_checksum(&text, &a)));
@@ -511,12 +556,13 @@ pub async fn apply(
     inst: &Install,
     s: &Settings,
     req: &Request,
-    receipt: &mut Receipt,
+    receipts: &mut Receipts,
+    process: &Process,
     ui: &Ui,
 ) -> Result<StepReport> {
     let deadline = Instant::now() + s.timeout;
     let origin = inst.wanted.source.origin();
-    let work = apply_inner(inst, s, req, receipt, ui, deadline);
+    let work = apply_inner(inst, s, req, receipts, process, ui, deadline);
     match tokio::time::timeout_at(deadline, work).await {
         Ok(r) => r,
         Err(_) => Err(Error::Download {
@@ -534,14 +580,21 @@ async fn apply_inner(
     inst: &Install,
     s: &Settings,
     req: &Request,
-    receipt: &mut Receipt,
+    receipts: &mut Receipts,
+    process: &Process,
     ui: &Ui,
     deadline: Instant,
 ) -> Result<StepReport> {
     let w = &inst.wanted;
     let http = req.http.client(deadline, ui)?;
-    let expected = expected_sha256(w, &http).await?;
-    let staged = Staged::create(&s.bin_dir)?;
+    let expected = expected_sha256(w, &http, &s.fs).await?;
+    for stale in install::remove_stale_staging(&s.fs, &s.bin_dir) {
+        ui.info(&format!(
+            "removed {}, left by an earlier run that was killed",
+            stale.display()
+        ));
+    }
+    let staged = Staged::create(&s.fs, &s.bin_dir)?;
     let out = std::sync::Arc::new(staged.file().try_clone().at(&staged.path)?);
     let extracted: Extracted = match &w.source {
         Source::Release { archive_url, .. } => {
@@ -554,11 +607,18 @@ async fn apply_inner(
         Source::Local { archive, .. } => {
             let archive = archive.clone();
             ui.info(&format!("reading {} ...", archive.display()));
-            let file = std::fs::File::open(&archive).map_err(|e| Error::Verify {
-                what: archive.display().to_string(),
-                reason: format!("cannot read: {e}"),
-                hint: Some("check the --act-archive path".into()),
-            })?;
+            let file =
+                s.fs.open(&archive, release::MAX_ARCHIVE_BYTES)
+                    .and_then(|f| {
+                        f.ok_or_else(|| {
+                            Error::failed(format!("{}: no such file", archive.display()), None)
+                        })
+                    })
+                    .map_err(|e| Error::Verify {
+                        what: archive.display().to_string(),
+                        reason: format!("cannot read: {e}"),
+                        hint: Some("check the --act-archive path".into()),
+                    })?;
             tokio::task::spawn_blocking(move || {
                 install::extract_act(std::io::BufReader::new(file), &out)
             })
@@ -585,11 +645,14 @@ async fn apply_inner(
     let mut staged = staged;
     staged.seal()?;
     let staged_path = staged.path.clone();
-    let ran =
-        tokio::task::spawn_blocking(move || install::act_version(&staged_path, VERSION_TIMEOUT))
-            .await
-            .ok()
-            .flatten();
+    let fs = s.fs.clone();
+    let home = crate::setup::own_home(process);
+    let ran = tokio::task::spawn_blocking(move || {
+        install::act_version(&fs, &staged_path, &home, VERSION_TIMEOUT)
+    })
+    .await
+    .ok()
+    .flatten();
     let Some(ran_version) = ran else {
         return Err(Error::Verify {
             what: w.source.origin(),
@@ -610,37 +673,48 @@ async fn apply_inner(
         ));
     }
     let now = receipt::now_rfc3339();
-    let mut replaced = receipt
+    let records = receipts.records_mut(s);
+    let mut replaced = records
         .act
         .as_ref()
         .map(|r| r.replaced.clone())
         .unwrap_or_default();
-    if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, &inst.backup) {
-        receipt::create_dir_owned(backup.parent().unwrap_or(&s.state_dir), s.owner)?;
+    // Only a regular file is kept (a link planted there is just replaced).
+    let backup = inst.backup.as_deref().filter(|_| {
+        inst.replaces
+            .as_ref()
+            .is_some_and(|(old, _)| !old.sha256.is_empty())
+    });
+    if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, backup) {
         replaced.push(Replaced {
             path: inst.target.clone(),
             sha256: old.sha256.clone(),
             version: old.version.clone(),
-            backup: backup.clone(),
+            backup: backup.to_path_buf(),
             installed_by_actsim: *by_actsim,
             replaced_at: now.clone(),
         });
     }
-    staged.commit(&inst.target, inst.backup.as_deref())?;
-    if let (Some(backup), Some(owner)) = (&inst.backup, s.owner) {
-        let _ = std::os::unix::fs::chown(backup, Some(owner.0), Some(owner.1));
-    }
-    receipt.act = Some(ActReceipt {
+    staged.commit(&inst.target, backup)?;
+    records.act = Some(ActReceipt {
         version: w.version.clone(),
         asset: w.asset.clone(),
         source: w.source.origin(),
-        archive_sha256: expected,
+        archive_sha256: expected.clone(),
         binary_sha256: binary.sha256.clone(),
         install_path: inst.target.clone(),
         installed_at: now,
         replaced,
     });
-    receipt.save(&s.state_dir, s.owner)?;
+    if let Some(system) = receipts.system.as_mut() {
+        system.remember(receipt::Verified {
+            version: w.version.clone(),
+            asset: w.asset.clone(),
+            archive_sha256: expected,
+            binary_sha256: binary.sha256.clone(),
+        });
+    }
+    receipts.save_records(s)?;
     Ok(StepReport {
         id: ID,
         status: StepStatus::Changed,

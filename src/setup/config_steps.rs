@@ -39,6 +39,9 @@ pub struct DockerFacts {
     pub described: String,
     pub daemon_error: Option<String>,
     pub socket: Option<detect::SocketMeta>,
+    /// As root for a user: the docker context the user's own config selects (read as the
+    /// user), which their own docker commands would follow instead of this endpoint.
+    pub user_context: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,13 +101,17 @@ pub const ENV: &str = "env";
 pub const ACTRC: &str = "actrc";
 
 /// Detect Docker; stop when it is not installed at all.
+///
+/// The endpoint is this process's own (its environment and docker config): as root for a
+/// user, never the user's config, which would let them pick the socket whose group root
+/// adds them to.
 pub async fn observe_docker(process: &Process, s: &Settings) -> Result<DockerInstall> {
-    let home = process
-        .var_nonempty("HOME")
-        .filter(|_| s.user.is_current)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| s.user.home.clone());
-    let found = detect::detect(process, &home, s.timeout.min(Duration::from_secs(15))).await;
+    let found = detect::detect(
+        process,
+        &s.docker_home,
+        s.timeout.min(Duration::from_secs(15)),
+    )
+    .await;
     if found.missing() {
         return Err(Error::failed(
             "Docker is not installed: no docker CLI, no daemon socket, no daemon answering",
@@ -177,11 +184,11 @@ pub async fn observe(
     render::check_platform_image(platform)?;
     let last = |id: &str| receipt.files.get(id).map(|f| f.sha256.clone());
     let actrc_path = s.user.actrc_path(process);
-    let (actrc_current, actrc_refused) = existing(&actrc_path);
+    let (actrc_current, actrc_refused) = existing(&s.fs, &actrc_path);
     let actrc_text = actrc_current
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned());
-    let actrc_new = render::merge_actrc(actrc_text.as_deref(), platform);
+    let actrc_new = render::merge_actrc_bytes(actrc_current.as_deref(), platform);
     let user_mapping = actrc_text.as_deref().is_some_and(|t| {
         render::PLATFORM_LABELS
             .iter()
@@ -192,7 +199,7 @@ pub async fn observe(
         path: actrc_path,
         mode: 0o644,
         current: actrc_current,
-        new: actrc_new.into_bytes(),
+        new: actrc_new,
         last_sha: last(ACTRC),
         user_mapping,
         refused: actrc_refused,
@@ -220,8 +227,8 @@ pub async fn observe(
             let env = render::render_env(&ctx)?;
             let compose_path = s.config_dir.join("docker-compose.yml");
             let env_path = s.config_dir.join(".env");
-            let (compose_current, compose_refused) = existing(&compose_path);
-            let (env_current, env_refused) = existing(&env_path);
+            let (compose_current, compose_refused) = existing(&s.fs, &compose_path);
+            let (env_current, env_refused) = existing(&s.fs, &env_path);
             Ok(vec![
                 FileFacts {
                     id: COMPOSE,
@@ -252,6 +259,11 @@ pub async fn observe(
             described: docker.describe(),
             daemon_error: docker.daemon_error.clone(),
             socket,
+            user_context: if s.fs.is_separated() {
+                user_docker_context(&s.fs, &s.user.home)
+            } else {
+                None
+            },
         },
         group,
         group_command,
@@ -266,10 +278,23 @@ pub async fn observe(
     })
 }
 
+/// `currentContext` of the user's `~/.docker/config.json` (read as the user, bounded),
+/// unless it is the default.
+fn user_docker_context(fs: &crate::privsep::Fs, home: &std::path::Path) -> Option<String> {
+    let bytes = fs
+        .read(&home.join(".docker/config.json"), files::MAX_READ)
+        .ok()??;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    json.get("currentContext")
+        .and_then(|v| v.as_str())
+        .filter(|c| !c.is_empty() && *c != "default")
+        .map(str::to_string)
+}
+
 /// The current bytes of a destination, or why it cannot be written (a link or a directory
 /// there, with the way out).
-fn existing(path: &std::path::Path) -> (Option<Vec<u8>>, Option<String>) {
-    match files::read_existing(path) {
+fn existing(fs: &crate::privsep::Fs, path: &std::path::Path) -> (Option<Vec<u8>>, Option<String>) {
+    match fs.read(path, files::MAX_READ) {
         Ok(current) => (current, None),
         Err(e) => (
             None,
@@ -293,6 +318,16 @@ fn step(id: &'static str, summary: impl Into<String>, action: Action) -> StepPla
 
 /// The `docker` step: detection is reported, never changed.
 pub fn plan_docker(f: &Facts) -> StepPlan {
+    let mut p = plan_docker_daemon(f);
+    if let Some(ctx) = &f.docker.user_context {
+        p.warnings.push(format!(
+            "the user's docker config selects context {ctx}: their own docker commands may reach another daemon than the one set up here (run `docker context use default` as them)"
+        ));
+    }
+    p
+}
+
+fn plan_docker_daemon(f: &Facts) -> StepPlan {
     match &f.docker.daemon_error {
         None => step(DOCKER, f.docker.described.clone(), Action::Keep),
         // The socket is there but this login may not open it: the group step fixes exactly
@@ -350,8 +385,10 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
                     command: f.group_command.clone(),
                 }),
             );
-            p.details
-                .push(format!("runs: {}", f.group_command.join(" ")));
+            p.details.push(format!(
+                "runs: {}",
+                crate::process::sh_join(&f.group_command)
+            ));
             p.details.push(format!(
                 "the current login gains the group after logging in again, or: newgrp {group}"
             ));
@@ -527,28 +564,45 @@ pub async fn apply(
         }
         Change::Image { name } => {
             let binary = s.bin_dir.join("act");
-            let sha = crate::doctor::support::sha256_file(&binary)
-                .await
-                .map_err(|e| Error::failed(e, Some("run setup again to reinstall act".into())))?;
-            let host = crate::docker::endpoint::resolve(process, &s.user.home)
+            let host = crate::docker::endpoint::resolve(process, &s.docker_home)
                 .map_err(|e| Error::failed(e, None))?
                 .host;
             let deadline = tokio::time::Instant::now() + s.timeout;
             let work = async {
+                let file =
+                    s.fs.open(&binary, crate::act::release::MAX_BINARY_BYTES)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("{} is missing", binary.display()))?;
+                let sha = {
+                    let f = file.try_clone().map_err(|e| e.to_string())?;
+                    tokio::task::spawn_blocking(move || files::sha256_reader(f))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| format!("reading {}: {e}", binary.display()))?
+                };
+                // As root for a user, only a binary root verified goes into the image its
+                // containers run with the socket mounted.
+                if s.fs.is_separated() && receipt_trusts(s, &sha).is_none() {
+                    return Err(format!(
+                        "{} is not the act this setup verified (sha256 {}…); not building an image from it",
+                        binary.display(),
+                        &sha[..12.min(sha.len())]
+                    ));
+                }
                 let docker = crate::docker::client::connect(&host, s.timeout).await?;
                 if crate::docker::image::image_sha(&docker, name)
                     .await?
                     .as_deref()
                     == Some(sha.as_str())
                 {
-                    return Ok(false);
+                    return Ok((false, sha));
                 }
                 let engine = crate::docker::engine::Engine::of_local_image(name);
-                crate::docker::image::import_act_image(&docker, engine, &binary, &sha, name)
+                crate::docker::image::import_act_image(&docker, engine, file, &binary, &sha, name)
                     .await?;
-                Ok::<bool, String>(true)
+                Ok::<(bool, String), String>((true, sha))
             };
-            let built = tokio::time::timeout_at(deadline, work)
+            let (built, sha) = tokio::time::timeout_at(deadline, work)
                 .await
                 .map_err(|_| {
                     Error::failed(
@@ -581,7 +635,9 @@ pub async fn apply(
             edited,
             diff,
         } => {
-            let owner = s.owner;
+            if let Some(dir) = path.parent() {
+                s.fs.ensure_user_dir(dir)?;
+            }
             let replace = if *edited {
                 if !args.yes && process.stdin_tty && process.stderr_tty {
                     ui.info(diff);
@@ -593,7 +649,7 @@ pub async fn apply(
                 true
             };
             if !replace {
-                let beside = files::write_beside(path, bytes, *mode, owner)?;
+                let beside = s.fs.write_beside(path, bytes, *mode)?;
                 ui.warn(&format!(
                     "kept your edited {}; actsim's version is in {}",
                     path.display(),
@@ -608,7 +664,7 @@ pub async fn apply(
                     ),
                 ));
             }
-            files::write_atomic(path, bytes, *mode, owner)?;
+            s.fs.write_atomic(path, bytes, *mode)?;
             receipt.files.insert(
                 id.to_string(),
                 FileReceipt {
@@ -630,6 +686,18 @@ pub async fn apply(
             ))
         }
     }
+}
+
+/// The act record that vouches for a binary with this hash: what setup just installed
+/// or root verified before (the root-owned record), read again under the lock.
+fn receipt_trusts(s: &Settings, sha: &str) -> Option<()> {
+    let system = crate::receipt::Receipt::load(&crate::privsep::Fs::local(), &s.system_state_dir);
+    let crate::receipt::Loaded::Found(r) = system else {
+        return None;
+    };
+    let by_record = r.act.as_ref().is_some_and(|a| a.binary_sha256 == sha);
+    let by_verified = r.verified.iter().any(|v| v.binary_sha256 == sha);
+    (by_record || by_verified).then_some(())
 }
 
 fn env_value(bytes: &[u8], key: &str) -> Option<String> {

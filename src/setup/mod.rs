@@ -25,8 +25,9 @@ use crate::cli::{Format, SetupArgs};
 use crate::doctor::Finding;
 use crate::error::{Error, Result};
 use crate::identity::TargetUser;
+use crate::privsep::Fs;
 use crate::process::Process;
-use crate::receipt::{Loaded, Receipt};
+use crate::receipt::{self, Loaded, Receipt};
 use crate::ui::Ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -117,12 +118,35 @@ pub struct Settings {
     pub user: TargetUser,
     pub bin_dir: PathBuf,
     pub config_dir: PathBuf,
+    /// The user's state dir: their receipt, lock and (for a bin dir of theirs) backups.
     pub state_dir: PathBuf,
-    /// Owner for files created in the user's directories (root setting up another user).
-    pub owner: Option<(u32, u32)>,
+    /// Root's own state dir (`/var/lib/actsim`, or `ACTSIM_SYSTEM_STATE_DIR`): records of
+    /// acts in root-owned bin dirs and the hashes root verified. Used only as root.
+    pub system_state_dir: PathBuf,
+    /// Where act's record and backups go (see [`Records`]). As root for another user,
+    /// an act in a root-owned bin dir is recorded in root's state dir, never the user's.
+    pub records: Records,
+    /// The home whose docker config (context) decides the endpoint: this process's own,
+    /// never the target user's when root acts for them.
+    pub docker_home: PathBuf,
+    /// Every file operation goes through here (privilege separation).
+    pub fs: Fs,
     /// `--timeout`, the deadline of each waiting step.
     pub timeout: Duration,
 }
+
+/// Which receipt records the installed act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records {
+    /// The user's receipt (their own bin dir, or actsim runs as them).
+    User,
+    /// Root's receipt in the system state dir (root acting for another user, with a
+    /// root-owned bin dir).
+    System,
+}
+
+/// The default root-owned state dir.
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/actsim";
 
 impl Settings {
     pub fn resolve(args: &SetupArgs, process: &Process) -> Result<Self> {
@@ -141,16 +165,114 @@ impl Settings {
             .map(abs)
             .unwrap_or_else(|| user.config_dir(process));
         let state_dir = user.state_dir(process);
-        let owner = (nix::unistd::Uid::effective().is_root() && !user.is_current)
-            .then_some((user.uid, user.gid));
+        let system_state_dir = system_state_dir(process);
+        let fs = Fs::for_user(&user);
+        let records = if fs.is_separated() && fs.side(&bin_dir) == crate::privsep::Side::Root {
+            Records::System
+        } else {
+            Records::User
+        };
         Ok(Settings {
             bin_dir,
             config_dir,
             state_dir,
-            owner,
+            system_state_dir,
+            records,
+            docker_home: own_home(process),
+            fs,
             timeout: Duration::from_secs(args.timeout),
             user,
         })
+    }
+
+    /// The state dir holding act's record and backups.
+    pub fn records_dir(&self) -> &std::path::Path {
+        match self.records {
+            Records::User => &self.state_dir,
+            Records::System => &self.system_state_dir,
+        }
+    }
+}
+
+/// Root's state dir: `ACTSIM_SYSTEM_STATE_DIR` (root's own environment), else
+/// [`SYSTEM_STATE_DIR`].
+pub fn system_state_dir(process: &Process) -> PathBuf {
+    process
+        .var_nonempty("ACTSIM_SYSTEM_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_STATE_DIR))
+}
+
+/// This process's own home: `$HOME`, else the user database's entry for the euid.
+pub fn own_home(process: &Process) -> PathBuf {
+    process
+        .var_nonempty("HOME")
+        .filter(|h| h.starts_with('/'))
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// The receipts a run reads and writes.
+#[derive(Debug, Clone, Default)]
+pub struct Receipts {
+    /// The user's: their files, and their act when it is in their bin dir.
+    pub user: Receipt,
+    /// Root's (only when root acts for another user): acts in root-owned bin dirs, and
+    /// the hashes root verified.
+    pub system: Option<Receipt>,
+}
+
+impl Receipts {
+    /// Read both (root's only when root acts for another user); unusable ones count as
+    /// absent, with a warning.
+    pub fn load(s: &Settings, ui: &Ui) -> Receipts {
+        let system =
+            s.fs.is_separated()
+                .then(|| load_receipt(&Fs::local(), &s.system_state_dir, ui));
+        Receipts {
+            user: load_receipt(&s.fs, &s.state_dir, ui),
+            system,
+        }
+    }
+
+    /// The receipt that records act (see [`Records`]).
+    pub fn records_mut(&mut self, s: &Settings) -> &mut Receipt {
+        match s.records {
+            Records::User => &mut self.user,
+            Records::System => self.system.get_or_insert_with(Receipt::default),
+        }
+    }
+
+    /// The act record root may trust: root's own, or — as the user — the user's.
+    pub fn trusted_act(&self, s: &Settings) -> Option<receipt::ActReceipt> {
+        match (s.records, s.fs.is_separated()) {
+            (Records::System, _) => self.system.as_ref().and_then(|r| r.act.clone()),
+            (Records::User, false) => self.user.act.clone(),
+            // Root for a user's own bin dir: only hashes root verified itself count.
+            (Records::User, true) => None,
+        }
+    }
+
+    /// Save the user's receipt.
+    pub fn save_user(&self, s: &Settings) -> Result<()> {
+        self.user.save(&s.fs, &s.state_dir)
+    }
+
+    /// Save the receipt that records act (and root's, when there is one).
+    pub fn save_records(&self, s: &Settings) -> Result<()> {
+        if let Some(system) = &self.system {
+            system.save(&Fs::local(), &s.system_state_dir)?;
+        }
+        if s.records == Records::User {
+            self.save_user(s)?;
+        }
+        Ok(())
     }
 }
 
@@ -187,9 +309,9 @@ pub struct Run<'a> {
     pub docker: tokio::sync::OnceCell<crate::detect::DockerInstall>,
 }
 
-/// Read the receipt, warning when it is unusable (it is then treated as absent).
-pub fn load_receipt(state_dir: &std::path::Path, ui: &Ui) -> Receipt {
-    match Receipt::load(state_dir) {
+/// Read a receipt, warning when it is unusable (it is then treated as absent).
+pub fn load_receipt(fs: &Fs, state_dir: &std::path::Path, ui: &Ui) -> Receipt {
+    match Receipt::load(fs, state_dir) {
         Loaded::Found(r) => r,
         Loaded::Missing => Receipt::default(),
         Loaded::Corrupt(why) => {
@@ -200,7 +322,7 @@ pub fn load_receipt(state_dir: &std::path::Path, ui: &Ui) -> Receipt {
 }
 
 /// Observe every step's facts.
-pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
+pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
     // Detecting Docker and observing act are independent: do both at once.
     let (docker, act) = tokio::join!(
         run.docker
@@ -208,7 +330,7 @@ pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
         act_step::observe(
             &run.requests.act,
             &run.settings,
-            Some(receipt),
+            receipts,
             run.process,
             run.ui,
         )
@@ -221,13 +343,13 @@ pub async fn observe(run: &Run<'_>, receipt: &Receipt) -> Result<Facts> {
         &act,
         run.args.common.platform_image.as_deref(),
         run.args.docker_group.as_deref(),
-        receipt,
+        &receipts.user,
     )
     .await?;
     Ok(Facts { act, config })
 }
 
-async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Result<StepReport> {
+async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> Result<StepReport> {
     match &step.action {
         Action::Keep => Ok(StepReport {
             id: step.id,
@@ -240,7 +362,15 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Re
             summary: step.summary.clone(),
         }),
         Action::Act(inst) => {
-            act_step::apply(inst, &run.settings, &run.requests.act, receipt, run.ui).await
+            act_step::apply(
+                inst,
+                &run.settings,
+                &run.requests.act,
+                receipts,
+                run.process,
+                run.ui,
+            )
+            .await
         }
         Action::Config(change) => {
             let report = config_steps::apply(
@@ -249,12 +379,12 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipt: &mut Receipt) -> Re
                 &run.settings,
                 run.process,
                 run.args,
-                receipt,
+                &mut receipts.user,
                 run.ui,
             )
             .await?;
             if report.status == StepStatus::Changed {
-                receipt.save(&run.settings.state_dir, run.settings.owner)?;
+                receipts.save_user(&run.settings)?;
             }
             Ok(report)
         }
@@ -286,7 +416,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = setup(&args, process, &ui, &mut steps) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     });
     // A prompt thread may still wait for a key after Ctrl-C; do not wait for it.
@@ -360,7 +490,7 @@ fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     };
     // The user's next login: a group added just now counts.
     opts.group_view = crate::doctor::GroupView::Database;
-    opts.drift = crate::receipt_drift(process, &opts.user);
+    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
     ui.heading("Final check:");
     let (findings, note) = crate::doctor::command::final_check(process, &opts);
     if let Some(note) = note {
@@ -434,7 +564,7 @@ async fn confirm(ui: &Ui) -> Result<bool> {
     match answer {
         Ok(yes) => Ok(yes),
         Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-            Err(Error::Interrupted)
+            Err(Error::Interrupted(crate::signals::Stop::Interrupt))
         }
         Err(e) => Err(Error::Aborted {
             reason: format!("could not ask for confirmation: {e}"),
@@ -461,8 +591,9 @@ async fn setup(
         requests,
         docker: tokio::sync::OnceCell::new(),
     };
-    let receipt = load_receipt(&run.settings.state_dir, ui);
-    let facts = observe(&run, &receipt).await?;
+    check_state_dirs(&run.settings)?;
+    let receipts = Receipts::load(&run.settings, ui);
+    let facts = observe(&run, &receipts).await?;
     let planned = plan(&facts);
     show_plan(ui, &run.settings, &planned);
     let changes = planned.iter().any(StepPlan::changes);
@@ -513,7 +644,7 @@ async fn setup(
 
     if !changes {
         for step in &planned {
-            let report = apply_step(&run, step, &mut receipt.clone()).await?;
+            let report = apply_step(&run, step, &mut receipts.clone()).await?;
             ui.step(report.status.as_str(), report.id, &report.summary);
             steps.push(report);
         }
@@ -521,19 +652,78 @@ async fn setup(
     }
 
     // Under the lock, look again: another run may have done (part of) the work meanwhile.
-    crate::receipt::create_dir_owned(&run.settings.state_dir, run.settings.owner)?;
-    let _lock = crate::lock::acquire(
-        &run.settings.state_dir,
-        Instant::now() + run.settings.timeout,
-        ui,
-    )
-    .await?;
-    let mut receipt = load_receipt(&run.settings.state_dir, ui);
-    let facts = observe(&run, &receipt).await?;
+    let s = &run.settings;
+    let deadline = Instant::now() + s.timeout;
+    let _lock = crate::lock::acquire(&s.fs, &s.state_dir, deadline, ui).await?;
+    let _system_lock = match s.records {
+        Records::System => {
+            Some(crate::lock::acquire(&Fs::local(), &s.system_state_dir, deadline, ui).await?)
+        }
+        Records::User => None,
+    };
+    let mut receipts = Receipts::load(s, ui);
+    let facts = observe(&run, &receipts).await?;
     for step in &plan(&facts) {
-        let report = apply_step(&run, step, &mut receipt).await?;
+        let report = apply_step(&run, step, &mut receipts).await?;
         ui.step(report.status.as_str(), report.id, &report.summary);
         steps.push(report);
+    }
+    Ok(())
+}
+
+/// Refuse, before anything is written, a state dir that is a link or someone else's: the
+/// user's must be a directory of theirs, root's a root-owned one nobody else can write.
+fn check_state_dirs(s: &Settings) -> Result<()> {
+    let refuse = |dir: &std::path::Path, why: String| {
+        Error::failed(
+            format!("refusing the state dir {}: {why}", dir.display()),
+            Some(format!(
+                "move it away (mv {} {}.old) and run setup again",
+                crate::process::sh_quote(&dir.display().to_string()),
+                crate::process::sh_quote(&dir.display().to_string())
+            )),
+        )
+    };
+    if let Some(m) = s.fs.stat(&s.state_dir)? {
+        if m.kind == crate::privsep::Kind::Link {
+            return Err(refuse(&s.state_dir, "it is a symbolic link".into()));
+        }
+        if m.kind != crate::privsep::Kind::Dir {
+            return Err(refuse(&s.state_dir, "it is not a directory".into()));
+        }
+        if m.uid != s.user.uid {
+            return Err(refuse(
+                &s.state_dir,
+                format!(
+                    "it belongs to {} (uid {}), not {}",
+                    crate::identity::user_name(m.uid),
+                    m.uid,
+                    s.user.name
+                ),
+            ));
+        }
+    }
+    if s.fs.is_separated() {
+        match std::fs::symlink_metadata(&s.system_state_dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(refuse(&s.system_state_dir, "it is a symbolic link".into()));
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(refuse(&s.system_state_dir, "it is not a directory".into()));
+            }
+            Ok(m)
+                if {
+                    use std::os::unix::fs::MetadataExt;
+                    m.uid() != 0 || (m.mode() & 0o022 != 0 && m.mode() & 0o1000 == 0)
+                } =>
+            {
+                return Err(refuse(
+                    &s.system_state_dir,
+                    "it must be owned by root and writable by nobody else".into(),
+                ));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod compose;
 mod doctor;
 mod download_errors;
 mod podman;
+mod security;
 mod setup_act;
 mod setup_config;
 mod setup_files;

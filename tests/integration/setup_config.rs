@@ -556,6 +556,10 @@ fn setup_for(w: &World, user: &TempUser, proxy: &SocketProxy, config: &Path) -> 
         .arg("--config-dir")
         .arg(config)
         .env("DOCKER_HOST", proxy.host())
+        .env(
+            "ACTSIM_SYSTEM_STATE_DIR",
+            w.root.path().join("system/actsim"),
+        )
         .env("PATH", format!("{}:{SYSTEM_PATH}", w.bin().display()))
         .timeout(Duration::from_secs(300))
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actsim::files::write_atomic;
+use actsim::files::{Walk, write_atomic};
 use actsim::render::{self, Context};
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -109,14 +109,14 @@ fn write_files(ctx: &Context) -> PathBuf {
         &compose,
         render::render_compose(ctx).unwrap().as_bytes(),
         0o644,
-        None,
+        Walk::Lenient,
     )
     .unwrap();
     write_atomic(
         &env,
         render::render_env(ctx).unwrap().as_bytes(),
         0o600,
-        None,
+        Walk::Lenient,
     )
     .unwrap();
     compose
@@ -276,6 +276,7 @@ fn ensure_simulator_image(act: &Path) {
                 actsim::docker::image::import_act_image(
                     &docker,
                     actsim::docker::engine::Engine::Docker,
+                    std::fs::File::open(act).unwrap(),
                     act,
                     &sha,
                     &image,

@@ -39,6 +39,9 @@ pub struct Cmd {
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     home: TempDir,
+    /// Root's state dir for this run (`ACTSIM_SYSTEM_STATE_DIR`): never the real
+    /// `/var/lib/actsim`.
+    system_state: TempDir,
     run_as: RunAs,
 }
 
@@ -90,6 +93,7 @@ impl Cmd {
             stdin: None,
             timeout: Duration::from_secs(60),
             home: temp::dir(),
+            system_state: temp::dir(),
             run_as: RunAs::Me,
         }
     }
@@ -147,6 +151,11 @@ impl Cmd {
     /// The fresh `HOME` of this run; write files there before `run()`.
     pub fn home(&self) -> &Path {
         self.home.path()
+    }
+
+    /// Root's state dir of this run (`ACTSIM_SYSTEM_STATE_DIR`, root-owned, 0755).
+    pub fn system_state(&self) -> PathBuf {
+        self.system_state.path().join("actsim")
     }
 
     /// Run as `name` with the groups the group database gives them (`setpriv
@@ -216,7 +225,9 @@ impl Cmd {
                 cmd.env_remove(&k);
             }
         }
-        cmd.env("HOME", self.home.path()).env("NO_COLOR", "1");
+        cmd.env("HOME", self.home.path())
+            .env("NO_COLOR", "1")
+            .env("ACTSIM_SYSTEM_STATE_DIR", self.system_state());
         if let RunAs::User { name, .. } = &self.run_as {
             cmd.env("USER", name).env("LOGNAME", name);
         }
