@@ -410,7 +410,7 @@ fn setup_config_fresh_setup_writes_everything_and_doctor_passes() {
     let doc = w.doctor(60).run();
     doc.assert_success();
     assert_eq!(doc.json()["ok"], true, "{doc}");
-    assert_eq!(doc.check_ids().len(), 10, "{doc}");
+    assert_eq!(doc.check_ids().len(), 11, "{doc}");
     assert_no_failed_check(&doc);
     for id in [
         "docker.cli",
@@ -425,7 +425,9 @@ fn setup_config_fresh_setup_writes_everything_and_doctor_passes() {
     }
     doc.assert_status_in("docker.daemon", &["pass", "warn"])
         .assert_status_in("compose.config", &["pass", "warn"])
-        .assert_status("act.run", "skip");
+        .assert_status("act.run", "skip")
+        // A loaded CI disk may be low on space: a warning, never a failure here.
+        .assert_status_in("docker.resources", &["pass", "warn"]);
     if doc.status("compose.config") == "warn" {
         doc.assert_check_mentions("compose.config", "v1");
     }
