@@ -54,6 +54,11 @@ pub enum Command {
     ///
     /// `actsim man | man -l -`
     Man(ManArgs),
+    /// Write a lock file of verified act release hashes (archive and binary, per platform)
+    /// for `setup --act-lock` on many machines.
+    ///
+    /// Exit codes: 0 written, 2 usage error, 4 a download or checksum failed (nothing written).
+    Lock(LockArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -144,6 +149,15 @@ pub struct Common {
     #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
     pub platform_image: Option<String>,
 
+    /// The daemon to use, like DOCKER_HOST (e.g. unix:///var/run/docker.sock); as root for
+    /// another user it is root's choice, never the user's docker config.
+    #[arg(long, value_name = "URL", env = "ACTSIM_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// A lock file written by `actsim lock`: setup installs only the archive and binary it
+    /// names (checksums.txt is not fetched); doctor warns when the installed act differs.
+    #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_LOCK")]
+    pub act_lock: Option<PathBuf>,
+
     /// Show details under every check.
     #[arg(short, long)]
     pub verbose: bool,
@@ -200,16 +214,17 @@ pub struct SetupArgs {
     #[arg(long, env = "ACTSIM_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
-    /// act version to install: a version like 0.2.89, or "latest".
-    #[arg(long, value_name = "VER", env = "ACTSIM_ACT_VERSION", default_value = crate::act::DEFAULT_VERSION)]
-    pub act_version: String,
+    /// act version to install: a version like 0.2.89, or "latest" [default: the lock's
+    /// version with --act-lock, else 0.2.89].
+    #[arg(long, value_name = "VER", env = "ACTSIM_ACT_VERSION")]
+    pub act_version: Option<String>,
 
     /// Release download base; files are fetched from {base}/v{VER}/{asset}.
     #[arg(long, value_name = "URL", env = "ACTSIM_ACT_BASE_URL")]
     pub act_base_url: Option<String>,
 
     /// Install from this local release archive instead of downloading (needs
-    /// --act-checksums or --act-sha256).
+    /// --act-checksums, --act-sha256 or --act-lock).
     #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_ARCHIVE")]
     pub act_archive: Option<PathBuf>,
 
@@ -232,6 +247,63 @@ pub struct SetupArgs {
     /// Deadline for each waiting step (download, lock, image build), in seconds; the final
     /// check gets the same, at most 60.
     #[arg(long, value_name = "SECS", default_value_t = 300, env = "ACTSIM_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
+
+    /// Extra trusted CA certificate (PEM) for a mirror [env: SSL_CERT_FILE also read].
+    #[arg(long, value_name = "FILE", env = "ACTSIM_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow plain http:// downloads from hosts other than loopback.
+    #[arg(long, env = "ACTSIM_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
+    pub allow_http: bool,
+
+    /// An extra line for act's actrc, e.g. --act-arg=--no-cache-server on a host without
+    /// a network (repeatable; the variable takes a comma-separated list).
+    #[arg(
+        long,
+        value_name = "ARG",
+        env = "ACTSIM_ACT_ARGS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub act_arg: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// act version to lock: a version like 0.2.89, or "latest".
+    #[arg(long, value_name = "VER", default_value = crate::act::DEFAULT_VERSION)]
+    pub act_version: String,
+
+    /// Release download base; files are fetched from {base}/v{VER}/{asset}.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACTSIM_ACT_BASE_URL",
+        conflicts_with = "act_archive"
+    )]
+    pub act_base_url: Option<String>,
+
+    /// Lock these local release archives (named as released, e.g. act_Linux_arm64.tar.gz)
+    /// instead of downloading.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub act_archive: Vec<PathBuf>,
+
+    /// The release's checksums.txt for --act-archive [default: checksums.txt beside the
+    /// first archive].
+    #[arg(long, value_name = "FILE")]
+    pub act_checksums: Option<PathBuf>,
+
+    /// A platform to lock, OS/ARCH (repeatable) [default: linux/x86_64 and linux/arm64].
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Vec<String>,
+
+    /// Where to write the lock.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = crate::act::lockfile::DEFAULT_PATH)]
+    pub output: PathBuf,
+
+    /// Deadline for all downloads, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,
 
     /// Extra trusted CA certificate (PEM) for a mirror [env: SSL_CERT_FILE also read].

@@ -55,6 +55,7 @@ pub fn main() -> ExitCode {
         cli::Command::Uninstall(args) => uninstall::run(args, &process),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),
+        cli::Command::Lock(args) => act::lockfile::main(args, &process),
     }
 }
 
@@ -92,5 +93,6 @@ pub fn receipt_drift(
             .get(setup::config_steps::COMPOSE)
             .map(|f| f.sha256.clone()),
         docker_gid: r.docker.and_then(|d| d.docker_gid),
+        lock: None,
     }
 }

@@ -578,9 +578,70 @@ pub fn merge_actrc_bytes(existing: Option<&[u8]>, platform_image: &str) -> Vec<u
     out
 }
 
+/// Append act options (`setup --act-arg`, one per line, e.g. `--no-cache-server`) to an
+/// actrc that lacks them; a line already there is not added again. Lines end the way the
+/// file's first line does.
+pub fn add_actrc_args(text: Vec<u8>, args: &[String]) -> Vec<u8> {
+    let mut out = text;
+    let eol: &[u8] = match out.split_inclusive(|b| *b == b'\n').next() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    for arg in args {
+        let arg = arg.trim();
+        let present = out
+            .split(|b| *b == b'\n')
+            .any(|l| l.trim_ascii() == arg.as_bytes());
+        if arg.is_empty() || present {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        out.extend_from_slice(arg.as_bytes());
+        out.extend_from_slice(eol);
+    }
+    out
+}
+
+/// `--act-arg` values: each one line, an option (starting with `-`).
+pub fn check_act_args(args: &[String]) -> Result<()> {
+    for arg in args {
+        let a = arg.trim();
+        if !a.starts_with('-') || a.contains(['\n', '\r']) {
+            return Err(Error::usage(
+                format!("--act-arg {arg:?} is not one act option"),
+                Some("pass one option per --act-arg, e.g. --act-arg=--no-cache-server".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn act_args_are_added_once() {
+        let base = merge_actrc(None, "img:1").into_bytes();
+        let args = vec![
+            "--no-cache-server".to_string(),
+            "--cache-server-addr 127.0.0.1".to_string(),
+        ];
+        let once = add_actrc_args(base.clone(), &args);
+        assert!(
+            once.ends_with(b"--no-cache-server\n--cache-server-addr 127.0.0.1\n"),
+            "{once:?}"
+        );
+        let crlf = add_actrc_args(b"-P a=b\r\n".to_vec(), &args[..1]);
+        assert_eq!(crlf, b"-P a=b\r\n--no-cache-server\r\n");
+        assert_eq!(add_actrc_args(once.clone(), &args), once);
+        assert_eq!(add_actrc_args(base.clone(), &[]), base);
+        assert!(check_act_args(&args).is_ok());
+        assert_eq!(check_act_args(&["x".into()]).unwrap_err().exit_code(), 2);
+        assert!(check_act_args(&["-a\n-b".into()]).is_err());
+    }
 
     #[test]
     fn actrc_merge_keeps_foreign_bytes_and_crlf() {

@@ -804,6 +804,7 @@ async fn apply(
         id: step.id,
         status,
         summary,
+        ..Default::default()
     };
     let change = match &step.action {
         Action::Keep => return Ok(report(StepStatus::Ok, step.summary.clone())),
@@ -1147,7 +1148,9 @@ async fn uninstall(
             steps.push(StepReport {
                 id: step.id,
                 status,
+                would_change: status == StepStatus::Skipped && step.changes(),
                 summary,
+                ..Default::default()
             });
         }
         ui.info("dry run: nothing was changed");
@@ -1208,6 +1211,7 @@ async fn uninstall(
                 id: STATE,
                 status: StepStatus::Skipped,
                 summary,
+                ..Default::default()
             });
             continue;
         }

@@ -147,6 +147,33 @@ pub async fn act_binary(
             )
             .detail(format!("recorded sha256 {recorded}"));
     }
+    if let Some((lock, expected)) = &opts.drift.lock {
+        let fix = format!(
+            "install the locked act: actsim setup --act-lock {}",
+            lock.display()
+        );
+        match expected {
+            Ok((version, locked)) if !sha256.is_empty() && *locked != sha256 => {
+                out = out
+                    .warn_also(
+                        &format!(
+                            "it is not the act the lock {} pins (act {version}, binary sha256 {}…)",
+                            lock.display(),
+                            &locked[..12]
+                        ),
+                        vec![fix],
+                    )
+                    .detail(format!("locked sha256 {locked}"));
+            }
+            Ok(_) => out = out.detail(format!("matches the lock {}", lock.display())),
+            Err(why) => {
+                out = out.warn_also(
+                    &format!("cannot compare it with the lock: {why}"),
+                    vec!["write the lock again: actsim lock -o FILE".into()],
+                );
+            }
+        }
+    }
     (
         out,
         Some(ActBin {
@@ -280,10 +307,14 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
         ));
     }
     let Some(found) = crate::detect::compose_tool(process, deadline).await else {
-        return Outcome::fail(
-            format!("{} exists but no compose tool is installed", file.display()),
+        // act on the host needs no compose; only the simulator container does.
+        return Outcome::warn(
+            format!(
+                "{} exists but no compose tool is installed (act on the host works without it; compose only runs the simulator container)",
+                file.display()
+            ),
             vec![
-                "install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into(),
+                "to run the simulator container, install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or Debian's docker-compose; see https://docs.docker.com/compose/install/".into(),
             ],
         );
     };
@@ -348,6 +379,24 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
         );
     }
     out
+}
+
+/// act's artifact cache server could not find an address to listen on: the host has no
+/// network interface but loopback (act: "listen tcp: lookup <nil>: no such host").
+pub fn no_network(output: &str) -> bool {
+    output.contains("lookup <nil>")
+        || (output.contains("cache")
+            && output.contains("listen tcp")
+            && output.contains("no such host"))
+}
+
+fn no_network_line(output: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.contains("lookup <nil>") || l.contains("listen tcp"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn last_line(text: &str) -> String {
@@ -449,6 +498,17 @@ pub async fn act_run(ctx: &Ctx<'_>, home: &Path) -> Outcome {
             "a workflow job ran through act in {image} and printed its output"
         ))
         .detail(command),
+        Ok(r) if no_network(&r.output()) => Outcome::fail(
+            format!(
+                "act's cache server cannot start: this host has no network (\"{}\"), so act fails before the job runs",
+                no_network_line(&r.output())
+            ),
+            vec![
+                format!("run act without its cache server: act --no-cache-server …; to keep it in act's config: actsim setup --act-arg=--no-cache-server (writes it into {})", opts.user.actrc_path(ctx.process).display()),
+                "or give the cache server an address that exists here: act --cache-server-addr 127.0.0.1 (actsim setup --act-arg=\"--cache-server-addr 127.0.0.1\")".into(),
+            ],
+        )
+        .detail(r.output()),
         Ok(r) if socket_step && r.output().contains("actsim-probe-42") => Outcome::fail(
             format!(
                 "a job step in {image} could not reach the daemon through the mounted socket: {}",
@@ -483,4 +543,22 @@ pub fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod no_network_tests {
+    use super::*;
+
+    #[test]
+    fn act_cache_server_without_a_network_is_recognised() {
+        // act 0.2.x on a host whose only interface is loopback.
+        let out =
+            "[probe/probe] ⭐ Run Set up job\nError: listen tcp: lookup <nil>: no such host\n";
+        assert!(no_network(out));
+        assert_eq!(
+            no_network_line(out),
+            "Error: listen tcp: lookup <nil>: no such host"
+        );
+        assert!(!no_network("Error: image not found"));
+    }
 }

@@ -61,6 +61,8 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
 }
 
 pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,
@@ -110,6 +112,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
     opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     let mut findings = match run_blocking(process, &opts) {
         Ok(f) => f,
         Err(e) => {

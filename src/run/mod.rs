@@ -150,6 +150,8 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         config_dir: None,
         user: None,
         platform_image: args.platform_image.clone(),
+        docker_host: None,
+        act_lock: None,
         verbose: args.verbose,
         quiet: args.quiet,
     };

@@ -30,9 +30,10 @@ use crate::process::Process;
 use crate::receipt::{self, Loaded, Receipt};
 use crate::ui::Ui;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
+    #[default]
     Ok,
     Changed,
     Skipped,
@@ -50,20 +51,53 @@ impl StepStatus {
     }
 }
 
-/// One step's outcome, as reported in the output and the JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One step's outcome, as reported in the output and the JSON:
+/// `{"id","status","changed","summary"}`, plus `"would_change": true` for a step a dry run
+/// would change and `"diff"` (unified) for a file step that wrote, would write or kept a
+/// file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepReport {
     pub id: &'static str,
     pub status: StepStatus,
     pub summary: String,
+    /// The file diff of this step (written, or what a dry run would write).
+    pub diff: Option<String>,
+    /// Dry run: this step would change something.
+    pub would_change: bool,
 }
 
-/// `setup --format json`: `{"schema","ok","changed","steps","checks"}`.
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("StepReport", 6)?;
+        m.serialize_field("id", self.id)?;
+        m.serialize_field("status", &self.status)?;
+        m.serialize_field("changed", &(self.status == StepStatus::Changed))?;
+        m.serialize_field("summary", &self.summary)?;
+        if self.would_change {
+            m.serialize_field("would_change", &true)?;
+        } else {
+            m.skip_field("would_change")?;
+        }
+        match &self.diff {
+            Some(d) if !d.is_empty() => m.serialize_field("diff", d)?,
+            _ => m.skip_field("diff")?,
+        }
+        m.end()
+    }
+}
+
+/// `setup --format json`: `{"schema","ok","changed","steps","checks"}`, `"would_change"` in a dry
+/// run, and `"reason"` (what failed, with its fix) when `ok` is false.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: u32,
     pub ok: bool,
     pub changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_change: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub steps: Vec<StepReport>,
     pub checks: Vec<Finding>,
 }
@@ -72,6 +106,8 @@ impl Report {
     pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
         Report {
             schema: crate::ui::JSON_SCHEMA,
+            would_change: None,
+            reason: None,
             ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
                 && !checks
                     .iter()
@@ -343,8 +379,7 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
         &run.settings,
         docker,
         &act,
-        run.args.common.platform_image.as_deref(),
-        run.args.docker_group.as_deref(),
+        run.args,
         &receipts.user,
     )
     .await?;
@@ -357,11 +392,13 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> 
             id: step.id,
             status: StepStatus::Ok,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Skip => Ok(StepReport {
             id: step.id,
             status: StepStatus::Skipped,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Act(inst) => {
             act_step::apply(
@@ -395,6 +432,8 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> 
 
 /// Entry point of `actsim setup`: runs, prints the outcome, returns the exit code.
 pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,
@@ -437,6 +476,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
                     id: steps_failed_id(&steps),
                     status: StepStatus::Failed,
                     summary: e.to_string(),
+                    ..Default::default()
                 });
                 ui.step(
                     "failed",
@@ -464,6 +504,12 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     let mut report = Report::new(steps, checks);
     // Aborted or usage errors report no failed step, but the run did not succeed.
     report.ok &= outcome.is_ok();
+    if args.dry_run && outcome.is_ok() {
+        report.would_change = Some(report.steps.iter().any(|s| s.would_change));
+    }
+    if !report.ok {
+        report.reason = Some(failure_reason(outcome.as_ref().err(), &report));
+    }
     if args.common.format == Format::Json {
         ui.json(&report);
     } else if outcome.is_ok() && !args.dry_run {
@@ -513,6 +559,32 @@ pub fn run_steps(
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
     (steps, outcome)
+
+}
+
+/// One line saying why a setup did not succeed, with the fix: the error that ended it, else
+/// the first failed step, else the first failed check.
+pub fn failure_reason(error: Option<&Error>, report: &Report) -> String {
+    if let Some(e) = error {
+        return match e.hint() {
+            Some(h) => format!("{e} (exit {}); fix: {h}", e.exit_code()),
+            None => format!("{e} (exit {})", e.exit_code()),
+        };
+    }
+    if let Some(s) = report.steps.iter().find(|s| s.status == StepStatus::Failed) {
+        return format!("step {} failed: {}", s.id, s.summary);
+    }
+    if let Some(c) = report
+        .checks
+        .iter()
+        .find(|c| c.status == crate::doctor::Status::Fail)
+    {
+        return match c.fix.first() {
+            Some(fix) => format!("check {} failed: {}; fix: {fix}", c.id, c.summary),
+            None => format!("check {} failed: {}", c.id, c.summary),
+        };
+    }
+    "setup did not finish".into()
 }
 
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
@@ -528,6 +600,7 @@ fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     // The user's next login: a group added just now counts.
     opts.group_view = crate::doctor::GroupView::Database;
     opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     ui.heading("Final check:");
     let (findings, note) = crate::doctor::command::final_check(process, &opts);
     if let Some(note) = note {
@@ -648,7 +721,7 @@ async fn engine(
 ) -> Result<()> {
     let settings = Settings::resolve(args, process)?;
     let requests = Requests {
-        act: act_step::request(args, process)?,
+        act: act_step::request(args, process, &settings.fs)?,
     };
     let run = Run {
         args,
@@ -694,6 +767,11 @@ async fn engine(
                 id: step.id,
                 status,
                 summary,
+                would_change: step.changes(),
+                diff: match &step.action {
+                    Action::Config(config_steps::Change::Write { diff, .. }) => Some(diff.clone()),
+                    _ => None,
+                },
             });
         }
         ui.info("dry run: nothing was changed");
@@ -814,11 +892,13 @@ mod tests {
                     id: "act",
                     status: StepStatus::Changed,
                     summary: "x".into(),
+                    ..Default::default()
                 },
                 StepReport {
                     id: "group",
                     status: StepStatus::Skipped,
                     summary: "y".into(),
+                    ..Default::default()
                 },
             ],
             vec![],
@@ -833,9 +913,53 @@ mod tests {
                 id: "act",
                 status: StepStatus::Failed,
                 summary: "x".into(),
+                ..Default::default()
             }],
             vec![],
         );
         assert!(!r.ok && !r.changed);
+    }
+
+    #[test]
+    fn step_json_carries_changed_diff_and_would_change() {
+        let written = StepReport {
+            id: "env",
+            status: StepStatus::Changed,
+            summary: "wrote /c/.env".into(),
+            diff: Some("--- /dev/null\n+++ /c/.env\n+DOCKER_GID=5\n".into()),
+            would_change: false,
+        };
+        let j = serde_json::to_value(&written).unwrap();
+        assert_eq!(j["changed"], true);
+        assert!(j["diff"].as_str().unwrap().contains("+DOCKER_GID=5"));
+        assert!(j.get("would_change").is_none());
+        let dry = StepReport {
+            id: "actrc",
+            status: StepStatus::Skipped,
+            summary: "dry run: would write".into(),
+            diff: Some(String::new()),
+            would_change: true,
+        };
+        let j = serde_json::to_value(&dry).unwrap();
+        assert_eq!(j["changed"], false);
+        assert_eq!(j["would_change"], true);
+        assert!(j.get("diff").is_none(), "an empty diff is left out");
+
+        let mut r = Report::new(vec![written, dry], vec![]);
+        let e = Error::ChecksumMismatch {
+            what: "a.tar.gz".into(),
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
+        r.reason = Some(failure_reason(Some(&e), &r));
+        let reason = r.reason.clone().unwrap();
+        assert!(
+            reason.starts_with("checksum mismatch for a.tar.gz"),
+            "{reason}"
+        );
+        assert!(reason.contains("(exit 4); fix: "), "{reason}");
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["reason"], reason.as_str());
+        assert!(j.get("would_change").is_none());
     }
 }

@@ -3,7 +3,9 @@
 mod support;
 
 mod doctor;
+mod fleet;
 mod lifecycle;
+mod lock;
 mod manual;
 mod resources;
 mod run;

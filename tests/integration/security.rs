@@ -645,3 +645,26 @@ fn security_14_printed_fixes_quote_their_paths() {
     let want = format!("export PATH='{}':\"$PATH\"", odd.display());
     out.assert_stderr_contains(&want);
 }
+
+#[test]
+fn security_7_the_docker_host_flag_is_roots_choice_of_socket() {
+    let Some(s) = Scene::new() else { return };
+    // Root's environment names another socket; --docker-host wins over it.
+    let other = TempGroup::new();
+    let other_proxy = SocketProxy::to_docker(other.gid);
+    let out = s
+        .setup(&s.user_bin())
+        .env("DOCKER_HOST", other_proxy.host())
+        .args(["--docker-host", &s.proxy.host()])
+        .run();
+    out.assert_success();
+    let members = |g: &str| {
+        let out = std::process::Command::new("getent")
+            .args(["group", g])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(members(&s.group.name).contains(&s.user.name), "{out}");
+    assert!(!members(&other.name).contains(&s.user.name), "{out}");
+}
