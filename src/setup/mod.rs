@@ -559,7 +559,6 @@ pub fn run_steps(
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
     (steps, outcome)
-
 }
 
 /// One line saying why a setup did not succeed, with the fix: the error that ended it, else
