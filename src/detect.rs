@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::docker::endpoint::{self, Endpoint};
+use crate::docker::engine::Engine;
 use crate::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub struct DockerInstall {
     pub rootless: bool,
     /// `(engine version, API version)` when the daemon answered.
     pub engine: Option<(String, String)>,
+    /// Which engine answered: Docker Engine or Podman (Docker Engine when none did).
+    pub engine_kind: crate::docker::engine::Engine,
     /// A connection at the negotiated API version, when the daemon answered.
     pub client: Option<bollard::Docker>,
     /// Why the daemon did not answer.
@@ -53,7 +56,10 @@ impl DockerInstall {
             Err(e) => e.clone(),
         };
         let engine = match (&self.engine, &self.daemon_error) {
-            (Some((v, api)), _) => format!("Engine {v}, API {api}"),
+            (Some((v, api)), _) => match self.engine_kind {
+                Engine::Docker => format!("Engine {v}, API {api}"),
+                Engine::Podman => format!("Podman {v} (Docker API service), API {api}"),
+            },
             (None, Some(e)) => format!("daemon not answering: {e}"),
             (None, None) => "daemon not checked".into(),
         };
@@ -61,9 +67,12 @@ impl DockerInstall {
             .compose
             .clone()
             .unwrap_or_else(|| "no compose tool".into());
-        let flavour = match (self.flavour, self.rootless) {
-            ("Docker (rootful)", true) => "Docker (rootless)",
-            (f, _) => f,
+        let flavour = match (self.flavour, self.rootless, self.engine_kind) {
+            (f, _, Engine::Podman) if f.starts_with("Podman") => f,
+            (_, false, Engine::Podman) => "Podman (rootful)",
+            (_, true, Engine::Podman) => "Podman (rootless)",
+            ("Docker (rootful)", true, _) => "Docker (rootless)",
+            (f, _, _) => f,
         };
         format!("{flavour}; {host}; {engine}; {compose}")
     }
@@ -96,22 +105,28 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
     let deadline = tokio::time::Instant::now() + timeout;
     let daemon = async {
         let Ok(e) = &resolved else {
-            return (None, None, resolved.clone().err());
+            return (None, Engine::Docker, None, resolved.clone().err());
         };
         match crate::docker::client::connect(&e.host, timeout.min(Duration::from_secs(10))).await {
             Ok(d) => match tokio::time::timeout_at(deadline, d.version()).await {
                 Ok(Ok(v)) => (
                     Some((
-                        v.version.unwrap_or_default(),
-                        v.api_version.unwrap_or_default(),
+                        v.version.clone().unwrap_or_default(),
+                        v.api_version.clone().unwrap_or_default(),
                     )),
+                    Engine::from_version(&v),
                     Some(d),
                     None,
                 ),
-                Ok(Err(e)) => (None, None, Some(crate::docker::client::describe(&e))),
-                Err(_) => (None, None, Some("no answer in time".into())),
+                Ok(Err(e)) => (
+                    None,
+                    Engine::Docker,
+                    None,
+                    Some(crate::docker::client::describe(&e)),
+                ),
+                Err(_) => (None, Engine::Docker, None, Some("no answer in time".into())),
             },
-            Err(e) => (None, None, Some(e)),
+            Err(e) => (None, Engine::Docker, None, Some(e)),
         }
     };
     let compose = async {
@@ -123,13 +138,14 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
             }
         })
     };
-    let ((engine, client, daemon_error), compose) = tokio::join!(daemon, compose);
+    let ((engine, engine_kind, client, daemon_error), compose) = tokio::join!(daemon, compose);
     DockerInstall {
         endpoint: resolved,
         flavour,
         socket,
         rootless,
         engine,
+        engine_kind,
         client,
         daemon_error,
         compose,
@@ -160,13 +176,9 @@ impl ComposeTool {
     }
 }
 
-/// Find the compose tool. Spawns a program only for a real v2 binary (fast); the Python v1
-/// is recognised from its entry script, since starting Python costs half a second.
-pub async fn compose_tool(
-    process: &Process,
-    deadline: tokio::time::Instant,
-) -> Option<ComposeTool> {
-    use crate::doctor::support::{first_version, run_program};
+/// Where the docker CLI looks for the compose plugin, in its order: `$DOCKER_CONFIG` (else
+/// `~/.docker`) `/cli-plugins`, then the system plugin dirs.
+fn compose_plugin_dirs(process: &Process) -> Vec<PathBuf> {
     let home = process.var_nonempty("HOME").map(PathBuf::from);
     let mut plugin_dirs: Vec<PathBuf> = Vec::new();
     if let Some(cfg) = process.var_nonempty("DOCKER_CONFIG") {
@@ -182,6 +194,53 @@ pub async fn compose_tool(
     ] {
         plugin_dirs.push(PathBuf::from(d));
     }
+    plugin_dirs
+}
+
+/// What identifies the compose tool [`compose_tool`] would pick, without starting anything:
+/// the paths of the docker CLI and the plugin (or of `docker-compose`) with their size,
+/// modification time and inode. A tool that is replaced or upgraded changes it. `None`
+/// when no tool is there. (Hashing a 70 MB plugin on every run would cost more than the
+/// validation it saves.)
+pub fn compose_fingerprint(process: &Process) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &Path| {
+        std::fs::metadata(p).ok().map(|m| {
+            format!(
+                "{} {} {}.{} {}",
+                p.display(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ino()
+            )
+        })
+    };
+    let plugin = compose_plugin_dirs(process)
+        .into_iter()
+        .map(|d| d.join("docker-compose"))
+        .find(|p| crate::process::is_executable(p));
+    let docker = process.which("docker");
+    let standalone = process.which("docker-compose");
+    let parts: Vec<String> = [
+        plugin.as_deref().and_then(stat),
+        docker.as_deref().and_then(stat),
+        standalone.as_deref().and_then(stat),
+    ]
+    .into_iter()
+    .map(|p| p.unwrap_or_else(|| "-".into()))
+    .collect();
+    (plugin.is_some() || standalone.is_some()).then(|| parts.join("\n"))
+}
+
+/// Find the compose tool. Spawns a program only for a real v2 binary (fast); the Python v1
+/// is recognised from its entry script, since starting Python costs half a second.
+pub async fn compose_tool(
+    process: &Process,
+    deadline: tokio::time::Instant,
+) -> Option<ComposeTool> {
+    use crate::doctor::support::{first_version, run_program};
+    let plugin_dirs = compose_plugin_dirs(process);
     let has_plugin = plugin_dirs
         .iter()
         .any(|d| crate::process::is_executable(&d.join("docker-compose")));

@@ -79,15 +79,21 @@ pub fn receipt_drift(
         .flatten()
         .filter_map(|r| r.act.as_ref())
         .find(|a| a.install_path == target)
-        .map(|a| a.binary_sha256.clone());
+        .map(|a| (a.binary_sha256.clone(), a.version.clone()));
+    let (act, act_version) = match act {
+        Some((sha, version)) => (Some(sha), Some(version)),
+        None => (None, None),
+    };
     let Some(r) = mine else {
         return doctor::Drift {
             act_sha256: act,
+            act_version,
             ..Default::default()
         };
     };
     doctor::Drift {
         act_sha256: act,
+        act_version,
         compose_sha256: r
             .files
             .get(setup::config_steps::COMPOSE)

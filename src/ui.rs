@@ -147,6 +147,13 @@ impl Ui {
                 f.id,
                 f.summary
             ));
+            if self.verbose {
+                self.eprint(&format!(
+                    "      {}",
+                    self.style(Style::new().dim())
+                        .apply_to(format!("took {} ms", f.duration_ms))
+                ));
+            }
             if self.verbose && !f.detail.is_empty() {
                 for line in f.detail.lines() {
                     self.eprint(&format!(

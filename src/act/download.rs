@@ -4,9 +4,11 @@
 //! retries with backoff, and streaming a body into a blocking consumer without holding it
 //! in memory.
 //!
-//! What can go wrong: connection errors, 5xx and 429 (retried, honouring `Retry-After`,
-//! never past the deadline), a body cut short or stalled (retried; each read has its own
-//! timeout), 404 and other 4xx (not retried: exit 4 naming the URL), a bad CA file (exit 2).
+//! What can go wrong: connection errors (refused, reset), 5xx and 429 (retried, honouring
+//! `Retry-After`, never past the deadline), a body cut short or stalled (retried; each read
+//! has its own timeout), a host name that does not resolve or an untrusted TLS certificate
+//! (not retried: the next attempt meets the same; exit 4 with the hint), 404 and other 4xx
+//! (not retried: exit 4 naming the URL), a bad CA file (exit 2).
 
 use std::future::Future;
 use std::path::Path;
@@ -163,29 +165,64 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(250u64 << n.saturating_sub(1).min(4))
 }
 
+/// What a transport failure (no HTTP status) means for the retry loop.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TransportClass {
+    /// The host name does not resolve: the same lookup fails again at once.
+    Dns,
+    /// The server's certificate is not trusted: the next attempt meets the same one.
+    Certificate,
+    /// Refused, reset, timed out, cut short: worth another try.
+    Retry,
+}
+
+/// Classify a transport failure by its cause chain ([`error_chain`]'s text).
+pub fn classify_transport(reason: &str) -> TransportClass {
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated with hostname")
+    {
+        TransportClass::Dns
+    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
+        TransportClass::Certificate
+    } else {
+        TransportClass::Retry
+    }
+}
+
 fn transport_attempt(e: &reqwest::Error) -> Attempt {
     let reason = error_chain(e);
-    if reason.contains("certificate") || reason.contains("UnknownIssuer") {
-        // Trying again will meet the same certificate.
-        Attempt::Fatal(Error::Download {
-            url: e.url().map(|u| u.to_string()).unwrap_or_default(),
+    let url = || e.url().map(|u| u.to_string()).unwrap_or_default();
+    match classify_transport(&reason) {
+        TransportClass::Dns => Attempt::Fatal(Error::Download {
+            url: url(),
+            hint: Some(format!(
+                "the host name {} does not resolve: check its spelling (--act-base-url) and this machine's DNS (/etc/resolv.conf); without network access use a mirror (--act-base-url URL) or a downloaded release (--act-archive FILE with --act-checksums FILE)",
+                e.url().and_then(|u| u.host_str()).unwrap_or("?")
+            )),
+            reason,
+        }),
+        TransportClass::Certificate => Attempt::Fatal(Error::Download {
+            url: url(),
             reason,
             hint: Some(
                 "the server's TLS certificate is not trusted; for a mirror with its own CA pass --ca-cert FILE (or set SSL_CERT_FILE)"
                     .into(),
             ),
-        })
-    } else if e.is_builder() || e.is_redirect() {
-        Attempt::Fatal(Error::Download {
-            url: e.url().map(|u| u.to_string()).unwrap_or_default(),
-            reason,
-            hint: None,
-        })
-    } else {
-        Attempt::Retry {
+        }),
+        TransportClass::Retry if e.is_builder() || e.is_redirect() => {
+            Attempt::Fatal(Error::Download {
+                url: url(),
+                reason,
+                hint: None,
+            })
+        }
+        TransportClass::Retry => Attempt::Retry {
             reason,
             after: None,
-        }
+        },
     }
 }
 
@@ -573,6 +610,27 @@ mod tests {
         }
         for s in [400, 401, 403, 404, 410] {
             assert_eq!(classify_status(s), StatusClass::Fatal, "{s}");
+        }
+    }
+
+    #[test]
+    fn transport_classes() {
+        for dns in [
+            "cannot connect: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+            "cannot connect: dns error: failed to lookup address information: No address associated with hostname",
+        ] {
+            assert_eq!(classify_transport(dns), TransportClass::Dns, "{dns}");
+        }
+        assert_eq!(
+            classify_transport("cannot connect: invalid peer certificate: UnknownIssuer"),
+            TransportClass::Certificate
+        );
+        for retry in [
+            "cannot connect: tcp connect error: Connection refused (os error 111)",
+            "request failed: connection reset by peer (os error 104)",
+            "timed out",
+        ] {
+            assert_eq!(classify_transport(retry), TransportClass::Retry, "{retry}");
         }
     }
 

@@ -29,6 +29,52 @@ pub fn connect_lazy(host: &str, timeout: Duration) -> Result<Docker, String> {
     }
 }
 
+/// A connection (no request) at `api` (`"1.41"`) when the daemon's API is older than
+/// bollard's own, else at bollard's: the negotiation of [`connect`] when the caller already
+/// holds the daemon's `/version` answer, so it costs no second request.
+pub fn connect_at_api(host: &str, timeout: Duration, api: &str) -> Result<Docker, String> {
+    let secs = timeout.as_secs().max(1);
+    let version = match api.split_once('.') {
+        Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
+            (Ok(major), Ok(minor)) => bollard::ClientVersion {
+                major_version: major,
+                minor_version: minor,
+            },
+            _ => {
+                return Err(format!(
+                    "the daemon's API version {api:?} is not understood"
+                ));
+            }
+        },
+        None => {
+            return Err(format!(
+                "the daemon's API version {api:?} is not understood"
+            ));
+        }
+    };
+    let version = if (version.major_version, version.minor_version)
+        < (
+            API_DEFAULT_VERSION.major_version,
+            API_DEFAULT_VERSION.minor_version,
+        ) {
+        version
+    } else {
+        *API_DEFAULT_VERSION
+    };
+    if let Some(path) = super::endpoint::unix_path(host) {
+        let path = path.to_string_lossy().to_string();
+        Docker::connect_with_unix(&path, secs, &version)
+            .map_err(|e| format!("cannot use socket {path}: {e}"))
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, secs, &version)
+            .map_err(|e| format!("cannot use {host}: {e}"))
+    } else {
+        Err(format!(
+            "unsupported daemon address {host}: actsim talks to unix:// and tcp:// endpoints"
+        ))
+    }
+}
+
 /// Connect and negotiate the API version (one `/version` request).
 pub async fn connect(host: &str, timeout: Duration) -> Result<Docker, String> {
     let docker = connect_lazy(host, timeout)?;

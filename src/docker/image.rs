@@ -41,33 +41,40 @@ pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
 }
 
 /// `docker import` a minimal image holding `binary` at [`ACT_IN_IMAGE`] and `/tmp` (1777),
-/// tagged `image` (`repo:tag`), labelled with `sha256`.
+/// tagged `image` (`repo:tag`), labelled with `sha256`. On Podman `image` must carry its
+/// `localhost/` prefix ([`super::engine::Engine::local_image`]) to be found again.
 ///
 /// `binary` is an open regular file (opened by whoever may read it, see
 /// [`crate::privsep::Fs::open`]); `shown` names it in messages.
 pub async fn import_act_image(
     docker: &Docker,
+    engine: super::engine::Engine,
     binary: std::fs::File,
     shown: &Path,
     sha256: &str,
     image: &str,
 ) -> Result<(), String> {
-    let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let shown = shown.to_path_buf();
     let producer = tokio::task::spawn_blocking(move || write_tar(binary, &shown, tx));
     let body = tokio_stream_from(rx);
-    let changes = vec![
-        format!("LABEL {SHA_LABEL}={sha256}"),
-        "ENV PATH=/usr/local/bin".to_string(),
-        "ENV HOME=/tmp".to_string(),
-        "WORKDIR /tmp".to_string(),
-        "CMD [\"act\", \"--version\"]".to_string(),
-    ];
+    let mut changes = vec![format!("LABEL {SHA_LABEL}={sha256}")];
+    // Podman gets the label only (see `splits_import_changes`); what the other lines set,
+    // the probe containers and the compose service set themselves (command, HOME, working
+    // directory), and Podman's default PATH holds /usr/local/bin.
+    if engine.splits_import_changes() {
+        changes.extend([
+            "ENV PATH=/usr/local/bin".to_string(),
+            "ENV HOME=/tmp".to_string(),
+            "WORKDIR /tmp".to_string(),
+            "CMD [\"act\", \"--version\"]".to_string(),
+        ]);
+    }
     let options = CreateImageOptionsBuilder::default()
         .from_src("-")
-        .repo(repo)
-        .tag(tag)
+        // The whole reference as `repo` (the API allows a tag in it): Podman ignores a
+        // separate `tag` on import and would store `<repo>:latest`.
+        .repo(image)
         .changes(changes)
         .build();
     let mut stream = docker.create_image(Some(options), Some(bollard::body_try_stream(body)), None);

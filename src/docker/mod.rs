@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod endpoint;
+pub mod engine;
 pub mod image;

@@ -59,10 +59,42 @@ pub async fn act_binary(
             None,
         );
     };
-    let (ran, sha) = tokio::join!(
-        run_program(&path, &["--version"], &[], None, deadline),
-        sha256_file(&path)
-    );
+    // The binary actsim installed, unchanged (same SHA-256): its version is the recorded one,
+    // so act is not started again. Anything else runs `act --version`.
+    // Without a recorded binary, hashing and `act --version` run side by side.
+    let (sha, recorded, ran) = match (&opts.drift.act_sha256, &opts.drift.act_version) {
+        (Some(rec), Some(version)) if path == ours => {
+            let state = opts.state_dir.as_deref();
+            let sha = match super::stamps::lookup(state, "act-sha256", &path) {
+                Some(known) => Ok(known),
+                None => {
+                    let sha = sha256_file(&path).await;
+                    if let Ok(h) = &sha {
+                        super::stamps::store(state, "act-sha256", &path, h);
+                    }
+                    sha
+                }
+            };
+            if sha.as_ref().is_ok_and(|now| now == rec) {
+                let ran = Ok(super::support::Ran {
+                    code: Some(0),
+                    stdout: format!("act version {version}"),
+                    stderr: String::new(),
+                });
+                (sha, Some(version.clone()), ran)
+            } else {
+                let ran = run_program(&path, &["--version"], &[], None, deadline).await;
+                (sha, None, ran)
+            }
+        }
+        _ => {
+            let (ran, sha) = tokio::join!(
+                run_program(&path, &["--version"], &[], None, deadline),
+                sha256_file(&path)
+            );
+            (sha, None, ran)
+        }
+    };
     let version = match ran {
         Ok(r) if r.ok() && r.stdout.contains("act version") => {
             first_version(&r.stdout).unwrap_or_else(|| "unknown".into())
@@ -92,6 +124,9 @@ pub async fn act_binary(
     let sha256 = sha.unwrap_or_default();
     let mut out = Outcome::pass(format!("act {version} at {}", path.display()))
         .detail(format!("sha256 {sha256}"));
+    if recorded.is_some() {
+        out = out.detail("the binary actsim installed, unchanged: version from the receipt");
+    }
     if path == ours {
         let first = on_path.first();
         match first {
@@ -297,25 +332,98 @@ pub fn act_docker(
     }
 }
 
-/// `compose.config`
+/// `compose.config`: validated with the compose tool once per change of the compose file,
+/// its `.env` or the tool ([`super::compose_cache`]); between changes the last pass stands.
 pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant) -> Outcome {
+    use super::compose_cache::{self, Entry, read_user_file};
     let file = opts.config_dir.join("docker-compose.yml");
-    if !file.exists() {
-        return Outcome::skip(format!(
-            "no compose file at {} (actsim setup writes it)",
-            file.display()
-        ));
+    let compose = match read_user_file(&file) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            return Outcome::skip(format!(
+                "no compose file at {} (actsim setup writes it)",
+                file.display()
+            ));
+        }
+        Err(e) => {
+            return Outcome::fail(
+                format!("cannot read {}: {e}", file.display()),
+                vec!["rewrite it: actsim setup (your edits are kept beside it)".into()],
+            );
+        }
+    };
+    let compose_sha = crate::files::sha256_hex(&compose);
+    let env_sha = match read_user_file(&opts.config_dir.join(".env")) {
+        Ok(Some(bytes)) => crate::files::sha256_hex(&bytes),
+        _ => "-".into(),
+    };
+    let key = crate::detect::compose_fingerprint(process)
+        .map(|f| compose_cache::key(&compose_sha, &env_sha, &opts.config_dir, &f));
+    let cached = match (&key, &opts.state_dir) {
+        (Some(k), Some(dir)) => compose_cache::lookup(dir, k),
+        _ => None,
+    };
+    let (mut out, v1) = match cached {
+        Some(entry) => (
+            Outcome::pass(format!("{} is valid ({})", file.display(), entry.tool))
+                .detail("validated by an earlier run; the file, its .env and the compose tool are unchanged since"),
+            entry.v1,
+        ),
+        None => {
+            let (out, v1, passed) = validate(process, opts, &file, deadline).await;
+            if let (Some((tool, v1)), Some(k), Some(dir)) = (passed, &key, &opts.state_dir) {
+                let entry = Entry {
+                    key: k.clone(),
+                    tool,
+                    v1,
+                };
+                compose_cache::store(dir, &entry);
+            }
+            (out, v1)
+        }
+    };
+    if v1 {
+        out = out.warn_also(
+            "compose v1 (docker-compose) is end of life",
+            vec!["install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into()],
+        );
     }
+    if let Some(recorded) = &opts.drift.compose_sha256
+        && compose_sha != *recorded
+    {
+        out = out.warn_also(
+            "edited since actsim wrote it",
+            vec![
+                "keep your edits, or restore actsim's version: actsim setup (shows the diff first)"
+                    .into(),
+            ],
+        );
+    }
+    out
+}
+
+/// Run the compose tool's `config -q` on the file: the verdict, whether the tool is compose
+/// v1, and on a pass the tool's name and v1 flag (for the cache).
+async fn validate(
+    process: &Process,
+    opts: &Options,
+    file: &Path,
+    deadline: Instant,
+) -> (Outcome, bool, Option<(String, bool)>) {
     let Some(found) = crate::detect::compose_tool(process, deadline).await else {
         // act on the host needs no compose; only the simulator container does.
-        return Outcome::warn(
-            format!(
-                "{} exists but no compose tool is installed (act on the host works without it; compose only runs the simulator container)",
-                file.display()
+        return (
+            Outcome::warn(
+                format!(
+                    "{} exists but no compose tool is installed (act on the host works without it; compose only runs the simulator container)",
+                    file.display()
+                ),
+                vec![
+                    "to run the simulator container, install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or Debian's docker-compose; see https://docs.docker.com/compose/install/".into(),
+                ],
             ),
-            vec![
-                "to run the simulator container, install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or Debian's docker-compose; see https://docs.docker.com/compose/install/".into(),
-            ],
+            false,
+            None,
         );
     };
     let name = found.name();
@@ -333,52 +441,43 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
         deadline,
     )
     .await;
-    let mut out = match ran {
-        Ok(r) if r.ok() => Outcome::pass(format!("{} is valid ({name})", file.display())),
-        Ok(r) => Outcome::fail(
-            format!(
-                "{} does not validate with {name}: {}",
-                file.display(),
-                last_line(&r.output())
-            ),
-            vec![
+    let (out, passed) = match ran {
+        Ok(r) if r.ok() => (
+            Outcome::pass(format!("{} is valid ({name})", file.display())),
+            Some((name.clone(), found.v1)),
+        ),
+        Ok(r) => (
+            Outcome::fail(
                 format!(
-                    "see the full error: {} {}",
+                    "{} does not validate with {name}: {}",
+                    file.display(),
+                    last_line(&r.output())
+                ),
+                vec![
+                    format!(
+                        "see the full error: {} {}",
+                        crate::process::sh_quote(&tool.display().to_string()),
+                        crate::process::sh_join(&args)
+                    ),
+                    "rewrite it: actsim setup (your edits are kept beside it)".into(),
+                ],
+            )
+            .detail(r.output()),
+            None,
+        ),
+        Err(e) => (
+            Outcome::fail(
+                e,
+                vec![format!(
+                    "run it by hand: {} {}",
                     crate::process::sh_quote(&tool.display().to_string()),
                     crate::process::sh_join(&args)
-                ),
-                "rewrite it: actsim setup (your edits are kept beside it)".into(),
-            ],
-        )
-        .detail(r.output()),
-        Err(e) => Outcome::fail(
-            e,
-            vec![format!(
-                "run it by hand: {} {}",
-                crate::process::sh_quote(&tool.display().to_string()),
-                crate::process::sh_join(&args)
-            )],
+                )],
+            ),
+            None,
         ),
     };
-    if found.v1 {
-        out = out.warn_also(
-            "compose v1 (docker-compose) is end of life",
-            vec!["install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into()],
-        );
-    }
-    if let Some(recorded) = &opts.drift.compose_sha256
-        && let Ok(now) = sha256_file(&file).await
-        && now != *recorded
-    {
-        out = out.warn_also(
-            "edited since actsim wrote it",
-            vec![
-                "keep your edits, or restore actsim's version: actsim setup (shows the diff first)"
-                    .into(),
-            ],
-        );
-    }
-    out
+    (out, found.v1, passed)
 }
 
 /// act's artifact cache server could not find an address to listen on: the host has no

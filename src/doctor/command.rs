@@ -37,6 +37,7 @@ pub fn options(
         platform_image: common.platform_image.clone(),
         group_view: GroupView::Process,
         drift: Drift::default(),
+        state_dir: Some(user.state_dir(process)),
         user,
     })
 }
@@ -48,7 +49,7 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let cleanup = Cleanup::default();
         tokio::select! {
             findings = super::run(process, opts, &cleanup) => Ok(findings),
@@ -57,7 +58,11 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
                 Err(Error::Interrupted(stop))
             }
         }
-    })
+    });
+    // A blocking task still running past the deadline (hashing a large file on a slow
+    // disk) must not hold the exit: dropping the runtime would wait for it.
+    runtime.shutdown_background();
+    result
 }
 
 pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {

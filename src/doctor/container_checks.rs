@@ -23,6 +23,7 @@ use super::docker_checks::SocketFacts;
 use super::{Cleanup, Options, Outcome};
 use crate::docker::client::describe;
 use crate::docker::endpoint::Endpoint;
+use crate::docker::engine::Engine;
 use crate::docker::image;
 use crate::process::Process;
 
@@ -30,6 +31,8 @@ use crate::process::Process;
 pub struct Ctx<'a> {
     pub process: &'a Process,
     pub docker: Option<&'a Docker>,
+    /// Which engine answered at the endpoint (Docker Engine when none did).
+    pub engine: Engine,
     pub endpoint: Option<&'a Endpoint>,
     pub socket: &'a SocketFacts,
     pub act: Option<&'a ActBin>,
@@ -49,9 +52,10 @@ pub enum ProbeProblem {
     Fail(String),
 }
 
-/// `actsim/act:<version>`, the image setup builds for the compose service too.
-pub fn image_name(version: &str) -> String {
-    format!("actsim/act:{version}")
+/// `actsim/act:<version>`, the image setup builds for the compose service too, named so
+/// that `engine` finds it (`localhost/…` on Podman).
+pub fn image_name(engine: Engine, version: &str) -> String {
+    engine.local_image(&crate::render::image_for(version))
 }
 
 /// Find or build the probe image (once, for both container checks).
@@ -77,7 +81,7 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
                 .into(),
         ));
     };
-    let name = image_name(&act.version);
+    let name = image_name(ctx.engine, &act.version);
     let work = async {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
@@ -85,7 +89,7 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
                 let file = crate::files::open_regular(&act.path, crate::files::MAX_HASH)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("{} is gone", act.path.display()))?;
-                image::import_act_image(docker, file, &act.path, &act.sha256, &name)
+                image::import_act_image(docker, ctx.engine, file, &act.path, &act.sha256, &name)
                     .await
                     .map(|_| name.clone())
             }
@@ -253,8 +257,17 @@ pub async fn container_run(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
     }
 }
 
-/// The uid, gid and extra group the compose service would use, and where they came from.
-fn compose_identity(ctx: &Ctx<'_>) -> (u32, u32, u32, String) {
+/// The uid, gid and extra group the compose service would use, where they came from, and
+/// the daemon socket the `.env` was written for (`DOCKER_SOCKET`), when there is one.
+struct ComposeIdentity {
+    uid: u32,
+    gid: u32,
+    docker_gid: u32,
+    source: String,
+    env_socket: Option<std::path::PathBuf>,
+}
+
+fn compose_identity(ctx: &Ctx<'_>) -> ComposeIdentity {
     let user = &ctx.opts.user;
     let env_file = ctx.opts.config_dir.join(".env");
     let values = crate::files::read_bounded(&env_file, crate::files::MAX_READ)
@@ -263,18 +276,29 @@ fn compose_identity(ctx: &Ctx<'_>) -> (u32, u32, u32, String) {
         .map(|t| parse_env(&String::from_utf8_lossy(&t)))
         .unwrap_or_default();
     let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
+    let env_socket = values
+        .get("DOCKER_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
     match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
-        (Some(u), Some(g), Some(d)) => (u, g, d, format!("from {}", env_file.display())),
-        _ => (
-            user.uid,
-            user.gid,
-            ctx.socket.gid,
-            format!(
+        (Some(uid), Some(gid), Some(docker_gid)) => ComposeIdentity {
+            uid,
+            gid,
+            docker_gid,
+            source: format!("from {}", env_file.display()),
+            env_socket,
+        },
+        _ => ComposeIdentity {
+            uid: user.uid,
+            gid: user.gid,
+            docker_gid: ctx.socket.gid,
+            source: format!(
                 "{}'s uid and gid with the socket's gid (no {} yet)",
                 user.name,
                 env_file.display()
             ),
-        ),
+            env_socket: None,
+        },
     }
 }
 
@@ -298,8 +322,17 @@ pub fn parse_env(text: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// `container.socket`
-pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
+/// `container.socket`, and — when its container ran and act in it reached the daemon — the
+/// `container.run` verdict from the same round trip (create, start, wait, logs, remove with
+/// the probe image: everything the plain round trip proves). `None` when the plain round
+/// trip must run, to tell the causes of a failure apart.
+pub async fn container_socket_and_run(ctx: &Ctx<'_>, probe: &Probe) -> (Outcome, Option<Outcome>) {
+    let mut proven = None;
+    let outcome = container_socket(ctx, probe, &mut proven).await;
+    (outcome, proven)
+}
+
+async fn container_socket(ctx: &Ctx<'_>, probe: &Probe, proven: &mut Option<Outcome>) -> Outcome {
     let Some(path) = ctx.socket.path.clone() else {
         return Outcome::skip("the endpoint is not a local socket, so nothing is mounted");
     };
@@ -312,8 +345,43 @@ pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
     let (Ok(image), Some(docker)) = (probe, ctx.docker) else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
-    let (uid, gid, docker_gid, source) = compose_identity(ctx);
+    let ComposeIdentity {
+        uid,
+        gid,
+        docker_gid,
+        source,
+        env_socket,
+    } = compose_identity(ctx);
     let socket_gid = ctx.socket.gid;
+    // The .env was written for another daemon's socket: the endpoint changed (DOCKER_HOST,
+    // a context, another engine), Docker was not reinstalled.
+    if let Some(old) = &env_socket
+        && !crate::process::same_path(old, &path)
+    {
+        let why = ctx
+            .endpoint
+            .map(|e| format!(" ({})", e.why()))
+            .unwrap_or_default();
+        let env_file = ctx.opts.config_dir.join(".env");
+        return Outcome::fail(
+            format!(
+                "the endpoint changed: {} was written for the daemon socket {} (DOCKER_GID {docker_gid}), but this run talks to {}{why} (gid {socket_gid}); the compose service would mount the other daemon's socket",
+                env_file.display(),
+                old.display(),
+                path.display(),
+            ),
+            vec![
+                format!(
+                    "to use {} from now on, rerun setup with the same endpoint: actsim setup",
+                    path.display()
+                ),
+                format!(
+                    "or go back to the daemon setup was run for: export DOCKER_HOST=unix://{}",
+                    old.display()
+                ),
+            ],
+        );
+    }
     let stale = |what: &str, value: u32| {
         Outcome::fail(
             format!(
@@ -339,9 +407,27 @@ pub async fn container_socket(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
     }
     let who = format!("uid {uid}, gid {gid}, extra group {docker_gid} ({source})");
     match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "socket", config)).await {
-        Ok(Ok(ex)) if ex.code == 0 => Outcome::pass(format!(
-            "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
-        )),
+        Ok(Ok(ex)) if ex.code == 0 => {
+            if let Some(version) = ex
+                .output
+                .lines()
+                .find(|l| l.trim_start().starts_with("act version"))
+            {
+                let version = version.split_whitespace().collect::<Vec<_>>().join(" ");
+                *proven = Some(
+                    Outcome::pass(format!(
+                        "created, started and removed a container from {image}: {}",
+                        version.replace("version:", "version")
+                    ))
+                    .detail(
+                        "proven by container.socket's round trip (one container instead of two)",
+                    ),
+                );
+            }
+            Outcome::pass(format!(
+                "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
+            ))
+        }
         Ok(Ok(ex)) => {
             let denied = ex.output.contains("permission denied");
             let mut fix = Vec::new();

@@ -16,6 +16,7 @@ use super::support::{first_version, has_systemd, left, parse_api, run_program};
 use super::{GroupView, Options, Outcome};
 use crate::docker::client;
 use crate::docker::endpoint::{Endpoint, KnownSocket, SocketState, socket_state};
+use crate::docker::engine::Engine;
 use crate::identity::{self, group_name, user_name};
 use crate::process::Process;
 
@@ -25,7 +26,11 @@ pub const MIN_API: (u32, u32) = (1, 41);
 pub const WARN_API: (u32, u32) = (1, 44);
 
 /// `docker.cli`
-pub async fn cli(process: &Process, deadline: Instant) -> Outcome {
+pub async fn cli(
+    process: &Process,
+    state_dir: Option<&std::path::Path>,
+    deadline: Instant,
+) -> Outcome {
     let Some(docker) = process.which("docker") else {
         return Outcome::warn(
             "docker CLI not found on PATH (act does not need it, but the fixes below use it)",
@@ -34,9 +39,16 @@ pub async fn cli(process: &Process, deadline: Instant) -> Outcome {
             ],
         );
     };
+    // What this very binary printed before (same stamp): not started again.
+    if let Some(printed) = super::stamps::lookup(state_dir, "docker-version", &docker) {
+        let version = first_version(&printed).unwrap_or_else(|| "unknown".into());
+        return Outcome::pass(format!("docker CLI {version} at {}", docker.display()))
+            .detail(printed);
+    }
     match run_program(&docker, &["--version"], &[], None, deadline).await {
         Ok(ran) if ran.ok() => {
             let version = first_version(&ran.stdout).unwrap_or_else(|| "unknown".into());
+            super::stamps::store(state_dir, "docker-version", &docker, ran.stdout.trim());
             Outcome::pass(format!("docker CLI {version} at {}", docker.display()))
                 .detail(ran.stdout.trim().to_string())
         }
@@ -331,12 +343,13 @@ fn start_daemon_fixes(path: &std::path::Path) -> Vec<String> {
     fixes
 }
 
-/// `docker.daemon`: ping and version with retries for transient errors.
+/// `docker.daemon`: ping and version with retries for transient errors; also which engine
+/// answered (Docker Engine or Podman).
 pub async fn daemon(
     resolved: &Result<Endpoint, String>,
     socket: &SocketFacts,
     deadline: Instant,
-) -> (Outcome, Option<Docker>) {
+) -> (Outcome, Option<(Docker, Engine)>) {
     let Ok(endpoint) = resolved else {
         return (Outcome::skip("no endpoint (see docker.endpoint)"), None);
     };
@@ -371,7 +384,11 @@ pub async fn daemon(
         let tried = Instant::now();
         match attempt(host, remaining).await {
             Ok((docker, version)) => {
-                return (judge_version(host, &version, attempts), Some(docker));
+                let engine = Engine::from_version(&version);
+                return (
+                    judge_version(host, &version, engine, attempts),
+                    Some((docker, engine)),
+                );
             }
             Err(Attempt::Hung) => {
                 return (
@@ -428,21 +445,21 @@ enum Attempt {
     Final(String),
 }
 
+/// One `/version` request (the negotiation and the version check in one): the answer, and
+/// a connection at the API version it names.
 async fn attempt(
     host: &str,
     remaining: Duration,
 ) -> Result<(Docker, bollard::models::SystemVersion), Attempt> {
     let docker = client::connect_lazy(host, remaining).map_err(Attempt::Final)?;
-    let negotiated = match tokio::time::timeout(remaining, docker.negotiate_version()).await {
+    let version = match tokio::time::timeout(remaining, docker.version()).await {
         Err(_) => return Err(Attempt::Hung),
         Ok(Err(e)) => return Err(classify(&e)),
-        Ok(Ok(d)) => d,
+        Ok(Ok(v)) => v,
     };
-    match tokio::time::timeout(left(Instant::now() + remaining), negotiated.version()).await {
-        Err(_) => Err(Attempt::Hung),
-        Ok(Err(e)) => Err(classify(&e)),
-        Ok(Ok(v)) => Ok((negotiated, v)),
-    }
+    let api = version.api_version.clone().unwrap_or_default();
+    let negotiated = client::connect_at_api(host, remaining, &api).map_err(Attempt::Final)?;
+    Ok((negotiated, version))
 }
 
 fn classify(e: &bollard::errors::Error) -> Attempt {
@@ -472,15 +489,27 @@ fn classify(e: &bollard::errors::Error) -> Attempt {
     }
 }
 
-fn judge_version(host: &str, v: &bollard::models::SystemVersion, attempts: u32) -> Outcome {
+fn judge_version(
+    host: &str,
+    v: &bollard::models::SystemVersion,
+    engine: Engine,
+    attempts: u32,
+) -> Outcome {
+    let kind = engine;
     let engine = v.version.clone().unwrap_or_else(|| "unknown".into());
     let api_text = v.api_version.clone().unwrap_or_else(|| "unknown".into());
     let min_text = v
         .min_api_version
         .clone()
         .unwrap_or_else(|| "unknown".into());
-    let summary =
-        format!("Docker Engine {engine}, API {api_text} (minimum API {min_text}) at {host}");
+    let summary = match kind {
+        Engine::Docker => {
+            format!("Docker Engine {engine}, API {api_text} (minimum API {min_text}) at {host}")
+        }
+        Engine::Podman => format!(
+            "Podman {engine} (its Docker API service), Docker API {api_text} (minimum API {min_text}) at {host}"
+        ),
+    };
     let mut detail = vec![
         format!(
             "os/arch: {}/{}",
@@ -492,14 +521,24 @@ fn judge_version(host: &str, v: &bollard::models::SystemVersion, attempts: u32) 
     if attempts > 1 {
         detail.push(format!("answered after {attempts} attempts"));
     }
-    let upgrade = "upgrade Docker Engine: https://docs.docker.com/engine/install/ (Debian/Ubuntu: Docker's apt repository, package docker-ce)".to_string();
+    let upgrade = match kind {
+        Engine::Docker => "upgrade Docker Engine: https://docs.docker.com/engine/install/ (Debian/Ubuntu: Docker's apt repository, package docker-ce)".to_string(),
+        Engine::Podman => "upgrade Podman: https://podman.io/docs/installation".to_string(),
+    };
+    if kind == Engine::Podman {
+        detail.push(
+            "Podman serves the Docker API through `podman system service`; act and compose use it through that API"
+                .into(),
+        );
+    }
     match parse_api(&api_text) {
         None => Outcome::warn(format!("{summary}: API version not understood"), vec![upgrade]),
         Some(api) if api < MIN_API => Outcome::fail(
             format!("{summary}: API {api_text} is older than 1.41 (Docker Engine 20.10), the minimum act works with"),
             vec![upgrade],
         ),
-        Some(api) if api < WARN_API => Outcome::warn(
+        // Podman's Docker API stays at 1.41 in every release: nothing to upgrade to.
+        Some(api) if api < WARN_API && kind == Engine::Docker => Outcome::warn(
             format!("{summary}: API {api_text} is older than 1.44 (Docker Engine 25); current docker CLIs and compose v2 expect at least that"),
             vec![upgrade],
         ),

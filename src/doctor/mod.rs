@@ -59,11 +59,13 @@ impl Report {
 mod act_checks;
 pub mod bundle;
 pub mod command;
+pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
 pub mod fix;
 mod resource_checks;
 mod runner;
+mod stamps;
 pub mod support;
 
 pub use act_checks::{actrc_files, locate_act};

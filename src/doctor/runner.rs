@@ -33,6 +33,8 @@ pub enum GroupView {
 pub struct Drift {
     /// SHA-256 of the act binary actsim installed.
     pub act_sha256: Option<String>,
+    /// The version of that binary (what `act --version` said at install).
+    pub act_version: Option<String>,
     /// SHA-256 of the compose file actsim last wrote.
     pub compose_sha256: Option<String>,
     /// The `DOCKER_GID` actsim recorded.
@@ -54,6 +56,9 @@ pub struct Options {
     pub platform_image: Option<String>,
     pub group_view: GroupView,
     pub drift: Drift,
+    /// The target user's state dir (`$XDG_STATE_HOME/actsim`): where doctor keeps its cache
+    /// of validated compose files. `None`: no cache.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Containers created by this run, removed at the end whatever happened.
@@ -124,6 +129,35 @@ where
     slots.put(id, outcome, started);
 }
 
+/// The act binary the receipt records in the bin dir (path, version, SHA-256), when it is
+/// there: what the container checks may start with before act.binary has hashed it.
+fn recorded_act(opts: &Options) -> Option<act_checks::ActBin> {
+    let path = opts.bin_dir.join("act");
+    match (&opts.drift.act_sha256, &opts.drift.act_version) {
+        (Some(sha256), Some(version)) if crate::process::is_executable(&path) => {
+            Some(act_checks::ActBin {
+                path,
+                version: version.clone(),
+                sha256: sha256.clone(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `container.socket` and `container.run`: one container round trip when the socket one
+/// passes (it proves what the plain one would); the plain one runs only when needed, to
+/// tell the causes of a failure apart.
+async fn container_pair(ctx: &container_checks::Ctx<'_>) -> (Outcome, Outcome) {
+    let probe = container_checks::probe_image(ctx).await;
+    let (socket, proven) = container_checks::container_socket_and_run(ctx, &probe).await;
+    let run = match proven {
+        Some(o) => o,
+        None => container_checks::container_run(ctx, &probe).await,
+    };
+    (socket, run)
+}
+
 /// Run every check and return one finding per id, in [`CHECK_IDS`] order.
 pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Finding> {
     let started = Instant::now();
@@ -164,41 +198,57 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
             slots.put("docker.socket", outcome, t);
 
             let t = Instant::now();
-            let (outcome, docker) = docker_checks::daemon(&resolved, &socket, soft).await;
+            let (outcome, daemon) = docker_checks::daemon(&resolved, &socket, soft).await;
             slots.put("docker.daemon", outcome, t);
-
-            let (_, bin) = act_bin.clone().await;
-            let ctx = container_checks::Ctx {
-                process,
-                docker: docker.as_ref(),
-                endpoint: resolved.as_ref().ok(),
-                socket: &socket,
-                act: bin.as_ref(),
-                opts,
-                cleanup,
-                deadline: soft,
+            let (docker, engine) = match daemon {
+                Some((d, e)) => (Some(d), e),
+                None => (None, Default::default()),
             };
-            // The resources check needs only the daemon: it runs while the probe is built.
+
+            macro_rules! ctx_with {
+                ($act:expr) => {
+                    container_checks::Ctx {
+                        process,
+                        docker: docker.as_ref(),
+                        engine,
+                        endpoint: resolved.as_ref().ok(),
+                        socket: &socket,
+                        act: $act,
+                        opts,
+                        cleanup,
+                        deadline: soft,
+                    }
+                };
+            }
+            // The act setup installed, as its receipt records it: the containers start with
+            // it while act.binary still hashes the binary, and run again only if the hash
+            // says the binary changed.
+            let recorded = recorded_act(opts);
+            let t = Instant::now();
+            let (early, bin) = match &recorded {
+                Some(rec) => {
+                    let ctx = ctx_with!(Some(rec));
+                    let (pair, (_, bin)) = tokio::join!(container_pair(&ctx), act_bin.clone());
+                    let same = bin
+                        .as_ref()
+                        .is_some_and(|b| b.path == rec.path && b.sha256 == rec.sha256);
+                    (same.then_some(pair), bin)
+                }
+                None => (None, act_bin.clone().await.1),
+            };
+            let ctx = ctx_with!(bin.as_ref());
             let containers = async {
-                let t = Instant::now();
-                let probe = container_checks::probe_image(&ctx).await;
-                let probe_ms = t.elapsed();
-                tokio::join!(
-                    async {
-                        let t = Instant::now() - probe_ms;
-                        let outcome = container_checks::container_run(&ctx, &probe).await;
-                        slots.put("container.run", outcome, t);
-                    },
-                    async {
-                        let t = Instant::now() - probe_ms;
-                        let outcome = container_checks::container_socket(&ctx, &probe).await;
-                        slots.put("container.socket", outcome, t);
-                    },
-                    record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
-                );
+                let (socket_outcome, run_outcome) = match early {
+                    Some(pair) => pair,
+                    None => container_pair(&ctx).await,
+                };
+                slots.put("container.socket", socket_outcome, t);
+                slots.put("container.run", run_outcome, t);
             };
             tokio::join!(
                 containers,
+                record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                // The resources check needs only the daemon: it runs beside the containers.
                 record(
                     &slots,
                     "docker.resources",
@@ -208,7 +258,11 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
         };
 
         tokio::join!(
-            record(&slots, "docker.cli", docker_checks::cli(process, soft)),
+            record(
+                &slots,
+                "docker.cli",
+                docker_checks::cli(process, opts.state_dir.as_deref(), soft)
+            ),
             record(
                 &slots,
                 "compose.config",

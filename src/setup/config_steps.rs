@@ -175,7 +175,10 @@ pub async fn observe(
     };
 
     let act_version = act.wanted.version.as_str();
-    let image_name = render::image_for(act_version);
+    // Named so that the engine at the endpoint finds it again (`localhost/…` on Podman).
+    let image_name = docker
+        .engine_kind
+        .local_image(&render::image_for(act_version));
     // The act step already hashed the installed binary; detection already connected.
     let binary_sha = act.installed.as_ref().map(|i| i.sha256.clone());
     let (daemon, image_sha) = match &docker.client {
@@ -225,7 +228,7 @@ pub async fn observe(
             Err(e) => e.clone(),
         }),
         Some(sock) => {
-            let ctx = render::Context::new(
+            let mut ctx = render::Context::new(
                 act_version,
                 s.user.uid,
                 s.user.gid,
@@ -234,6 +237,7 @@ pub async fn observe(
                 platform,
                 &s.config_dir,
             );
+            ctx.image = image_name.clone();
             let compose = render::render_compose(&ctx)?;
             let env = render::render_env(&ctx)?;
             let compose_path = s.config_dir.join("docker-compose.yml");
@@ -614,7 +618,9 @@ pub async fn apply(
                 {
                     return Ok((false, sha));
                 }
-                crate::docker::image::import_act_image(&docker, file, &binary, &sha, name).await?;
+                let engine = crate::docker::engine::Engine::of_local_image(name);
+                crate::docker::image::import_act_image(&docker, engine, file, &binary, &sha, name)
+                    .await?;
                 Ok::<(bool, String), String>((true, sha))
             };
             let (built, sha) = tokio::time::timeout_at(deadline, work)

@@ -2,14 +2,18 @@
 
 mod support;
 
+mod compose;
 mod doctor;
+mod download_errors;
 mod fleet;
 mod lifecycle;
 mod lock;
 mod manual;
+mod podman;
 mod resources;
 mod run;
 mod security;
 mod setup_act;
 mod setup_config;
 mod setup_files;
+mod sudo_join;

@@ -275,6 +275,7 @@ fn ensure_simulator_image(act: &Path) {
                 Duration::from_secs(180),
                 actsim::docker::image::import_act_image(
                     &docker,
+                    actsim::docker::engine::Engine::Docker,
                     std::fs::File::open(act).unwrap(),
                     act,
                     &sha,

@@ -84,6 +84,19 @@ fn import(busybox: &std::path::Path, bytes: &[u8], tag: &str, docker_host: Optio
     out.assert_success();
 }
 
+/// The busybox platform image's root file system as a tar (for importing it into another
+/// engine, e.g. Podman); `None` (after printing why) when the fixture is missing.
+pub fn busybox_platform_tar() -> Option<Vec<u8>> {
+    let busybox = super::fixtures::require_busybox()?;
+    let bytes = std::fs::read(&busybox).unwrap();
+    let applets = Cmd::new(&busybox)
+        .arg("--list")
+        .timeout(Duration::from_secs(10))
+        .run();
+    applets.assert_success();
+    Some(platform_tar(&bytes, applets.stdout.lines()))
+}
+
 fn platform_tar<'a>(busybox: &[u8], applets: impl Iterator<Item = &'a str>) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {

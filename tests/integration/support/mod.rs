@@ -4,10 +4,13 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cmd;
+pub mod compose;
 pub mod dockerd;
+pub mod engine_world;
 pub mod fixtures;
 pub mod images;
 pub mod mirror;
+pub mod podman;
 pub mod proxy;
 pub mod pty;
 pub mod sockets;

