@@ -295,6 +295,11 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
         return;
     };
     let user = TempUser::new();
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(socket_gid()))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| socket_gid().to_string());
     let out = repo
         .run(&["--format", "json"])
         .as_user(&user.name)
@@ -302,7 +307,7 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
         .run();
     out.assert_code(1)
         .assert_stderr_contains("the preflight failed; act was not started")
-        .assert_stderr_contains(&format!("usermod -aG docker {}", user.name));
+        .assert_stderr_contains(&format!("usermod -aG {group} {}", user.name));
     let json = out.json();
     let socket = json["preflight"]
         .as_array()
@@ -313,7 +318,6 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
     assert_eq!(socket["status"], "fail", "{out}");
     assert!(json["log"].is_null(), "act never started: {out}");
     assert!(json["jobs"].as_array().unwrap().is_empty(), "{out}");
-    let _ = socket_gid();
 }
 
 #[test]
