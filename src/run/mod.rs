@@ -601,7 +601,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     };
     let cleanup = tokio::time::timeout(
         CLEANUP_BUDGET,
-        cleanup::remove(&docker, since, &prefixes, &exact),
+        cleanup::remove(&docker, since, &prefixes, &exact, stopped.is_some()),
     )
     .await;
     let (removed, failed_removals) = cleanup.unwrap_or_else(|_| {
