@@ -74,15 +74,17 @@ pub async fn containers(
 
 /// Remove what act created for `prefixes` since `since`, and `exact` containers; the names
 /// removed, and what could not be. A container act was still creating when it was stopped
-/// can appear a moment later (its volume is then "in use"): one more round catches it.
+/// can appear a moment later (its volume is then "in use"): after a stop (`stopped`), or
+/// when something could not be removed, one more round a second later catches it.
 pub async fn remove(
     docker: &Docker,
     since: SystemTime,
     prefixes: &[String],
     exact: &[String],
+    stopped: bool,
 ) -> (Vec<(&'static str, String)>, Vec<String>) {
     let (mut removed, failed) = remove_once(docker, since, prefixes, exact).await;
-    if failed.is_empty() {
+    if failed.is_empty() && !stopped {
         return (removed, failed);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;

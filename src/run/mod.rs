@@ -226,6 +226,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         ));
     }
 
+    let t_preflight = started.elapsed();
     // 2. Workflows and the images their jobs need.
     let wf_path = args
         .workflows
@@ -482,6 +483,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         program.display(),
         full_args.join(" ")
     ));
+    let t_act_start = started.elapsed();
     let (mut child, mut rx) = match act::spawn(&program, &full_args, &envs, &cwd) {
         Ok(c) => c,
         Err(e) => stop!(
@@ -590,6 +592,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         Instant::now(),
     );
 
+    let t_act_end = started.elapsed();
     // 5. Cleanup, on every way out of act.
     let exact: Vec<String> = if compose.is_some() {
         vec![run_name]
@@ -598,7 +601,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     };
     let cleanup = tokio::time::timeout(
         CLEANUP_BUDGET,
-        cleanup::remove(&docker, since, &prefixes, &exact),
+        cleanup::remove(&docker, since, &prefixes, &exact, stopped.is_some()),
     )
     .await;
     let (removed, failed_removals) = cleanup.unwrap_or_else(|_| {
@@ -616,6 +619,16 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     doc.removed_kinds = removed.iter().map(|(k, _)| *k).collect();
     doc.removed = removed.into_iter().map(|(_, n)| n).collect();
 
+    if ui.verbose {
+        let ms = |d: Duration| d.as_millis();
+        ui.info(&format!(
+            "timing: preflight {} ms, workflows and images {} ms, act {} ms, cleanup {} ms",
+            ms(t_preflight),
+            ms(t_act_start.saturating_sub(t_preflight)),
+            ms(t_act_end.saturating_sub(t_act_start)),
+            ms(started.elapsed().saturating_sub(t_act_end))
+        ));
+    }
     // 6. The jobs, the verdict.
     let now = Instant::now();
     doc.jobs = tracker

@@ -295,6 +295,11 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
         return;
     };
     let user = TempUser::new();
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(socket_gid()))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| socket_gid().to_string());
     let out = repo
         .run(&["--format", "json"])
         .as_user(&user.name)
@@ -302,7 +307,7 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
         .run();
     out.assert_code(1)
         .assert_stderr_contains("the preflight failed; act was not started")
-        .assert_stderr_contains(&format!("usermod -aG docker {}", user.name));
+        .assert_stderr_contains(&format!("usermod -aG {group} {}", user.name));
     let json = out.json();
     let socket = json["preflight"]
         .as_array()
@@ -313,7 +318,6 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
     assert_eq!(socket["status"], "fail", "{out}");
     assert!(json["log"].is_null(), "act never started: {out}");
     assert!(json["jobs"].as_array().unwrap().is_empty(), "{out}");
-    let _ = socket_gid();
 }
 
 #[test]
@@ -521,9 +525,11 @@ fn in_container(compose_env: &[(&str, &str)]) {
         return;
     };
     let sim = Simulator::new(&repo);
+    let state = temp::dir();
     let mut cmd = repo
         .run(&["--in-container", "--format", "json"])
-        .env("XDG_CONFIG_HOME", sim.config_home.path());
+        .env("XDG_CONFIG_HOME", sim.config_home.path())
+        .env("XDG_STATE_HOME", state.path());
     for (k, v) in compose_env {
         cmd = cmd.env(k, v);
     }
@@ -537,6 +543,19 @@ fn in_container(compose_env: &[(&str, &str)]) {
         format!("actsim/act:{}", actsim::act::DEFAULT_VERSION)
     );
     assert_eq!(repo.job(json, "boxed")["status"], "success", "{out}");
+    let log = std::fs::read_to_string(json["log"].as_str().unwrap()).unwrap();
+    let first = log.lines().next().unwrap_or("");
+    if compose_env.iter().any(|(k, _)| *k == "DOCKER_CONFIG") {
+        assert!(
+            first.contains("docker compose -f"),
+            "compose v2 (the plugin) ran: {first}"
+        );
+    } else {
+        assert!(
+            first.contains("docker-compose -f"),
+            "compose v1 ran: {first}"
+        );
+    }
     let leftover = Cmd::new("docker")
         .args(["ps", "-a", "-q", "--filter"])
         .arg(format!("name=actsim-run-{}-", out.pid))
@@ -742,4 +761,13 @@ fn run_platform_image_needs_no_actrc_mapping() {
     assert_eq!(json["images"][0]["image"], repo.image.as_str(), "{out}");
     assert_eq!(repo.job(json, "mapped")["status"], "success", "{out}");
     repo.assert_nothing_left(&out);
+}
+
+#[test]
+fn run_in_container_through_compose_v2() {
+    let Some(v2) = crate::support::compose::ComposeV2Config::new() else {
+        return;
+    };
+    let config = v2.path().to_string_lossy().into_owned();
+    in_container(&[("DOCKER_CONFIG", config.as_str())]);
 }
