@@ -322,8 +322,8 @@ fn setup_config_fresh_setup_writes_everything_and_doctor_passes() {
             .contains(DOCKER_SOCK),
         "{out}"
     );
-    // The final check ran and is in the same JSON: all ten ids, nothing failed.
-    assert_eq!(out.check_ids().len(), 10, "{out}");
+    // The final check ran and is in the same JSON: all eleven ids, nothing failed.
+    assert_eq!(out.check_ids().len(), 11, "{out}");
     assert_no_failed_check(&out);
     out.assert_status_in("docker.socket", &["pass"])
         .assert_status_in("container.run", &["pass"])
