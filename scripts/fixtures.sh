@@ -108,3 +108,94 @@ else
     compose_ok "$dest/docker-compose" || die "docker-compose at $dest/docker-compose does not verify"
     log "docker compose v$COMPOSE_VERSION -> $dest/docker-compose"
 fi
+
+# ---- fleet fixtures (tests/integration/fleet.rs, bench/fleet.sh) ----------------------
+# Kept OUTSIDE the checkout (CI starts from a fresh clone on this same machine), in
+# $ACTSIM_TEST_CACHE (default /var/cache/actsim-tests), each verified by a hash recorded
+# beside it and rebuilt when missing or wrong:
+#   fleet-rootfs.tar   a Debian root filesystem for the test's Docker hosts:
+#                      debootstrap --variant=minbase --include=$FLEET_PACKAGES $FLEET_SUITE
+#   ansible-venv/      a virtualenv with $ANSIBLE_SPEC from PyPI (ansible-core plus the
+#                      community.docker collection, whose docker connection the test uses)
+FLEET_SUITE=bookworm
+FLEET_PACKAGES=python3,docker.io,sudo,passwd
+ANSIBLE_SPEC="ansible==11.13.0"
+cache="${ACTSIM_TEST_CACHE:-/var/cache/actsim-tests}"
+if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
+    [ "${CI:-}" = true ] && die "cannot write $cache (the fleet fixtures need root, or set ACTSIM_TEST_CACHE)"
+    log "skipping the fleet fixtures: cannot write $cache (needs root, or set ACTSIM_TEST_CACHE); the fleet tests will skip"
+    exit 0
+fi
+exec 9>"$cache/.lock"
+flock -w 1800 9 || die "another fixtures.sh holds $cache/.lock for 30 min"
+
+# The Debian mirror this machine's apt uses (debootstrap needs one), else Debian's own.
+debian_mirror() {
+    local uri=""
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+        uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+    fi
+    if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+        uri=$(awk '$1 == "deb" && $3 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+    fi
+    printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+
+rootfs_tar="$cache/fleet-rootfs.tar"
+rootfs_recipe="debootstrap --variant=minbase --include=$FLEET_PACKAGES $FLEET_SUITE"
+rootfs_ok() {
+    [ -f "$rootfs_tar" ] && [ -f "$rootfs_tar.sha256" ] \
+        && [ "$(sed -n 2p "$rootfs_tar.sha256")" = "# $rootfs_recipe" ] \
+        && [ "$(sha256sum "$rootfs_tar" | cut -d' ' -f1)" = "$(sed -n 1p "$rootfs_tar.sha256" | cut -d' ' -f1)" ]
+}
+if rootfs_ok; then
+    log "fleet root filesystem present ($rootfs_tar)"
+else
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        log "installing debootstrap (apt-get)"
+        apt-get install -y debootstrap >/dev/null 2>&1 \
+            || { apt-get update >/dev/null && apt-get install -y debootstrap >/dev/null; } \
+            || die "cannot install debootstrap"
+    fi
+    mirror=$(debian_mirror)
+    log "building the fleet root filesystem: $rootfs_recipe from $mirror (about 1-2 min)"
+    build=$(mktemp -d "$cache/.build.XXXXXX")
+    # shellcheck disable=SC2064
+    trap "rm -rf '$scratch' '$build'" EXIT
+    debootstrap --variant=minbase --include="$FLEET_PACKAGES" "$FLEET_SUITE" "$build/rootfs" "$mirror" \
+        >"$build/debootstrap.log" 2>&1 \
+        || { tail -n 20 "$build/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
+    rm -rf "$build/rootfs/var/cache/apt/archives/"*.deb "$build/rootfs/var/lib/apt/lists/"*
+    tar --numeric-owner -C "$build/rootfs" -cf "$build/rootfs.tar" . || die "packing the root filesystem failed"
+    { sha256sum "$build/rootfs.tar" | cut -d' ' -f1 | sed 's/$/  fleet-rootfs.tar/'; echo "# $rootfs_recipe"; } >"$build/rootfs.tar.sha256"
+    mv -f "$build/rootfs.tar" "$rootfs_tar"
+    mv -f "$build/rootfs.tar.sha256" "$rootfs_tar.sha256"
+    rm -rf "$build"
+    rootfs_ok || die "$rootfs_tar does not verify after building it"
+    log "fleet root filesystem -> $rootfs_tar"
+fi
+
+venv="$cache/ansible-venv"
+venv_sum() {
+    { echo "$ANSIBLE_SPEC"; "$venv/bin/python" -m pip freeze --all 2>/dev/null; } | sha256sum | cut -d' ' -f1
+}
+venv_ok() {
+    [ -x "$venv/bin/ansible-playbook" ] && [ -f "$venv.sha256" ] \
+        && [ "$(venv_sum)" = "$(cat "$venv.sha256")" ] \
+        && "$venv/bin/ansible-playbook" --version >/dev/null 2>&1 \
+        && [ -n "$(find "$venv/lib" -path '*ansible_collections/community/docker/plugins/connection/docker.py' -print -quit 2>/dev/null)" ]
+}
+if venv_ok; then
+    log "ansible virtualenv present ($venv)"
+else
+    python=/usr/bin/python3
+    [ -x "$python" ] || python=python3
+    log "installing $ANSIBLE_SPEC into $venv (PyPI; about 1 min)"
+    rm -rf "$venv" "$venv.sha256"
+    "$python" -m venv "$venv" || die "$python -m venv $venv failed (apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$ANSIBLE_SPEC" \
+        || die "pip install $ANSIBLE_SPEC failed; is PyPI reachable?"
+    venv_sum >"$venv.sha256"
+    venv_ok || die "$venv does not verify after installing it"
+    log "ansible -> $venv"
+fi

@@ -9,17 +9,21 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-# Debian packages the tests need: shellcheck (lint), podman (the Podman API service the
-# engine tests run against), sudo (the group-join tests).
-missing=()
-for pkg in shellcheck podman sudo; do
-    command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    step "installing ${missing[*]} (apt-get)"
-    apt-get install -y "${missing[@]}" >/dev/null 2>&1 \
-        || { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; } \
-        || { echo "test.sh: error: cannot install ${missing[*]}; install them and rerun" >&2; exit 1; }
+# Tools the tests use: shellcheck (lint), man (the man page renders), mount (tmpfs data
+# roots for docker.resources), getent (group members), dockerd (a private daemon),
+# podman (the Podman API service the engine tests run against), sudo (the group-join
+# tests).
+need=()
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v mount >/dev/null 2>&1 || need+=(mount)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
+if [ "${#need[@]}" -gt 0 ]; then
+    step "installing ${need[*]} (apt-get)"
+    apt-get install -y "${need[@]}" >/dev/null 2>&1 \
+        || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; } \
+        || { echo "test.sh: error: cannot install ${need[*]}; install them and rerun" >&2; exit 1; }
 fi
 
 step "fixtures"

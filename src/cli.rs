@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Install and check nektos/act on Docker, so GitHub Actions workflows run locally.
 #[derive(Debug, Parser)]
-#[command(name = "actsim", version, propagate_version = true)]
+#[command(name = "actsim", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -31,6 +31,90 @@ pub enum Command {
     /// (declined, or no terminal without --yes), 4 act download or verification failed,
     /// 5 a step needs privileges this run does not have.
     Setup(SetupArgs),
+    /// Run workflows through act: a preflight, the images first (pulled with progress),
+    /// act's log followed per job and step, a watchdog, cleanup, and a job summary.
+    ///
+    /// Exit codes: 0 every job succeeded, 1 a job failed, the preflight failed or an image
+    /// is missing, 2 usage error, 124 --timeout hit, 130 Ctrl-C, 143 SIGTERM.
+    Run(RunArgs),
+    /// Undo what setup did, from its receipt: remove act (restoring the one it replaced),
+    /// the actsim/act images, the act cache volume, the unedited compose file and .env,
+    /// actsim's lines in the actrc, and the state dir. Edited files are kept and listed.
+    ///
+    /// Exit codes as for setup: 0 done, 1 a step failed, 2 usage error, 3 aborted
+    /// (declined, or no terminal without --yes), 5 a step needs privileges.
+    Uninstall(UninstallArgs),
+    /// Print a shell completion script (bash, zsh or fish) to stdout.
+    ///
+    /// bash: `source <(actsim completions bash)`; zsh: `actsim completions zsh >
+    /// "${fpath[1]}/_actsim"`; fish: `actsim completions fish >
+    /// ~/.config/fish/completions/actsim.fish`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout, or write one page per command into --dir.
+    ///
+    /// `actsim man | man -l -`
+    Man(ManArgs),
+    /// Write a lock file of verified act release hashes (archive and binary, per platform)
+    /// for `setup --act-lock` on many machines.
+    ///
+    /// Exit codes: 0 written, 2 usage error, 4 a download or checksum failed (nothing written).
+    Lock(LockArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UninstallArgs {
+    /// Do not ask; apply the plan.
+    #[arg(short = 'y', long, env = "ACTSIM_YES", value_parser = BoolishValueParser::new())]
+    pub yes: bool,
+
+    /// Show the plan and change nothing.
+    #[arg(long, env = "ACTSIM_DRY_RUN", value_parser = BoolishValueParser::new())]
+    pub dry_run: bool,
+
+    /// The user whose setup to undo [default: SUDO_USER under sudo, else the current user].
+    #[arg(long, value_name = "NAME", env = "ACTSIM_USER")]
+    pub user: Option<String>,
+
+    /// Keep the installed act (and do not restore the one setup replaced).
+    #[arg(long)]
+    pub keep_act: bool,
+
+    /// Also remove the user from the docker group, when setup added them to it.
+    #[arg(long)]
+    pub remove_group: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "ACTSIM_FORMAT")]
+    pub format: Format,
+
+    /// Deadline for waiting on the daemon and the state-dir lock, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Print only problems and the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write actsim.1 and one page per command (actsim-setup.1, ...) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -65,6 +149,15 @@ pub struct Common {
     #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
     pub platform_image: Option<String>,
 
+    /// The daemon to use, like DOCKER_HOST (e.g. unix:///var/run/docker.sock); as root for
+    /// another user it is root's choice, never the user's docker config.
+    #[arg(long, value_name = "URL", env = "ACTSIM_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// A lock file written by `actsim lock`: setup installs only the archive and binary it
+    /// names (checksums.txt is not fetched); doctor warns when the installed act differs.
+    #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_LOCK")]
+    pub act_lock: Option<PathBuf>,
+
     /// Show details under every check.
     #[arg(short, long)]
     pub verbose: bool,
@@ -90,6 +183,22 @@ pub struct DoctorArgs {
     /// Image for the container checks [default: built locally from the installed act].
     #[arg(long, value_name = "IMAGE")]
     pub probe_image: Option<String>,
+
+    /// Also write a support bundle (.tar.gz) for a bug report: the findings, versions,
+    /// endpoint, receipt, act and compose configuration with secret values replaced by ***,
+    /// act --bug-report, the last run log. See the README for its full contents.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+
+    /// Run the setup steps that fix failing or warning checks (missing or changed act,
+    /// missing actrc mapping, stale DOCKER_GID, missing image, group not joined): shown
+    /// first, confirmed unless --yes; then check again. Exit codes as for setup.
+    #[arg(long)]
+    pub fix: bool,
+
+    /// With --fix: do not ask, apply the fix.
+    #[arg(short = 'y', long, requires = "fix")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -105,16 +214,17 @@ pub struct SetupArgs {
     #[arg(long, env = "ACTSIM_DRY_RUN", value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
-    /// act version to install: a version like 0.2.89, or "latest".
-    #[arg(long, value_name = "VER", env = "ACTSIM_ACT_VERSION", default_value = crate::act::DEFAULT_VERSION)]
-    pub act_version: String,
+    /// act version to install: a version like 0.2.89, or "latest" [default: the lock's
+    /// version with --act-lock, else 0.2.89].
+    #[arg(long, value_name = "VER", env = "ACTSIM_ACT_VERSION")]
+    pub act_version: Option<String>,
 
     /// Release download base; files are fetched from {base}/v{VER}/{asset}.
     #[arg(long, value_name = "URL", env = "ACTSIM_ACT_BASE_URL")]
     pub act_base_url: Option<String>,
 
     /// Install from this local release archive instead of downloading (needs
-    /// --act-checksums or --act-sha256).
+    /// --act-checksums, --act-sha256 or --act-lock).
     #[arg(long, value_name = "FILE", env = "ACTSIM_ACT_ARCHIVE")]
     pub act_archive: Option<PathBuf>,
 
@@ -146,6 +256,123 @@ pub struct SetupArgs {
     /// Allow plain http:// downloads from hosts other than loopback.
     #[arg(long, env = "ACTSIM_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
     pub allow_http: bool,
+
+    /// An extra line for act's actrc, e.g. --act-arg=--no-cache-server on a host without
+    /// a network (repeatable; the variable takes a comma-separated list).
+    #[arg(
+        long,
+        value_name = "ARG",
+        env = "ACTSIM_ACT_ARGS",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
+    pub act_arg: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// act version to lock: a version like 0.2.89, or "latest".
+    #[arg(long, value_name = "VER", default_value = crate::act::DEFAULT_VERSION)]
+    pub act_version: String,
+
+    /// Release download base; files are fetched from {base}/v{VER}/{asset}.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACTSIM_ACT_BASE_URL",
+        conflicts_with = "act_archive"
+    )]
+    pub act_base_url: Option<String>,
+
+    /// Lock these local release archives (named as released, e.g. act_Linux_arm64.tar.gz)
+    /// instead of downloading.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub act_archive: Vec<PathBuf>,
+
+    /// The release's checksums.txt for --act-archive [default: checksums.txt beside the
+    /// first archive].
+    #[arg(long, value_name = "FILE")]
+    pub act_checksums: Option<PathBuf>,
+
+    /// A platform to lock, OS/ARCH (repeatable) [default: linux/x86_64 and linux/arm64].
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Vec<String>,
+
+    /// Where to write the lock.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = crate::act::lockfile::DEFAULT_PATH)]
+    pub output: PathBuf,
+
+    /// Deadline for all downloads, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
+
+    /// Extra trusted CA certificate (PEM) for a mirror [env: SSL_CERT_FILE also read].
+    #[arg(long, value_name = "FILE", env = "ACTSIM_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow plain http:// downloads from hosts other than loopback.
+    #[arg(long, env = "ACTSIM_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
+    pub allow_http: bool,
+}
+
+/// `actsim run [EVENT] [-W PATH] [-j JOB] ... [-- ACT_ARGS...]`, from a repository.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The event to run the workflows of.
+    #[arg(default_value = "push", value_name = "EVENT")]
+    pub event: String,
+
+    /// Workflow file or directory (passed to act) [default: .github/workflows].
+    #[arg(short = 'W', long = "workflows", value_name = "PATH")]
+    pub workflows: Option<PathBuf>,
+
+    /// Run only this job (passed to act).
+    #[arg(short = 'j', long = "job", value_name = "JOB")]
+    pub job: Option<String>,
+
+    /// Image for every `runs-on` label of the selected jobs (a `-P` after `--` still wins).
+    #[arg(long, value_name = "IMAGE", env = "ACTSIM_PLATFORM_IMAGE")]
+    pub platform_image: Option<String>,
+
+    /// Run act in the compose service `actions-simulator` instead of on the host.
+    #[arg(long)]
+    pub in_container: bool,
+
+    /// Never pull: a missing image stops the run (exit 1) before act starts.
+    #[arg(long)]
+    pub no_pull: bool,
+
+    /// Print a diagnosis when act prints nothing for this long, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+
+    /// Bound the whole run, in seconds: act is interrupted, then killed (exit 124).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=604800))]
+    pub timeout: Option<u64>,
+
+    /// Where the run logs go [default: <state dir>/logs]; the last 20 runs are kept.
+    #[arg(long, value_name = "DIR", env = "ACTSIM_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Skip the preflight checks.
+    #[arg(long)]
+    pub no_preflight: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human, env = "ACTSIM_FORMAT")]
+    pub format: Format,
+
+    /// Show every line act prints.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print only job status lines, problems and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Passed to act as they are (after `--`).
+    #[arg(last = true, value_name = "ACT_ARGS")]
+    pub act_args: Vec<String>,
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ pub mod exit {
     pub const DOWNLOAD: u8 = 4;
     /// A step needs privileges this run does not have.
     pub const PRIVILEGE: u8 = 5;
+    /// `actsim run --timeout` was hit (like timeout(1)).
+    pub const TIMEOUT: u8 = 124;
     /// Interrupted by Ctrl-C (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
     /// Ended by SIGTERM (128 + 15).

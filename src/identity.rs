@@ -97,6 +97,11 @@ impl TargetUser {
             .join("actsim")
     }
 
+    /// act's cache on the host: `$XDG_CACHE_HOME/act`.
+    pub fn act_cache_dir(&self, process: &Process) -> PathBuf {
+        self.xdg(process, "XDG_CACHE_HOME", ".cache").join("act")
+    }
+
     /// act's config: `$XDG_CONFIG_HOME/act/actrc`.
     pub fn actrc_path(&self, process: &Process) -> PathBuf {
         self.xdg(process, "XDG_CONFIG_HOME", ".config")

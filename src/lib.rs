@@ -13,17 +13,23 @@ pub mod files;
 pub mod groups;
 pub mod identity;
 pub mod lock;
+pub mod manual;
 pub mod privsep;
 pub mod process;
 pub mod receipt;
 pub mod render;
+pub mod run;
 pub mod setup;
 pub mod signals;
 pub mod ui;
+pub mod uninstall;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// `--version`: the crate version, and the git commit when built from a checkout (build.rs).
+pub const VERSION: &str = env!("ACTSIM_VERSION");
 
 /// Parse arguments, run the command, print errors with their hint, return the exit code.
 pub fn main() -> ExitCode {
@@ -45,6 +51,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
+        cli::Command::Run(args) => run::main(args, &process),
+        cli::Command::Uninstall(args) => uninstall::run(args, &process),
+        cli::Command::Completions(args) => manual::completions(&args),
+        cli::Command::Man(args) => manual::man(&args),
+        cli::Command::Lock(args) => act::lockfile::main(args, &process),
     }
 }
 
@@ -88,5 +99,6 @@ pub fn receipt_drift(
             .get(setup::config_steps::COMPOSE)
             .map(|f| f.sha256.clone()),
         docker_gid: r.docker.and_then(|d| d.docker_gid),
+        lock: None,
     }
 }

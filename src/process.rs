@@ -54,6 +54,20 @@ impl Process {
         self.vars.insert(key.to_string(), value.to_string());
     }
 
+    /// This context with `DOCKER_HOST` set to `host` when given (`--docker-host`); the
+    /// real environment gets it too, so programs actsim starts (act, compose, its own
+    /// final check) reach the same daemon. Call from `main`'s thread before any other
+    /// thread starts.
+    pub fn with_docker_host(&self, host: Option<&str>) -> Process {
+        let mut p = self.clone();
+        if let Some(h) = host.filter(|h| !h.is_empty()) {
+            p.set_var("DOCKER_HOST", h);
+            // SAFETY: called before the async runtime or any other thread exists.
+            unsafe { std::env::set_var("DOCKER_HOST", h) };
+        }
+        p
+    }
+
     /// Directories of `PATH`, in order.
     pub fn path_dirs(&self) -> Vec<PathBuf> {
         self.var("PATH")

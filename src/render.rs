@@ -36,6 +36,11 @@ pub const DEFAULT_CA_CERTS_DIR: &str = "/etc/ssl/certs";
 /// Memory limit of the act container (jobs run in their own containers).
 pub const DEFAULT_MEM_LIMIT: &str = "2g";
 
+/// The act cache volume of the compose service, one per user: `actsim-act-cache-<uid>`.
+pub fn cache_volume_name(uid: u32) -> String {
+    format!("actsim-act-cache-{uid}")
+}
+
 /// The simulator image for an act version: `actsim/act:<version>`.
 pub fn image_for(act_version: &str) -> String {
     format!("actsim/act:{act_version}")
@@ -102,7 +107,7 @@ impl Context {
             config_dir: config_dir.to_string_lossy().into_owned(),
             ca_certs_dir: DEFAULT_CA_CERTS_DIR.to_string(),
             project: DEFAULT_PROJECT.to_string(),
-            cache_volume: format!("actsim-act-cache-{host_uid}"),
+            cache_volume: cache_volume_name(host_uid),
             mem_limit: DEFAULT_MEM_LIMIT.to_string(),
             cpus: default_cpus(ncpu),
         }
@@ -435,6 +440,83 @@ pub fn actrc_platform(text: &str, label: &str) -> Option<String> {
         .filter(|image| !image.is_empty())
 }
 
+/// The actrc line that gives job containers the socket's group, so a step can use the
+/// mounted socket as a non-root user (nektos/act #1798).
+pub fn actrc_group_add(docker_gid: u32) -> String {
+    format!("--container-options --group-add {docker_gid}")
+}
+
+/// Whether `line` is a line [`actrc_group_add`] wrote (any gid).
+fn is_our_group_add(line: &str) -> bool {
+    line.trim()
+        .strip_prefix("--container-options --group-add ")
+        .is_some_and(|g| !g.is_empty() && g.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Whether actrc text sets `--container-options` (act takes one value: the last).
+pub fn actrc_has_container_options(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim();
+        l == "--container-options"
+            || l.starts_with("--container-options ")
+            || l.starts_with("--container-options=")
+    })
+}
+
+/// [`merge_actrc`], plus the [`actrc_group_add`] line for `docker_gid`.
+pub fn merge_actrc_with_group(
+    existing: Option<&str>,
+    platform_image: &str,
+    docker_gid: Option<u32>,
+) -> String {
+    String::from_utf8(merge_actrc_bytes_with_group(
+        existing.map(str::as_bytes),
+        platform_image,
+        docker_gid,
+    ))
+    .expect("UTF-8 in, UTF-8 out")
+}
+
+/// [`merge_actrc_bytes`], plus the [`actrc_group_add`] line for `docker_gid`: an earlier
+/// line of ours (any gid) is replaced in place; none is added when the user set
+/// `--container-options` themselves (act takes one value). Other lines stay byte for byte.
+pub fn merge_actrc_bytes_with_group(
+    existing: Option<&[u8]>,
+    platform_image: &str,
+    docker_gid: Option<u32>,
+) -> Vec<u8> {
+    let merged = merge_actrc_bytes(existing, platform_image);
+    let Some(gid) = docker_gid else {
+        return merged;
+    };
+    let lines: Vec<&[u8]> = merged.split_inclusive(|b| *b == b'\n').collect();
+    let eol: &[u8] = match lines.first() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    let mut ours = actrc_group_add(gid).into_bytes();
+    ours.extend_from_slice(eol);
+    let mut out: Vec<u8> = Vec::with_capacity(merged.len() + ours.len());
+    let mut placed = false;
+    let mut theirs = false;
+    for line in lines {
+        let text = std::str::from_utf8(line).unwrap_or("");
+        if is_our_group_add(text) {
+            if !placed {
+                out.extend_from_slice(&ours);
+                placed = true;
+            }
+            continue;
+        }
+        theirs |= actrc_has_container_options(text);
+        out.extend_from_slice(line);
+    }
+    if !placed && !theirs {
+        out.extend_from_slice(&ours);
+    }
+    out
+}
+
 /// act's config with `-P <label>=<platform_image>` for each of [`PLATFORM_LABELS`].
 ///
 /// Earlier mappings of exactly those labels (any form) are replaced, in place of the first
@@ -496,9 +578,70 @@ pub fn merge_actrc_bytes(existing: Option<&[u8]>, platform_image: &str) -> Vec<u
     out
 }
 
+/// Append act options (`setup --act-arg`, one per line, e.g. `--no-cache-server`) to an
+/// actrc that lacks them; a line already there is not added again. Lines end the way the
+/// file's first line does.
+pub fn add_actrc_args(text: Vec<u8>, args: &[String]) -> Vec<u8> {
+    let mut out = text;
+    let eol: &[u8] = match out.split_inclusive(|b| *b == b'\n').next() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    for arg in args {
+        let arg = arg.trim();
+        let present = out
+            .split(|b| *b == b'\n')
+            .any(|l| l.trim_ascii() == arg.as_bytes());
+        if arg.is_empty() || present {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        out.extend_from_slice(arg.as_bytes());
+        out.extend_from_slice(eol);
+    }
+    out
+}
+
+/// `--act-arg` values: each one line, an option (starting with `-`).
+pub fn check_act_args(args: &[String]) -> Result<()> {
+    for arg in args {
+        let a = arg.trim();
+        if !a.starts_with('-') || a.contains(['\n', '\r']) {
+            return Err(Error::usage(
+                format!("--act-arg {arg:?} is not one act option"),
+                Some("pass one option per --act-arg, e.g. --act-arg=--no-cache-server".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn act_args_are_added_once() {
+        let base = merge_actrc(None, "img:1").into_bytes();
+        let args = vec![
+            "--no-cache-server".to_string(),
+            "--cache-server-addr 127.0.0.1".to_string(),
+        ];
+        let once = add_actrc_args(base.clone(), &args);
+        assert!(
+            once.ends_with(b"--no-cache-server\n--cache-server-addr 127.0.0.1\n"),
+            "{once:?}"
+        );
+        let crlf = add_actrc_args(b"-P a=b\r\n".to_vec(), &args[..1]);
+        assert_eq!(crlf, b"-P a=b\r\n--no-cache-server\r\n");
+        assert_eq!(add_actrc_args(once.clone(), &args), once);
+        assert_eq!(add_actrc_args(base.clone(), &[]), base);
+        assert!(check_act_args(&args).is_ok());
+        assert_eq!(check_act_args(&["x".into()]).unwrap_err().exit_code(), 2);
+        assert!(check_act_args(&["-a\n-b".into()]).is_err());
+    }
 
     #[test]
     fn actrc_merge_keeps_foreign_bytes_and_crlf() {
@@ -535,6 +678,23 @@ mod tests {
     #[test]
     fn env_snapshot() {
         insta::assert_snapshot!("env", render_env(&ctx()).unwrap());
+    }
+
+    #[test]
+    fn actrc_with_group_snapshot() {
+        let user = "# my settings\n-P ubuntu-22.04=old:img\n--container-options --group-add 12\n";
+        let merged = merge_actrc_with_group(Some(user), DEFAULT_PLATFORM_IMAGE, Some(999));
+        insta::assert_snapshot!("actrc-group", merged);
+        assert_eq!(
+            merge_actrc_with_group(Some(&merged), DEFAULT_PLATFORM_IMAGE, Some(999)),
+            merged,
+            "idempotent"
+        );
+        let theirs = "--container-options --privileged\n";
+        let kept = merge_actrc_with_group(Some(theirs), "img", Some(999));
+        assert!(!kept.contains("--group-add"), "{kept}");
+        assert!(kept.contains("--container-options --privileged"));
+        assert!(actrc_has_container_options(&kept));
     }
 
     #[test]

@@ -16,6 +16,10 @@ use crate::doctor::{Finding, Status};
 use crate::error::Error;
 use crate::process::Process;
 
+/// `"schema"` of every JSON document actsim prints (setup, doctor, uninstall, run). Raised
+/// only when a field changes meaning or goes away; new fields do not raise it.
+pub const JSON_SCHEMA: u32 = 1;
+
 #[derive(Debug, Clone)]
 pub struct Ui {
     pub format: Format,
@@ -71,6 +75,13 @@ impl Ui {
     /// An informational line (human format, not `-q`).
     pub fn info(&self, text: &str) {
         if self.human() && !self.quiet {
+            self.eprint(text);
+        }
+    }
+
+    /// A line printed in human format even with `-q` (status and summary lines).
+    pub fn always(&self, text: &str) {
+        if self.human() {
             self.eprint(text);
         }
     }

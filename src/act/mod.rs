@@ -5,6 +5,7 @@
 
 pub mod download;
 pub mod install;
+pub mod lockfile;
 pub mod release;
 
 /// The act version installed when `--act-version` is not given.

@@ -24,6 +24,16 @@ pub struct ActBin {
     pub sha256: String,
 }
 
+/// The act doctor checks: the one in the bin dir, else the first on `PATH`.
+pub fn locate_act(process: &Process, opts: &Options) -> Option<PathBuf> {
+    let ours = opts.bin_dir.join("act");
+    if crate::process::is_executable(&ours) {
+        Some(ours)
+    } else {
+        process.which("act")
+    }
+}
+
 /// `act.binary`
 pub async fn act_binary(
     process: &Process,
@@ -32,10 +42,8 @@ pub async fn act_binary(
 ) -> (Outcome, Option<ActBin>) {
     let ours = opts.bin_dir.join("act");
     let on_path = process.which_all("act");
-    let path = if crate::process::is_executable(&ours) {
-        ours.clone()
-    } else if let Some(first) = on_path.first() {
-        first.clone()
+    let path = if let Some(found) = locate_act(process, opts) {
+        found
     } else {
         return (
             Outcome::fail(
@@ -173,6 +181,33 @@ pub async fn act_binary(
                 vec!["reinstall the verified act: actsim setup".into()],
             )
             .detail(format!("recorded sha256 {recorded}"));
+    }
+    if let Some((lock, expected)) = &opts.drift.lock {
+        let fix = format!(
+            "install the locked act: actsim setup --act-lock {}",
+            lock.display()
+        );
+        match expected {
+            Ok((version, locked)) if !sha256.is_empty() && *locked != sha256 => {
+                out = out
+                    .warn_also(
+                        &format!(
+                            "it is not the act the lock {} pins (act {version}, binary sha256 {}…)",
+                            lock.display(),
+                            &locked[..12]
+                        ),
+                        vec![fix],
+                    )
+                    .detail(format!("locked sha256 {locked}"));
+            }
+            Ok(_) => out = out.detail(format!("matches the lock {}", lock.display())),
+            Err(why) => {
+                out = out.warn_also(
+                    &format!("cannot compare it with the lock: {why}"),
+                    vec!["write the lock again: actsim lock -o FILE".into()],
+                );
+            }
+        }
     }
     (
         out,
@@ -377,10 +412,14 @@ async fn validate(
 ) -> (Outcome, bool, Option<(String, bool)>) {
     let Some(found) = crate::detect::compose_tool(process, deadline).await else {
         return (
-            Outcome::fail(
-                format!("{} exists but no compose tool is installed", file.display()),
+            // act on the host needs no compose; only the simulator container does.
+            Outcome::warn(
+                format!(
+                    "{} exists but no compose tool is installed (act on the host works without it; compose only runs the simulator container)",
+                    file.display()
+                ),
                 vec![
-                    "install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or see https://docs.docker.com/compose/install/".into(),
+                    "to run the simulator container, install compose v2: sudo apt-get install docker-compose-plugin (Docker's apt repository), or Debian's docker-compose; see https://docs.docker.com/compose/install/".into(),
                 ],
             ),
             false,
@@ -441,6 +480,24 @@ async fn validate(
     (out, found.v1, passed)
 }
 
+/// act's artifact cache server could not find an address to listen on: the host has no
+/// network interface but loopback (act: "listen tcp: lookup <nil>: no such host").
+pub fn no_network(output: &str) -> bool {
+    output.contains("lookup <nil>")
+        || (output.contains("cache")
+            && output.contains("listen tcp")
+            && output.contains("no such host"))
+}
+
+fn no_network_line(output: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.contains("lookup <nil>") || l.contains("listen tcp"))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 fn last_line(text: &str) -> String {
     text.lines()
         .rev()
@@ -477,12 +534,28 @@ pub async fn act_run(ctx: &Ctx<'_>, home: &Path) -> Outcome {
     };
     let dir = std::env::temp_dir().join(format!("actsim-deep-{}-{}", std::process::id(), nanos()));
     let workflows = dir.join(".github/workflows");
-    if let Err(e) = std::fs::create_dir_all(&workflows).and_then(|_| {
-        std::fs::write(
-            workflows.join("actsim-probe.yml"),
-            "on: push\njobs:\n  probe:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"actsim-probe-$((6*7))\"\n        shell: sh\n",
-        )
-    }) {
+    // With a local socket, a second step reaches the daemon through the socket act mounts
+    // into the job, with the socket's group added (a copy of act is the client: it needs
+    // nothing from the image).
+    let socket_step = ctx.socket.path.is_some() && ctx.socket.is_socket;
+    let mut workflow = String::from(
+        "on: push\njobs:\n  probe:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"actsim-probe-$((6*7))\"\n        shell: sh\n",
+    );
+    if socket_step {
+        workflow.push_str(
+            "      - run: HOME=/tmp ./act --bug-report > /tmp/actsim-bug-report 2>&1 && echo \"actsim-socket-$((6*7))\" || { tail -3 /tmp/actsim-bug-report; exit 1; }\n        shell: sh\n",
+        );
+    }
+    if let Err(e) = std::fs::create_dir_all(&workflows)
+        .and_then(|_| std::fs::write(workflows.join("actsim-probe.yml"), &workflow))
+        .and_then(|_| {
+            if socket_step {
+                std::fs::copy(&act.path, dir.join("act")).map(|_| ())
+            } else {
+                Ok(())
+            }
+        })
+    {
         return Outcome::fail(
             format!("cannot write a probe workflow in {}: {e}", dir.display()),
             vec!["check that the temp directory is writable (TMPDIR)".into()],
@@ -491,7 +564,8 @@ pub async fn act_run(ctx: &Ctx<'_>, home: &Path) -> Outcome {
     let host = ctx.endpoint.map(|e| e.host.clone()).unwrap_or_default();
     let platform = format!("ubuntu-latest={image}");
     let dir_s = dir.to_string_lossy().to_string();
-    let args = [
+    let group_add = format!("--group-add {}", ctx.socket.gid);
+    let mut args = vec![
         "push",
         "-C",
         dir_s.as_str(),
@@ -500,19 +574,51 @@ pub async fn act_run(ctx: &Ctx<'_>, home: &Path) -> Outcome {
         "-P",
         platform.as_str(),
         "--pull=false",
-        "--container-daemon-socket",
-        "-",
     ];
+    if socket_step {
+        args.extend(["--bind", "--container-options", group_add.as_str()]);
+    } else {
+        args.extend(["--container-daemon-socket", "-"]);
+    }
     let home_s = home.to_string_lossy().to_string();
     let envs = [("DOCKER_HOST", host.as_str()), ("HOME", home_s.as_str())];
     let ran = run_program(&act.path, &args, &envs, Some(&dir), ctx.deadline).await;
     let _ = std::fs::remove_dir_all(&dir);
     let command = format!("act {}", args.join(" "));
     match ran {
+        Ok(r) if r.ok() && r.output().contains("actsim-probe-42") && socket_step => {
+            Outcome::pass(format!(
+                "a workflow job ran through act in {image}, printed its output and reached the daemon through the mounted socket (with group {})",
+                ctx.socket.gid
+            ))
+            .detail(command)
+        }
         Ok(r) if r.ok() && r.output().contains("actsim-probe-42") => Outcome::pass(format!(
             "a workflow job ran through act in {image} and printed its output"
         ))
         .detail(command),
+        Ok(r) if no_network(&r.output()) => Outcome::fail(
+            format!(
+                "act's cache server cannot start: this host has no network (\"{}\"), so act fails before the job runs",
+                no_network_line(&r.output())
+            ),
+            vec![
+                format!("run act without its cache server: act --no-cache-server …; to keep it in act's config: actsim setup --act-arg=--no-cache-server (writes it into {})", opts.user.actrc_path(ctx.process).display()),
+                "or give the cache server an address that exists here: act --cache-server-addr 127.0.0.1 (actsim setup --act-arg=\"--cache-server-addr 127.0.0.1\")".into(),
+            ],
+        )
+        .detail(r.output()),
+        Ok(r) if socket_step && r.output().contains("actsim-probe-42") => Outcome::fail(
+            format!(
+                "a job step in {image} could not reach the daemon through the mounted socket: {}",
+                last_line(&r.output())
+            ),
+            vec![
+                format!("give job containers the socket's group: add `--container-options --group-add {}` to your actrc (actsim setup writes it)", ctx.socket.gid),
+                format!("run the same by hand with -v for details: {command}"),
+            ],
+        )
+        .detail(r.output()),
         Ok(r) => Outcome::fail(
             format!("the probe job failed in {image}: {}", last_line(&r.output())),
             vec![
@@ -536,4 +642,22 @@ pub fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod no_network_tests {
+    use super::*;
+
+    #[test]
+    fn act_cache_server_without_a_network_is_recognised() {
+        // act 0.2.x on a host whose only interface is loopback.
+        let out =
+            "[probe/probe] ⭐ Run Set up job\nError: listen tcp: lookup <nil>: no such host\n";
+        assert!(no_network(out));
+        assert_eq!(
+            no_network_line(out),
+            "Error: listen tcp: lookup <nil>: no such host"
+        );
+        assert!(!no_network("Error: image not found"));
+    }
 }

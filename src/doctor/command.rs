@@ -66,6 +66,8 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
 }
 
 pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,
@@ -79,6 +81,22 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
+    // --fix changes things as root; for another user that is setup's job, which keeps
+    // their I/O separated. Say so before checking anything.
+    if args.fix && crate::privsep::needs_separation(&opts.user) {
+        let e = Error::usage(
+            format!(
+                "doctor --fix as root for {} would run setup's steps as them",
+                opts.user.name
+            ),
+            Some(format!(
+                "run setup for them instead (the same steps, with privilege separation): actsim setup --yes --user {}",
+                opts.user.name
+            )),
+        );
+        ui.error(&e);
+        return ExitCode::from(e.exit_code());
+    }
     // Root checking another user needs no privilege of its own: drop to them for the
     // whole run, so nothing they planted can make root read, run or wait on anything.
     let dropped;
@@ -99,7 +117,8 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
     opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
-    let findings = match run_blocking(process, &opts) {
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
+    let mut findings = match run_blocking(process, &opts) {
         Ok(f) => f,
         Err(e) => {
             ui.error(&e);
@@ -107,15 +126,114 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
         }
     };
     ui.findings(&findings);
-    let report = Report::new(findings);
+    let mut fix_report = None;
+    let mut fix_code = None;
+    if args.fix {
+        let (report, code, after) = fix(&args, process, &ui, &mut opts, &findings);
+        fix_report = report;
+        fix_code = code;
+        if let Some(after) = after {
+            findings = after;
+        }
+    }
+    let mut bundle_failed = false;
+    if let Some(file) = &args.bundle {
+        match write_bundle(process, &opts, &findings, file) {
+            Ok(names) => ui.info(&format!(
+                "wrote the support bundle {} ({}); secret values are replaced by ***",
+                file.display(),
+                names.join(", ")
+            )),
+            Err(e) => {
+                ui.error(&e);
+                bundle_failed = true;
+            }
+        }
+    }
+    let mut report = Report::new(findings);
+    report.fix = fix_report;
     if args.common.format == crate::cli::Format::Json {
         ui.json(&report);
     }
-    if report.checks.iter().any(|c| c.status == Status::Fail) {
+    if let Some(code) = fix_code {
+        return ExitCode::from(code);
+    }
+    if bundle_failed || report.checks.iter().any(|c| c.status == Status::Fail) {
         ExitCode::from(exit::FAILED)
     } else {
         ExitCode::from(exit::OK)
     }
+}
+
+/// `--fix`: run the setup steps for what `findings` found, then check again. Returns what
+/// was done, an exit code that overrides doctor's (setup's error, or a failed step), and
+/// the findings after the fix when the checks ran again.
+fn fix(
+    args: &DoctorArgs,
+    process: &Process,
+    ui: &Ui,
+    opts: &mut Options,
+    findings: &[super::Finding],
+) -> (
+    Option<super::FixReport>,
+    Option<u8>,
+    Option<Vec<super::Finding>>,
+) {
+    let wanted = super::fix::steps_for(findings);
+    if wanted.is_empty() {
+        ui.info("nothing to fix: no failing or warning check has a cause a setup step fixes");
+        return (None, None, None);
+    }
+    let setup_args = match super::fix::setup_args(args, process, opts) {
+        Ok(a) => a,
+        Err(e) => {
+            ui.error(&e);
+            return (None, Some(e.exit_code()), None);
+        }
+    };
+    ui.heading(&format!(
+        "Fixing: setup's steps {} may fix what failed or warned; those with something to do:",
+        wanted.join(", ")
+    ));
+    let (steps, outcome) = crate::setup::run_steps(&setup_args, process, ui, &wanted);
+    let report = super::FixReport {
+        steps: steps.clone(),
+        checks_before: findings.to_vec(),
+    };
+    if let Err(e) = outcome {
+        ui.error(&e);
+        return (Some(report), Some(e.exit_code()), None);
+    }
+    let failed = steps
+        .iter()
+        .any(|s| s.status == crate::setup::StepStatus::Failed);
+    if steps.is_empty() {
+        return (Some(report), None, None);
+    }
+    // Check the new state the way setup's final check does: a group added now counts.
+    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.group_view = GroupView::Database;
+    ui.heading("Checking again:");
+    let (after, note) = final_check(process, opts);
+    if let Some(note) = note {
+        ui.info(&note);
+    }
+    ui.findings(&after);
+    (Some(report), failed.then_some(exit::FAILED), Some(after))
+}
+
+/// `--bundle FILE`, on its own small runtime.
+fn write_bundle(
+    process: &Process,
+    opts: &Options,
+    findings: &[super::Finding],
+    file: &std::path::Path,
+) -> Result<Vec<String>, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))?;
+    runtime.block_on(super::bundle::write(process, opts, findings, file))
 }
 
 /// Become `opts.user` for good (their uid, gid and database groups) and give the process

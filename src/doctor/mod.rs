@@ -4,9 +4,9 @@
 //! outlives it, even against a daemon that accepts connections and never answers.
 //! What goes wrong on a machine is what the checks report; see each check module.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -27,36 +27,53 @@ pub struct Finding {
     pub duration_ms: u64,
 }
 
-/// `{"ok": bool, "checks": [...]}` — the JSON document of `doctor --format json`.
+/// `{"schema": 1, "ok": bool, "checks": [...]}` — the JSON document of `doctor --format json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: u32,
     pub ok: bool,
     pub checks: Vec<Finding>,
+    /// `--fix` only: the setup steps run and the checks before them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixReport>,
+}
+
+/// What `doctor --fix` did; `checks` of the report are the ones after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixReport {
+    pub steps: Vec<crate::setup::StepReport>,
+    pub checks_before: Vec<Finding>,
 }
 
 impl Report {
     pub fn new(checks: Vec<Finding>) -> Self {
         Report {
+            schema: crate::ui::JSON_SCHEMA,
             ok: !checks.iter().any(|c| c.status == Status::Fail),
             checks,
+            fix: None,
         }
     }
 }
 
 mod act_checks;
+pub mod bundle;
 pub mod command;
 pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
+pub mod fix;
+mod resource_checks;
 mod runner;
 mod stamps;
 pub mod support;
 
+pub use act_checks::{actrc_files, locate_act};
 pub use container_checks::parse_env;
-pub use runner::{Cleanup, Drift, GroupView, Options, run};
+pub use runner::{Cleanup, Drift, GroupView, Options, PREFLIGHT_IDS, preflight, run};
 
 /// Check ids in report order. Stable: documented in the README, used by scripts.
-pub const CHECK_IDS: [&str; 10] = [
+pub const CHECK_IDS: [&str; 11] = [
     "docker.cli",
     "docker.endpoint",
     "docker.socket",
@@ -67,6 +84,7 @@ pub const CHECK_IDS: [&str; 10] = [
     "container.socket",
     "compose.config",
     "act.run",
+    "docker.resources",
 ];
 
 /// A check's verdict before timing is attached.
@@ -153,6 +171,7 @@ pub fn title(id: &str) -> &'static str {
         "container.socket" => "Docker from inside a container",
         "compose.config" => "Compose file",
         "act.run" => "Workflow run through act",
+        "docker.resources" => "Disk and memory for act",
         _ => "unknown check",
     }
 }

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::{CHECK_IDS, Finding, Outcome, Status, title};
-use super::{act_checks, container_checks, docker_checks};
+use super::{act_checks, container_checks, docker_checks, resource_checks};
 use crate::docker::endpoint;
 use crate::identity::TargetUser;
 use crate::process::Process;
@@ -39,6 +39,9 @@ pub struct Drift {
     pub compose_sha256: Option<String>,
     /// The `DOCKER_GID` actsim recorded.
     pub docker_gid: Option<u32>,
+    /// `--act-lock`: the lock, and its act version and binary SHA-256 for this platform
+    /// (or why it cannot be used).
+    pub lock: Option<crate::act::lockfile::Expectation>,
 }
 
 #[derive(Debug, Clone)]
@@ -217,34 +220,46 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
                     }
                 };
             }
-            // The act setup installed, as its receipt records it: the containers start with
-            // it while act.binary still hashes the binary, and run again only if the hash
-            // says the binary changed.
-            let recorded = recorded_act(opts);
-            let t = Instant::now();
-            let (early, bin) = match &recorded {
-                Some(rec) => {
-                    let ctx = ctx_with!(Some(rec));
-                    let (pair, (_, bin)) = tokio::join!(container_pair(&ctx), act_bin.clone());
-                    let same = bin
-                        .as_ref()
-                        .is_some_and(|b| b.path == rec.path && b.sha256 == rec.sha256);
-                    (same.then_some(pair), bin)
-                }
-                None => (None, act_bin.clone().await.1),
-            };
-            let ctx = ctx_with!(bin.as_ref());
-            let containers = async {
-                let (socket_outcome, run_outcome) = match early {
-                    Some(pair) => pair,
-                    None => container_pair(&ctx).await,
+            // The resources check needs only the daemon: it runs beside the containers.
+            let daemon_ctx = ctx_with!(None);
+            let containers_and_run = async {
+                // The act setup installed, as its receipt records it: the containers start with
+                // it while act.binary still hashes the binary, and run again only if the hash
+                // says the binary changed.
+                let recorded = recorded_act(opts);
+                let t = Instant::now();
+                let (early, bin) = match &recorded {
+                    Some(rec) => {
+                        let ctx = ctx_with!(Some(rec));
+                        let (pair, (_, bin)) = tokio::join!(container_pair(&ctx), act_bin.clone());
+                        let same = bin
+                            .as_ref()
+                            .is_some_and(|b| b.path == rec.path && b.sha256 == rec.sha256);
+                        (same.then_some(pair), bin)
+                    }
+                    None => (None, act_bin.clone().await.1),
                 };
-                slots.put("container.socket", socket_outcome, t);
-                slots.put("container.run", run_outcome, t);
+                let ctx = ctx_with!(bin.as_ref());
+                let containers = async {
+                    let (socket_outcome, run_outcome) = match early {
+                        Some(pair) => pair,
+                        None => container_pair(&ctx).await,
+                    };
+                    slots.put("container.socket", socket_outcome, t);
+                    slots.put("container.run", run_outcome, t);
+                };
+                tokio::join!(
+                    containers,
+                    record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                );
             };
             tokio::join!(
-                containers,
-                record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                containers_and_run,
+                record(
+                    &slots,
+                    "docker.resources",
+                    resource_checks::resources(&daemon_ctx, &home)
+                ),
             );
         };
 
@@ -299,4 +314,61 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
             })
         })
         .collect()
+}
+
+/// The checks `actsim run` starts with: fast, and no container is started.
+pub const PREFLIGHT_IDS: [&str; 5] = [
+    "docker.endpoint",
+    "docker.socket",
+    "docker.daemon",
+    "act.binary",
+    "act.docker",
+];
+
+/// Run only [`PREFLIGHT_IDS`], in that order, under `opts.timeout`.
+pub async fn preflight(process: &Process, opts: &Options) -> Vec<Finding> {
+    let started = Instant::now();
+    let deadline = started + opts.timeout;
+    let home = process
+        .var_nonempty("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opts.user.home.clone());
+    let resolved = endpoint::resolve(process, &home);
+    let known = endpoint::known_sockets(process, &home);
+    let finding = |id: &'static str, outcome: Outcome, t: Instant| Finding {
+        id,
+        title: title(id),
+        status: outcome.status,
+        summary: outcome.summary,
+        detail: outcome.detail.join("\n"),
+        fix: outcome.fix,
+        duration_ms: t.elapsed().as_millis() as u64,
+    };
+    let t = Instant::now();
+    let endpoint_f = finding(
+        "docker.endpoint",
+        docker_checks::endpoint(&resolved, &known),
+        t,
+    );
+    let t = Instant::now();
+    let act_docker_f = finding(
+        "act.docker",
+        act_checks::act_docker(process, opts, &resolved, &home),
+        t,
+    );
+    let docker_side = async {
+        let t = Instant::now();
+        let (outcome, socket) = docker_checks::socket(&resolved, opts);
+        let socket_f = finding("docker.socket", outcome, t);
+        let t = Instant::now();
+        let (outcome, _) = docker_checks::daemon(&resolved, &socket, deadline).await;
+        (socket_f, finding("docker.daemon", outcome, t))
+    };
+    let act_side = async {
+        let t = Instant::now();
+        let (outcome, _) = act_checks::act_binary(process, opts, deadline).await;
+        finding("act.binary", outcome, t)
+    };
+    let ((socket_f, daemon_f), act_f) = tokio::join!(docker_side, act_side);
+    vec![endpoint_f, socket_f, daemon_f, act_f, act_docker_f]
 }

@@ -35,15 +35,26 @@ pub struct Wanted {
     /// Release asset name, or the local archive's file name.
     pub asset: String,
     pub source: Source,
-    /// `--act-sha256`.
+    /// `--act-sha256`, or the lock's archive hash.
     pub sha256: Option<String>,
+    /// With `--act-lock`: the lock and its hashes for this platform.
+    pub pin: Option<Pin>,
+}
+
+/// What a lock (`--act-lock`) pins for this host's platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub lock: PathBuf,
+    pub archive_sha256: String,
+    pub binary_sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Release {
         archive_url: String,
-        checksums_url: String,
+        /// `None` with a lock: checksums.txt is not fetched.
+        checksums_url: Option<String>,
     },
     Local {
         archive: PathBuf,
@@ -119,6 +130,18 @@ pub fn matches_receipt(f: &Facts) -> bool {
     }
 }
 
+/// Nothing to install: with a lock, the installed binary is the locked one (receipt or
+/// not, no download); without one, it is what the receipt records.
+pub fn up_to_date(f: &Facts) -> bool {
+    match &f.wanted.pin {
+        Some(pin) => f
+            .installed
+            .as_ref()
+            .is_some_and(|i| i.sha256 == pin.binary_sha256),
+        None => matches_receipt(f),
+    }
+}
+
 /// The plan for the act step: a pure function of the facts.
 pub fn plan(f: &Facts) -> StepPlan {
     let mut warnings = Vec::new();
@@ -150,11 +173,15 @@ pub fn plan(f: &Facts) -> StepPlan {
         ));
     }
     let w = &f.wanted;
-    if matches_receipt(f) {
+    if up_to_date(f) {
+        let locked = match &w.pin {
+            Some(pin) => format!(" (the binary {})", pin.lock.display()),
+            None => String::new(),
+        };
         return StepPlan {
             id: ID,
             summary: format!(
-                "act {} already installed at {}",
+                "act {} already installed at {}{locked}",
                 w.version,
                 f.target.display()
             ),
@@ -167,10 +194,13 @@ pub fn plan(f: &Facts) -> StepPlan {
         Source::Release {
             archive_url,
             checksums_url,
-        } => vec![
-            format!("download {archive_url}"),
-            format!("verify its SHA-256 against {checksums_url}"),
-        ],
+        } => {
+            let mut d = vec![format!("download {archive_url}")];
+            if let Some(c) = checksums_url {
+                d.push(format!("verify its SHA-256 against {c}"));
+            }
+            d
+        }
         Source::Local { archive, checksums } => {
             let mut d = vec![format!("read {}", archive.display())];
             if let Some(c) = checksums {
@@ -179,8 +209,15 @@ pub fn plan(f: &Facts) -> StepPlan {
             d
         }
     };
-    if let Some(s) = &w.sha256 {
-        details.push(format!("verify its SHA-256 is {s}"));
+    match (&w.pin, &w.sha256) {
+        (Some(pin), _) => details.push(format!(
+            "verify its SHA-256 is {} and the binary's {} (from the lock {}; no checksums.txt)",
+            pin.archive_sha256,
+            pin.binary_sha256,
+            pin.lock.display()
+        )),
+        (None, Some(s)) => details.push(format!("verify its SHA-256 is {s}")),
+        (None, None) => {}
     }
     details.push(format!("install act into {}", f.target.display()));
     let replaces = f.installed.clone().map(|i| {
@@ -240,9 +277,13 @@ pub fn plan(f: &Facts) -> StepPlan {
 pub struct Request {
     pub version: VersionRequest,
     pub base_url: String,
+    /// `--act-base-url` was given (with a lock it replaces the lock's URL).
+    pub base_url_given: bool,
     pub archive: Option<PathBuf>,
     pub checksums: Option<PathBuf>,
     pub sha256: Option<String>,
+    /// `--act-lock`: this platform's locked asset.
+    pub lock: Option<(Pin, crate::act::lockfile::LockedAsset)>,
     pub http: HttpSettings,
 }
 
@@ -270,8 +311,21 @@ impl HttpSettings {
 }
 
 /// Check the act options (usage errors, exit 2) without touching disk or network.
-pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Request> {
-    let version = release::parse_version(&args.act_version)?;
+pub fn request(
+    args: &crate::cli::SetupArgs,
+    process: &Process,
+    fs: &crate::privsep::Fs,
+) -> Result<Request> {
+    let lock = match &args.common.act_lock {
+        Some(path) => Some((path, crate::act::lockfile::ActLock::load_via(fs, path)?)),
+        None => None,
+    };
+    let raw_version = args
+        .act_version
+        .clone()
+        .or_else(|| lock.as_ref().map(|(_, l)| l.act_version.clone()))
+        .unwrap_or_else(|| crate::act::DEFAULT_VERSION.to_string());
+    let version = release::parse_version(&raw_version)?;
     let sha256 = match &args.act_sha256 {
         None => None,
         Some(s) => Some(release::normalize_sha256(s).ok_or_else(|| {
@@ -281,8 +335,18 @@ pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Reques
             )
         })?),
     };
+    let lock = match lock {
+        None => None,
+        Some((path, lock)) => Some(pin_from_lock(
+            path,
+            &lock,
+            &version,
+            sha256.as_deref(),
+            args,
+        )?),
+    };
     if args.act_archive.is_some() {
-        if args.act_checksums.is_none() && sha256.is_none() {
+        if args.act_checksums.is_none() && sha256.is_none() && lock.is_none() {
             return Err(Error::usage(
                 "--act-archive needs something to verify it against",
                 Some(
@@ -327,10 +391,15 @@ pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Reques
         .or_else(|| process.var_nonempty("SSL_CERT_FILE").map(PathBuf::from));
     Ok(Request {
         version,
+        base_url_given: args.act_base_url.as_deref().is_some_and(|b| !b.is_empty()),
         base_url,
         archive: args.act_archive.clone(),
         checksums: args.act_checksums.clone(),
-        sha256,
+        sha256: lock
+            .as_ref()
+            .map(|(pin, _)| pin.archive_sha256.clone())
+            .or(sha256),
+        lock,
         http: HttpSettings {
             allow_http,
             ca_cert,
@@ -338,6 +407,72 @@ pub fn request(args: &crate::cli::SetupArgs, process: &Process) -> Result<Reques
             proxies: crate::act::download::Proxies::from_process(process),
         },
     })
+}
+
+/// This platform's entry of a lock, checked against the other act options. Fails closed
+/// (exit 4) on another version, a missing platform or a disagreeing `--act-sha256`.
+fn pin_from_lock(
+    path: &Path,
+    lock: &crate::act::lockfile::ActLock,
+    version: &VersionRequest,
+    sha256: Option<&str>,
+    args: &crate::cli::SetupArgs,
+) -> Result<(Pin, crate::act::lockfile::LockedAsset)> {
+    let what = path.display().to_string();
+    let VersionRequest::Exact(v) = version else {
+        return Err(Error::usage(
+            "--act-version latest cannot be used with --act-lock",
+            Some(format!(
+                "leave --act-version out to install the lock's act {}",
+                lock.act_version
+            )),
+        ));
+    };
+    if *v != lock.act_version {
+        return Err(Error::Verify {
+            what,
+            reason: format!(
+                "the lock pins act {}, not the requested {v}",
+                lock.act_version
+            ),
+            hint: Some(format!(
+                "leave --act-version out, or lock {v}: actsim lock --act-version {v}; nothing was installed"
+            )),
+        });
+    }
+    if args.act_checksums.is_some() {
+        return Err(Error::usage(
+            "--act-checksums is not used with --act-lock (the lock holds the verified hashes)",
+            Some("drop --act-checksums".to_string()),
+        ));
+    }
+    let platform = crate::act::lockfile::host_platform().map_err(|e| {
+        Error::failed(
+            e,
+            Some("build act yourself and pass --act-archive FILE with --act-sha256 HEX".into()),
+        )
+    })?;
+    let entry = lock.entry(&platform.key, &what)?.clone();
+    if let Some(s) = sha256
+        && s != entry.archive_sha256
+    {
+        return Err(Error::Verify {
+            what,
+            reason: format!(
+                "--act-sha256 {s} disagrees with the lock, which pins {} for {}",
+                entry.archive_sha256, platform.key
+            ),
+            hint: Some("check which value is right; nothing was installed".into()),
+        });
+    }
+    Ok((
+        Pin {
+            lock: absolute(path),
+            archive_sha256: entry.archive_sha256.clone(),
+            binary_sha256: entry.binary_sha256.clone(),
+        },
+        entry,
+    ))
 }
 
 /// Observe the act side of the machine. Network only for `latest`.
@@ -383,16 +518,34 @@ pub async fn observe(
                 checksums: req.checksums.as_deref().map(absolute),
             },
         ),
-        None => {
-            let asset = release::host_asset()?;
-            (
-                asset.clone(),
+        None => match &req.lock {
+            // A lock: its URL, or the same asset from --act-base-url; no checksums.txt.
+            Some((_, entry)) => (
+                entry.asset.clone(),
                 Source::Release {
-                    archive_url: release::release_url(&req.base_url, &version, &asset),
-                    checksums_url: release::release_url(&req.base_url, &version, "checksums.txt"),
+                    archive_url: if req.base_url_given {
+                        release::release_url(&req.base_url, &version, &entry.asset)
+                    } else {
+                        entry.url.clone()
+                    },
+                    checksums_url: None,
                 },
-            )
-        }
+            ),
+            None => {
+                let asset = release::host_asset()?;
+                (
+                    asset.clone(),
+                    Source::Release {
+                        archive_url: release::release_url(&req.base_url, &version, &asset),
+                        checksums_url: Some(release::release_url(
+                            &req.base_url,
+                            &version,
+                            "checksums.txt",
+                        )),
+                    },
+                )
+            }
+        },
     };
     let target = s.bin_dir.join("act");
     let act_receipt = trusted_record(s, receipts, &version, &asset, &target);
@@ -449,6 +602,7 @@ pub async fn observe(
             asset,
             source,
             sha256: req.sha256.clone(),
+            pin: req.lock.as_ref().map(|(pin, _)| pin.clone()),
         },
         installed,
         receipt: act_receipt,
@@ -491,8 +645,18 @@ fn absolute(p: &Path) -> PathBuf {
 /// The expected archive SHA-256: its `checksums.txt` line, and `--act-sha256`; both must
 /// agree when both are given.
 async fn expected_sha256(w: &Wanted, http: &Http, fs: &crate::privsep::Fs) -> Result<String> {
+    if let Some(pin) = &w.pin {
+        return Ok(pin.archive_sha256.clone());
+    }
     let listed = match &w.source {
-        Source::Release { checksums_url, .. } => {
+        Source::Release {
+            checksums_url: None,
+            ..
+        } => None,
+        Source::Release {
+            checksums_url: Some(checksums_url),
+            ..
+        } => {
             let text = http.get_text(checksums_url).await?;
             Some(release::find_checksum(&text, &w.asset).ok_or_else(|| {
                 Error::Verify {
@@ -642,6 +806,19 @@ async fn apply_inner(
         reason,
         hint: Some("the archive is not an act release as goreleaser packs it".into()),
     })?;
+    if let Some(pin) = &w.pin
+        && binary.sha256 != pin.binary_sha256
+    {
+        return Err(Error::ChecksumMismatch {
+            what: format!(
+                "the act binary in {} (locked in {})",
+                w.source.origin(),
+                pin.lock.display()
+            ),
+            expected: pin.binary_sha256.clone(),
+            actual: binary.sha256,
+        });
+    }
     let mut staged = staged;
     staged.seal()?;
     let staged_path = staged.path.clone();
@@ -724,6 +901,7 @@ async fn apply_inner(
             inst.target.display(),
             &binary.sha256[..12]
         ),
+        ..Default::default()
     })
 }
 
@@ -741,9 +919,10 @@ mod tests {
                 asset: "act_Linux_x86_64.tar.gz".into(),
                 source: Source::Release {
                     archive_url: "https://m/v0.2.89/act_Linux_x86_64.tar.gz".into(),
-                    checksums_url: "https://m/v0.2.89/checksums.txt".into(),
+                    checksums_url: Some("https://m/v0.2.89/checksums.txt".into()),
                 },
                 sha256: None,
+                pin: None,
             },
             installed: None,
             receipt: None,

@@ -53,6 +53,9 @@ pub struct ImageFacts {
     pub image_sha: Option<String>,
     /// SHA-256 of the act binary installed now (it may change in the act step).
     pub binary_sha: Option<String>,
+    /// The binary hash `--act-lock` pins: root's own input, so it vouches for the binary
+    /// like root's record does.
+    pub locked_sha: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +83,11 @@ pub enum Change {
         command: Vec<String>,
     },
     /// Build the image if its label differs from the installed binary.
-    Image { name: String },
+    Image {
+        name: String,
+        /// The lock's binary hash (`--act-lock`), trusted like root's record.
+        locked_sha: Option<String>,
+    },
     Write {
         path: PathBuf,
         bytes: Vec<u8>,
@@ -127,10 +134,12 @@ pub async fn observe(
     s: &Settings,
     docker: &DockerInstall,
     act: &super::act_step::Facts,
-    platform_image: Option<&str>,
-    group_override: Option<&str>,
+    args: &crate::cli::SetupArgs,
     receipt: &Receipt,
 ) -> Result<Facts> {
+    let platform_image = args.common.platform_image.as_deref();
+    let group_override = args.docker_group.as_deref();
+    let act_args = &args.act_arg;
     let socket = docker.socket.clone();
     let group_override = match group_override {
         Some(name) => Some(
@@ -188,7 +197,13 @@ pub async fn observe(
     let actrc_text = actrc_current
         .as_deref()
         .map(|b| String::from_utf8_lossy(b).into_owned());
-    let actrc_new = render::merge_actrc_bytes(actrc_current.as_deref(), platform);
+    render::check_act_args(act_args)?;
+    // Job containers get the socket's group too (not for a socket owned by group root).
+    let job_gid = socket.as_ref().map(|m| m.gid).filter(|g| *g != 0);
+    let actrc_new = render::add_actrc_args(
+        render::merge_actrc_bytes_with_group(actrc_current.as_deref(), platform, job_gid),
+        act_args,
+    );
     let user_mapping = actrc_text.as_deref().is_some_and(|t| {
         render::PLATFORM_LABELS
             .iter()
@@ -273,6 +288,7 @@ pub async fn observe(
             daemon,
             image_sha,
             binary_sha,
+            locked_sha: act.wanted.pin.as_ref().map(|p| p.binary_sha256.clone()),
         },
         files,
     })
@@ -439,6 +455,7 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
             format!("build {} locally (docker import of act and /tmp)", img.name),
             Action::Config(Change::Image {
                 name: img.name.clone(),
+                locked_sha: img.locked_sha.clone(),
             }),
         );
         p.details.push("no registry is used".into());
@@ -535,6 +552,7 @@ pub async fn apply(
         id,
         status,
         summary,
+        ..Default::default()
     };
     match change {
         Change::Refuse(why) => Ok(report(StepStatus::Failed, why.clone())),
@@ -562,7 +580,7 @@ pub async fn apply(
                 ),
             ))
         }
-        Change::Image { name } => {
+        Change::Image { name, locked_sha } => {
             let binary = s.bin_dir.join("act");
             let host = crate::docker::endpoint::resolve(process, &s.docker_home)
                 .map_err(|e| Error::failed(e, None))?
@@ -582,7 +600,10 @@ pub async fn apply(
                 };
                 // As root for a user, only a binary root verified goes into the image its
                 // containers run with the socket mounted.
-                if s.fs.is_separated() && receipt_trusts(s, &sha).is_none() {
+                if s.fs.is_separated()
+                    && locked_sha.as_deref() != Some(sha.as_str())
+                    && receipt_trusts(s, &sha).is_none()
+                {
                     return Err(format!(
                         "{} is not the act this setup verified (sha256 {}…); not building an image from it",
                         binary.display(),
@@ -655,14 +676,17 @@ pub async fn apply(
                     path.display(),
                     beside.display()
                 ));
-                return Ok(report(
-                    StepStatus::Skipped,
-                    format!(
-                        "kept your edited {}; ours is in {}",
-                        path.display(),
-                        beside.display()
-                    ),
-                ));
+                return Ok(StepReport {
+                    diff: Some(diff.clone()),
+                    ..report(
+                        StepStatus::Skipped,
+                        format!(
+                            "kept your edited {}; ours is in {}",
+                            path.display(),
+                            beside.display()
+                        ),
+                    )
+                });
             }
             s.fs.write_atomic(path, bytes, *mode)?;
             receipt.files.insert(
@@ -680,10 +704,10 @@ pub async fn apply(
                     .get_or_insert_with(Default::default)
                     .docker_gid = Some(gid);
             }
-            Ok(report(
-                StepStatus::Changed,
-                format!("wrote {}", path.display()),
-            ))
+            Ok(StepReport {
+                diff: Some(diff.clone()),
+                ..report(StepStatus::Changed, format!("wrote {}", path.display()))
+            })
         }
     }
 }

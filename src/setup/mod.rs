@@ -30,9 +30,10 @@ use crate::process::Process;
 use crate::receipt::{self, Loaded, Receipt};
 use crate::ui::Ui;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
+    #[default]
     Ok,
     Changed,
     Skipped,
@@ -50,19 +51,53 @@ impl StepStatus {
     }
 }
 
-/// One step's outcome, as reported in the output and the JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One step's outcome, as reported in the output and the JSON:
+/// `{"id","status","changed","summary"}`, plus `"would_change": true` for a step a dry run
+/// would change and `"diff"` (unified) for a file step that wrote, would write or kept a
+/// file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepReport {
     pub id: &'static str,
     pub status: StepStatus,
     pub summary: String,
+    /// The file diff of this step (written, or what a dry run would write).
+    pub diff: Option<String>,
+    /// Dry run: this step would change something.
+    pub would_change: bool,
 }
 
-/// `setup --format json`: `{"ok","changed","steps","checks"}`.
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("StepReport", 6)?;
+        m.serialize_field("id", self.id)?;
+        m.serialize_field("status", &self.status)?;
+        m.serialize_field("changed", &(self.status == StepStatus::Changed))?;
+        m.serialize_field("summary", &self.summary)?;
+        if self.would_change {
+            m.serialize_field("would_change", &true)?;
+        } else {
+            m.skip_field("would_change")?;
+        }
+        match &self.diff {
+            Some(d) if !d.is_empty() => m.serialize_field("diff", d)?,
+            _ => m.skip_field("diff")?,
+        }
+        m.end()
+    }
+}
+
+/// `setup --format json`: `{"schema","ok","changed","steps","checks"}`, `"would_change"` in a dry
+/// run, and `"reason"` (what failed, with its fix) when `ok` is false.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: u32,
     pub ok: bool,
     pub changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_change: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub steps: Vec<StepReport>,
     pub checks: Vec<Finding>,
 }
@@ -70,6 +105,9 @@ pub struct Report {
 impl Report {
     pub fn new(steps: Vec<StepReport>, checks: Vec<Finding>) -> Self {
         Report {
+            schema: crate::ui::JSON_SCHEMA,
+            would_change: None,
+            reason: None,
             ok: !steps.iter().any(|s| s.status == StepStatus::Failed)
                 && !checks
                     .iter()
@@ -341,8 +379,7 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
         &run.settings,
         docker,
         &act,
-        run.args.common.platform_image.as_deref(),
-        run.args.docker_group.as_deref(),
+        run.args,
         &receipts.user,
     )
     .await?;
@@ -355,11 +392,13 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> 
             id: step.id,
             status: StepStatus::Ok,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Skip => Ok(StepReport {
             id: step.id,
             status: StepStatus::Skipped,
             summary: step.summary.clone(),
+            ..Default::default()
         }),
         Action::Act(inst) => {
             act_step::apply(
@@ -393,6 +432,8 @@ async fn apply_step(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> 
 
 /// Entry point of `actsim setup`: runs, prints the outcome, returns the exit code.
 pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
+    let with_host = process.with_docker_host(args.common.docker_host.as_deref());
+    let process = &with_host;
     let ui = Ui::new(
         process,
         args.common.format,
@@ -435,6 +476,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
                     id: steps_failed_id(&steps),
                     status: StepStatus::Failed,
                     summary: e.to_string(),
+                    ..Default::default()
                 });
                 ui.step(
                     "failed",
@@ -462,6 +504,12 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     let mut report = Report::new(steps, checks);
     // Aborted or usage errors report no failed step, but the run did not succeed.
     report.ok &= outcome.is_ok();
+    if args.dry_run && outcome.is_ok() {
+        report.would_change = Some(report.steps.iter().any(|s| s.would_change));
+    }
+    if !report.ok {
+        report.reason = Some(failure_reason(outcome.as_ref().err(), &report));
+    }
     if args.common.format == Format::Json {
         ui.json(&report);
     } else if outcome.is_ok() && !args.dry_run {
@@ -478,6 +526,66 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Setup's steps named in `only` that fix something, on their own runtime (Ctrl-C ends
+/// the run with [`Error::Interrupted`]): what `doctor --fix` runs. The reports of the
+/// steps applied, and how the run ended.
+pub fn run_steps(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    only: &[&'static str],
+) -> (Vec<StepReport>, Result<()>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return (
+                Vec::new(),
+                Err(Error::failed(
+                    format!("starting the async runtime: {e}"),
+                    None,
+                )),
+            );
+        }
+    };
+    let mut steps = Vec::new();
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = engine(args, process, ui, &mut steps, Some(only)) => r,
+            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    (steps, outcome)
+}
+
+/// One line saying why a setup did not succeed, with the fix: the error that ended it, else
+/// the first failed step, else the first failed check.
+pub fn failure_reason(error: Option<&Error>, report: &Report) -> String {
+    if let Some(e) = error {
+        return match e.hint() {
+            Some(h) => format!("{e} (exit {}); fix: {h}", e.exit_code()),
+            None => format!("{e} (exit {})", e.exit_code()),
+        };
+    }
+    if let Some(s) = report.steps.iter().find(|s| s.status == StepStatus::Failed) {
+        return format!("step {} failed: {}", s.id, s.summary);
+    }
+    if let Some(c) = report
+        .checks
+        .iter()
+        .find(|c| c.status == crate::doctor::Status::Fail)
+    {
+        return match c.fix.first() {
+            Some(fix) => format!("check {} failed: {}; fix: {fix}", c.id, c.summary),
+            None => format!("check {} failed: {}", c.id, c.summary),
+        };
+    }
+    "setup did not finish".into()
+}
+
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     let timeout = Duration::from_secs(args.timeout.min(60));
@@ -491,6 +599,7 @@ fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     // The user's next login: a group added just now counts.
     opts.group_view = crate::doctor::GroupView::Database;
     opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     ui.heading("Final check:");
     let (findings, note) = crate::doctor::command::final_check(process, &opts);
     if let Some(note) = note {
@@ -579,9 +688,39 @@ async fn setup(
     ui: &Ui,
     steps: &mut Vec<StepReport>,
 ) -> Result<()> {
+    engine(args, process, ui, steps, None).await
+}
+
+/// The steps of `plan` that `only` names and that fix something (`None`: every step).
+/// Keeping a user's edited file (ours beside it) and a refusal fix nothing, so a partial
+/// run leaves them to their printed fix.
+pub fn select(plan: Vec<StepPlan>, only: Option<&[&str]>) -> Vec<StepPlan> {
+    let Some(ids) = only else { return plan };
+    plan.into_iter()
+        .filter(|s| {
+            ids.contains(&s.id)
+                && s.changes()
+                && !matches!(
+                    s.action,
+                    Action::Config(config_steps::Change::Write { edited: true, .. })
+                        | Action::Config(config_steps::Change::Refuse(_))
+                )
+        })
+        .collect()
+}
+
+/// Run setup's engine (observe → plan → show → confirm → apply under the lock) for every
+/// step, or only for the steps `only` names that fix something (`doctor --fix`).
+async fn engine(
+    args: &SetupArgs,
+    process: &Process,
+    ui: &Ui,
+    steps: &mut Vec<StepReport>,
+    only: Option<&[&'static str]>,
+) -> Result<()> {
     let settings = Settings::resolve(args, process)?;
     let requests = Requests {
-        act: act_step::request(args, process)?,
+        act: act_step::request(args, process, &settings.fs)?,
     };
     let run = Run {
         args,
@@ -594,9 +733,16 @@ async fn setup(
     check_state_dirs(&run.settings)?;
     let receipts = Receipts::load(&run.settings, ui);
     let facts = observe(&run, &receipts).await?;
-    let planned = plan(&facts);
+    let planned = select(plan(&facts), only);
+    if only.is_some() && planned.is_empty() {
+        ui.info("no setup step can fix what the checks found");
+        return Ok(());
+    }
     show_plan(ui, &run.settings, &planned);
     let changes = planned.iter().any(StepPlan::changes);
+    // Under the lock the plan is computed again; a partial run keeps to these steps.
+    let chosen: Vec<&'static str> = planned.iter().map(|s| s.id).collect();
+    let only = only.map(|_| chosen.as_slice());
 
     if args.dry_run {
         for step in &planned {
@@ -620,6 +766,11 @@ async fn setup(
                 id: step.id,
                 status,
                 summary,
+                would_change: step.changes(),
+                diff: match &step.action {
+                    Action::Config(config_steps::Change::Write { diff, .. }) => Some(diff.clone()),
+                    _ => None,
+                },
             });
         }
         ui.info("dry run: nothing was changed");
@@ -663,7 +814,7 @@ async fn setup(
     };
     let mut receipts = Receipts::load(s, ui);
     let facts = observe(&run, &receipts).await?;
-    for step in &plan(&facts) {
+    for step in &select(plan(&facts), only) {
         let report = apply_step(&run, step, &mut receipts).await?;
         ui.step(report.status.as_str(), report.id, &report.summary);
         steps.push(report);
@@ -740,17 +891,20 @@ mod tests {
                     id: "act",
                     status: StepStatus::Changed,
                     summary: "x".into(),
+                    ..Default::default()
                 },
                 StepReport {
                     id: "group",
                     status: StepStatus::Skipped,
                     summary: "y".into(),
+                    ..Default::default()
                 },
             ],
             vec![],
         );
         assert!(r.ok && r.changed);
         let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["schema"], 1);
         assert_eq!(json["steps"][0]["status"], "changed");
         assert_eq!(json["checks"], serde_json::json!([]));
         let r = Report::new(
@@ -758,9 +912,53 @@ mod tests {
                 id: "act",
                 status: StepStatus::Failed,
                 summary: "x".into(),
+                ..Default::default()
             }],
             vec![],
         );
         assert!(!r.ok && !r.changed);
+    }
+
+    #[test]
+    fn step_json_carries_changed_diff_and_would_change() {
+        let written = StepReport {
+            id: "env",
+            status: StepStatus::Changed,
+            summary: "wrote /c/.env".into(),
+            diff: Some("--- /dev/null\n+++ /c/.env\n+DOCKER_GID=5\n".into()),
+            would_change: false,
+        };
+        let j = serde_json::to_value(&written).unwrap();
+        assert_eq!(j["changed"], true);
+        assert!(j["diff"].as_str().unwrap().contains("+DOCKER_GID=5"));
+        assert!(j.get("would_change").is_none());
+        let dry = StepReport {
+            id: "actrc",
+            status: StepStatus::Skipped,
+            summary: "dry run: would write".into(),
+            diff: Some(String::new()),
+            would_change: true,
+        };
+        let j = serde_json::to_value(&dry).unwrap();
+        assert_eq!(j["changed"], false);
+        assert_eq!(j["would_change"], true);
+        assert!(j.get("diff").is_none(), "an empty diff is left out");
+
+        let mut r = Report::new(vec![written, dry], vec![]);
+        let e = Error::ChecksumMismatch {
+            what: "a.tar.gz".into(),
+            expected: "aa".into(),
+            actual: "bb".into(),
+        };
+        r.reason = Some(failure_reason(Some(&e), &r));
+        let reason = r.reason.clone().unwrap();
+        assert!(
+            reason.starts_with("checksum mismatch for a.tar.gz"),
+            "{reason}"
+        );
+        assert!(reason.contains("(exit 4); fix: "), "{reason}");
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["reason"], reason.as_str());
+        assert!(j.get("would_change").is_none());
     }
 }

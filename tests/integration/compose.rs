@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::support::Cmd;
 use crate::support::compose::{COMPOSE_V2_VERSION, ComposeV2Config};
+use crate::support::engine_world::{self, World};
 use crate::support::fixtures::{self, require_daemon};
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::VERSION;
 use crate::support::temp;
-use crate::support::world::{self, World};
 
 /// The test `DOCKER_CONFIG` makes `docker compose version` print the fixture's version, for
 /// the command it is given to only.
@@ -161,7 +161,7 @@ fn compose_v2_setup_detects_the_plugin_validates_and_runs_the_service() {
     w.docker_config = Some(cfg.path().to_path_buf());
     let out = w.setup().run();
     out.assert_success();
-    let docker = world::summary(world::step(&out, "docker"));
+    let docker = engine_world::summary(engine_world::step(&out, "docker"));
     assert!(
         docker.contains(&format!("docker compose {COMPOSE_V2_VERSION}")),
         "setup detects compose v2\n{out}"
@@ -199,7 +199,7 @@ fn compose_v2_is_preferred_and_v1_alone_warns_that_it_is_end_of_life() {
     // Without the plugin: v1, with the end-of-life warning and the way to v2.
     let out = w.setup().run();
     out.assert_success();
-    let docker = world::summary(world::step(&out, "docker"));
+    let docker = engine_world::summary(engine_world::step(&out, "docker"));
     assert!(
         docker.contains("docker-compose 1.") && docker.contains("(v1, end of life)"),
         "{out}"

@@ -18,7 +18,7 @@ use crate::support::users::{TempGroup, TempUser, require_root};
 use crate::support::{Cmd, Outcome, fixtures, require_daemon};
 
 /// Every check id, in report order.
-const IDS: [&str; 10] = [
+const IDS: [&str; 11] = [
     "docker.cli",
     "docker.endpoint",
     "docker.socket",
@@ -29,6 +29,7 @@ const IDS: [&str; 10] = [
     "container.socket",
     "compose.config",
     "act.run",
+    "docker.resources",
 ];
 
 /// Directories every run gets on PATH after the bin dir (act is in none of them).
@@ -108,18 +109,20 @@ impl DoctorCmd for Cmd {
     }
 }
 
-/// The JSON contract: `{"ok", "checks": [{"id", "title", "status", "summary", "detail",
+/// The JSON contract: `{"schema": 1, "ok", "checks": [{"id", "title", "status", "summary", "detail",
 /// "fix", "duration_ms"}]}`, every id once and in order, every fail with a fix, `ok`
 /// false exactly when something failed, exit code 1 exactly when something failed.
 fn assert_contract(out: &Outcome) {
     let json = out.json();
     let obj = json.as_object().expect("the document is an object");
-    let keys: Vec<&String> = obj.keys().collect();
+    let mut keys: Vec<&String> = obj.keys().collect();
+    keys.sort();
     assert_eq!(
-        keys.len(),
-        2,
-        "top-level keys must be ok and checks: {keys:?}\n{out}"
+        keys,
+        ["checks", "ok", "schema"],
+        "top-level keys must be schema, ok and checks\n{out}"
     );
+    assert_eq!(json["schema"], 1, "{out}");
     let ok = json["ok"]
         .as_bool()
         .unwrap_or_else(|| panic!("ok is not a bool\n{out}"));
@@ -324,7 +327,8 @@ fn doctor_deep_runs_a_workflow_job_on_a_local_busybox_image() {
         .args(["--deep", "--platform-image", &m.image])
         .run();
     assert_contract(&out);
-    out.assert_status("act.run", "pass");
+    out.assert_status("act.run", "pass")
+        .assert_check_mentions("act.run", "reached the daemon through the mounted socket");
     assert_no_leftover_containers(&out);
 }
 

@@ -4,11 +4,11 @@
 //! name Podman finds (`localhost/…`), run containers there, and explain a switch of
 //! endpoint back to Docker's socket as such.
 
+use crate::support::engine_world::{self, SYSTEM_PATH, World};
 use crate::support::fixtures::{require_daemon, socket_gid};
 use crate::support::mirror::VERSION;
 use crate::support::podman::Podman;
 use crate::support::temp::{self, BinDir};
-use crate::support::world::{self, SYSTEM_PATH, World};
 use crate::support::{Cmd, Outcome};
 
 fn podman_image() -> String {
@@ -84,7 +84,7 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     w.docker_host = Some(podman.host());
     let out = w.setup().run();
     out.assert_success();
-    let docker = world::summary(world::step(&out, "docker"));
+    let docker = engine_world::summary(engine_world::step(&out, "docker"));
     assert!(
         docker.starts_with("Podman"),
         "the docker step says Podman\n{out}"
@@ -94,9 +94,13 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
         "{out}"
     );
     assert!(!docker.contains("Engine 4"), "{out}");
-    assert_eq!(world::step(&out, "image")["status"], "changed", "{out}");
+    assert_eq!(
+        engine_world::step(&out, "image")["status"],
+        "changed",
+        "{out}"
+    );
     assert!(
-        world::summary(world::step(&out, "image")).contains(&podman_image()),
+        engine_world::summary(engine_world::step(&out, "image")).contains(&podman_image()),
         "{out}"
     );
     assert_says_podman(&out);
@@ -119,7 +123,11 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     // A rerun changes nothing: the image is found again in Podman.
     let again = w.setup().arg("--no-check").run();
     again.assert_success();
-    assert_eq!(world::step(&again, "image")["status"], "ok", "{again}");
+    assert_eq!(
+        engine_world::step(&again, "image")["status"],
+        "ok",
+        "{again}"
+    );
 
     // docker-compose v1 runs the service through Podman.
     let repo = temp::dir();

@@ -364,6 +364,12 @@ fn setup_config_fresh_setup_writes_everything_and_doctor_passes() {
             w.image
         );
     }
+    // Job containers get the socket's group (nektos/act #1798).
+    let group_add = format!("--container-options --group-add {}", env["DOCKER_GID"]);
+    assert!(
+        actrc.lines().any(|l| l.trim() == group_add),
+        "actrc lacks {group_add}:\n{actrc}"
+    );
 
     // The receipt records the files with their hashes, DOCKER_GID and the image.
     let r = w.receipt();

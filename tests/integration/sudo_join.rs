@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::engine_world::{self, SYSTEM_PATH};
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::Mirror;
 use crate::support::proxy::SocketProxy;
 use crate::support::pty::Pty;
 use crate::support::users::{TempGroup, TempUser, require_root};
-use crate::support::world::SYSTEM_PATH;
 use crate::support::{Cmd, actsim_for_others, fixtures, require_daemon};
 
 /// `true` when sudo is installed; else skip (or fail under CI; scripts/test.sh installs it).
@@ -130,7 +130,7 @@ fn sudo_join_with_a_nopasswd_rule_adds_the_user_through_sudo_n() {
     let _rule = SudoRule::nopasswd(&s.user.name);
     let out = s.setup_yes().run();
     out.assert_success();
-    let group = crate::support::world::step(&out, "group");
+    let group = engine_world::step(&out, "group");
     assert_eq!(group["status"], "changed", "{out}");
     assert!(
         members(&s.group.name).contains(&s.user.name),
@@ -147,7 +147,7 @@ fn sudo_join_without_a_rule_exits_5_with_the_exact_command() {
     out.assert_code(5);
     out.assert_stderr_contains(&s.join_command());
     assert_eq!(
-        crate::support::world::step(&out, "group")["status"],
+        engine_world::step(&out, "group")["status"],
         "failed",
         "{out}"
     );

@@ -43,6 +43,8 @@ pub struct Cmd {
     /// `/var/lib/actsim`.
     system_state: TempDir,
     run_as: RunAs,
+    /// Send this signal to the child once its stderr contains the text.
+    signal_on: Option<(String, nix::sys::signal::Signal)>,
 }
 
 /// The built `actsim`, linked or copied once per test process into a directory every user can
@@ -95,6 +97,7 @@ impl Cmd {
             home: temp::dir(),
             system_state: temp::dir(),
             run_as: RunAs::Me,
+            signal_on: None,
         }
     }
 
@@ -145,6 +148,13 @@ impl Cmd {
     /// Kill the child and fail the test after this long [default: 60 s].
     pub fn timeout(mut self, t: Duration) -> Cmd {
         self.timeout = t;
+        self
+    }
+
+    /// Send `signal` to the child (only the child, not its group) once its stderr
+    /// contains `text`.
+    pub fn signal_when_stderr_has(mut self, text: &str, signal: nix::sys::signal::Signal) -> Cmd {
+        self.signal_on = Some((text.to_string(), signal));
         self
     }
 
@@ -290,9 +300,16 @@ impl Cmd {
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
         let deadline = start + self.timeout;
+        let mut signal_on = self.signal_on.clone();
         let status = loop {
             if let Some(status) = child.try_wait().expect("waiting for the child") {
                 break status;
+            }
+            if let Some((text, sig)) = &signal_on
+                && String::from_utf8_lossy(&stderr.lock().unwrap()).contains(text.as_str())
+            {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), *sig);
+                signal_on = None;
             }
             if Instant::now() >= deadline {
                 let pgid = nix::unistd::Pid::from_raw(child.id() as i32);

@@ -30,40 +30,58 @@ pub fn busybox_platform_image() -> Option<String> {
             if !super::fixtures::require_daemon() {
                 return None;
             }
-            let busybox = super::fixtures::require_busybox()?;
-            let bytes = std::fs::read(&busybox).unwrap();
-            let digest = hex::encode(Sha256::digest(&bytes));
-            let tag = format!("actsim-test/busybox-platform:{}", &digest[..12]);
-            let inspect = Cmd::new("docker")
-                .args(["image", "inspect", "--format", "{{.Id}}", &tag])
-                .timeout(Duration::from_secs(30))
-                .run();
-            if inspect.code == Some(0) {
-                return Some(tag);
-            }
-            let applets = Cmd::new(&busybox)
-                .arg("--list")
-                .timeout(Duration::from_secs(10))
-                .run();
-            applets.assert_success();
-            let tar = platform_tar(&bytes, applets.stdout.lines());
-            let out = Cmd::new("docker")
-                .args([
-                    "import",
-                    "--change",
-                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "--change",
-                    "CMD [\"sh\"]",
-                    "-",
-                    &tag,
-                ])
-                .stdin_bytes(tar)
-                .timeout(Duration::from_secs(120))
-                .run();
-            out.assert_success();
-            Some(tag)
+            import_busybox_platform(None)
         })
         .clone()
+}
+
+/// The busybox platform image in the daemon at `docker_host` (`None`: the machine's), under
+/// the same tag [`busybox_platform_image`] uses, imported when it is not there.
+pub fn import_busybox_platform(docker_host: Option<&str>) -> Option<String> {
+    let busybox = super::fixtures::require_busybox()?;
+    let bytes = std::fs::read(&busybox).unwrap();
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let tag = format!("actsim-test/busybox-platform:{}", &digest[..12]);
+    let with_host = |cmd: Cmd| match docker_host {
+        Some(h) => cmd.env("DOCKER_HOST", h),
+        None => cmd,
+    };
+    let inspect = with_host(Cmd::new("docker"))
+        .args(["image", "inspect", "--format", "{{.Id}}", &tag])
+        .timeout(Duration::from_secs(30))
+        .run();
+    if inspect.code != Some(0) {
+        import(&busybox, &bytes, &tag, docker_host);
+    }
+    Some(tag)
+}
+
+/// `docker import` the platform tar as `tag`.
+fn import(busybox: &std::path::Path, bytes: &[u8], tag: &str, docker_host: Option<&str>) {
+    let applets = Cmd::new(busybox)
+        .arg("--list")
+        .timeout(Duration::from_secs(10))
+        .run();
+    applets.assert_success();
+    let tar = platform_tar(bytes, applets.stdout.lines());
+    let cmd = match docker_host {
+        Some(h) => Cmd::new("docker").env("DOCKER_HOST", h),
+        None => Cmd::new("docker"),
+    };
+    let out = cmd
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--change",
+            "CMD [\"sh\"]",
+            "-",
+            tag,
+        ])
+        .stdin_bytes(tar)
+        .timeout(Duration::from_secs(120))
+        .run();
+    out.assert_success();
 }
 
 /// The busybox platform image's root file system as a tar (for importing it into another

@@ -3,7 +3,9 @@
 //! It serves `/nektos/act/releases/download/v0.2.89/{asset}` (a real release archive built
 //! from the fixture act the way goreleaser packs it: `act`, `LICENSE`, `README.md`,
 //! tar.gz), the matching `checksums.txt` (other assets listed too), and the
-//! `/nektos/act/releases/latest` redirect. Every request is logged (path, headers, time).
+//! `/nektos/act/releases/latest` redirect. A second platform's asset ([`other_asset`],
+//! `act_Linux_arm64.tar.gz` on x86_64) is served too: a small archive with an `act` file
+//! (never run, only hashed by `actsim lock`) whose real hash `checksums.txt` lists. Every request is logged (path, headers, time).
 //! Faults apply to the archive: tampered bytes, a body cut short, 404, an error status
 //! (with `Retry-After`) for the first N requests, headers then silence.
 //!
@@ -90,6 +92,38 @@ pub fn release_archive() -> Option<&'static (Vec<u8>, String)> {
         let sha = hex::encode(Sha256::digest(&bytes));
         (bytes, sha)
     }))
+}
+
+/// The other platform's archive (see the module doc) and its SHA-256; its `act` entry is
+/// [`OTHER_BINARY`].
+pub fn other_archive() -> &'static (Vec<u8>, String) {
+    static ARCHIVE: OnceLock<(Vec<u8>, String)> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(OTHER_BINARY.len() as u64);
+        h.set_mode(0o755);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append_data(&mut h, "act", OTHER_BINARY).unwrap();
+        let bytes = tar.into_inner().unwrap().finish().unwrap();
+        let sha = hex::encode(Sha256::digest(&bytes));
+        (bytes, sha)
+    })
+}
+
+/// The `act` inside [`other_archive`].
+pub const OTHER_BINARY: &[u8] = b"\x7fELF not really: the arm64 act of the test mirror\n";
+
+/// The platform and asset the mirror serves besides the host's.
+pub fn other_asset() -> (&'static str, &'static str) {
+    if host_asset() == "act_Linux_arm64.tar.gz" {
+        ("linux/x86_64", "act_Linux_x86_64.tar.gz")
+    } else {
+        ("linux/arm64", "act_Linux_arm64.tar.gz")
+    }
 }
 
 /// The asset name for this machine, as act publishes it.
@@ -194,6 +228,8 @@ pub fn checksums_text(archive_sha: &str) -> String {
     {
         let sha = if *asset == ours {
             archive_sha.to_string()
+        } else if *asset == other_asset().1 {
+            other_archive().1.clone()
         } else {
             format!("{:064x}", i + 1)
         };
@@ -238,6 +274,9 @@ fn serve(conn: TcpStream, s: &State) -> std::io::Result<()> {
     };
     if file == "checksums.txt" {
         return respond(&mut out, 200, &[], checksums_text(sha).as_bytes());
+    }
+    if file == other_asset().1 {
+        return respond(&mut out, 200, &[], &other_archive().0);
     }
     if file != host_asset() {
         return respond(&mut out, 404, &[], b"Not Found");

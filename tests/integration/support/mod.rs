@@ -5,6 +5,8 @@
 
 pub mod cmd;
 pub mod compose;
+pub mod dockerd;
+pub mod engine_world;
 pub mod fixtures;
 pub mod images;
 pub mod mirror;

@@ -6,6 +6,8 @@
 //! - [`FaultSocket::http_500`]: answers every HTTP request with 500.
 //! - [`FaultSocket::old_daemon`]: a fake Docker daemon: `/_ping` answers `OK`, `/version`
 //!   (with or without a `/vX.Y` prefix) reports API 1.24, minimum API 1.12, engine 1.12.0.
+//! - [`FaultSocket::engine`]: a fake current engine (API 1.41) whose `/info` reports a
+//!   given `DockerRootDir` and `MemTotal`; images are never found, nothing else exists.
 //!
 //! Sockets are mode 0666 so temporary users can reach them.
 
@@ -25,6 +27,14 @@ enum Mode {
     Silent,
     Http500,
     OldDaemon,
+    Engine,
+}
+
+/// What the fake engine's `/info` reports.
+#[derive(Debug, Clone)]
+pub struct EngineInfo {
+    pub root_dir: PathBuf,
+    pub mem_total: u64,
 }
 
 pub struct FaultSocket {
@@ -52,7 +62,16 @@ impl FaultSocket {
         FaultSocket::start(Mode::OldDaemon)
     }
 
+    /// A current engine (API 1.41) whose `/info` reports `info`.
+    pub fn engine(info: EngineInfo) -> FaultSocket {
+        FaultSocket::start_with(Mode::Engine, Some(Arc::new(info)))
+    }
+
     fn start(mode: Mode) -> FaultSocket {
+        FaultSocket::start_with(mode, None)
+    }
+
+    fn start_with(mode: Mode, info: Option<Arc<EngineInfo>>) -> FaultSocket {
         let dir = temp::dir();
         let path = dir.path().join("docker.sock");
         let listener =
@@ -74,12 +93,15 @@ impl FaultSocket {
                             requests.fetch_add(1, Ordering::SeqCst);
                             held.lock().unwrap().push(conn);
                         }
-                        Mode::Http500 | Mode::OldDaemon => {
+                        Mode::Http500 | Mode::OldDaemon | Mode::Engine => {
                             if let Ok(clone) = conn.try_clone() {
                                 held.lock().unwrap().push(clone);
                             }
                             let requests = requests.clone();
-                            std::thread::spawn(move || serve(conn, mode, &requests));
+                            let info = info.clone();
+                            std::thread::spawn(move || {
+                                serve(conn, mode, info.as_deref(), &requests)
+                            });
                         }
                     }
                 }
@@ -131,7 +153,7 @@ impl Drop for FaultSocket {
 }
 
 /// Serve HTTP/1.1 requests on one connection until the client closes it.
-fn serve(conn: UnixStream, mode: Mode, requests: &AtomicUsize) {
+fn serve(conn: UnixStream, mode: Mode, info: Option<&EngineInfo>, requests: &AtomicUsize) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(120)));
     let mut writer = match conn.try_clone() {
         Ok(w) => w,
@@ -170,7 +192,7 @@ fn serve(conn: UnixStream, mode: Mode, requests: &AtomicUsize) {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("");
         let target = parts.next().unwrap_or("/");
-        let response = respond(mode, method, target);
+        let response = respond(mode, info, method, target);
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -178,7 +200,7 @@ fn serve(conn: UnixStream, mode: Mode, requests: &AtomicUsize) {
 }
 
 /// The response text for one request.
-fn respond(mode: Mode, method: &str, target: &str) -> String {
+fn respond(mode: Mode, info: Option<&EngineInfo>, method: &str, target: &str) -> String {
     let path = target.split('?').next().unwrap_or("/");
     let path = strip_version_prefix(path);
     let (status, content_type, body) = match mode {
@@ -212,15 +234,58 @@ fn respond(mode: Mode, method: &str, target: &str) -> String {
                 r#"{"message":"page not found"}"#.to_string(),
             ),
         },
+        Mode::Engine => match path {
+            "/_ping" => ("200 OK", "text/plain; charset=utf-8", "OK".to_string()),
+            "/version" => (
+                "200 OK",
+                "application/json",
+                serde_json::json!({
+                    "Platform": {"Name": "Fake Engine"},
+                    "Version": "20.10.24",
+                    "ApiVersion": "1.41",
+                    "MinAPIVersion": "1.12",
+                    "GitCommit": "fake",
+                    "GoVersion": "go1.19",
+                    "Os": "linux",
+                    "Arch": "amd64",
+                    "KernelVersion": "6.0.0",
+                    "BuildTime": "2023-01-01T00:00:00.000000000+00:00"
+                })
+                .to_string(),
+            ),
+            "/info" => {
+                let info = info.expect("an engine socket has its info");
+                (
+                    "200 OK",
+                    "application/json",
+                    serde_json::json!({
+                        "ID": "fake-engine",
+                        "Name": "fake",
+                        "ServerVersion": "20.10.24",
+                        "OperatingSystem": "Fake Linux",
+                        "DockerRootDir": info.root_dir.to_string_lossy(),
+                        "MemTotal": info.mem_total,
+                        "NCPU": 2
+                    })
+                    .to_string(),
+                )
+            }
+            _ => (
+                "404 Not Found",
+                "application/json",
+                r#"{"message":"No such image or page (fake engine)"}"#.to_string(),
+            ),
+        },
         Mode::Silent => unreachable!("the silent socket never answers"),
     };
+    let api = if mode == Mode::Engine { "1.41" } else { "1.24" };
     let body = if method == "HEAD" {
         String::new()
     } else {
         body
     };
     format!(
-        "HTTP/1.1 {status}\r\nApi-Version: 1.24\r\nServer: Docker/1.12.0 (linux)\r\n\
+        "HTTP/1.1 {status}\r\nApi-Version: {api}\r\nServer: Docker (linux)\r\n\
          Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )

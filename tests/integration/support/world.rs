@@ -1,46 +1,58 @@
-//! A user's world for end-to-end runs of `actsim setup` and `actsim doctor`: HOME (with the
-//! XDG dirs under it), a bin dir, a config dir and a loopback mirror serving the real act,
-//! all in temp dirs, plus optional `DOCKER_HOST` (another engine) and `DOCKER_CONFIG` (the
-//! compose v2 plugin) given to every command of the world. The machine's own
-//! configuration is never touched.
+//! A user's world in temp dirs for lifecycle tests (doctor --fix, --bundle, uninstall):
+//! HOME with the XDG dirs under it, a bin dir, the busybox platform image, a loopback
+//! mirror, and optionally a private daemon ([`super::dockerd::PrivateDaemon`]) so a test
+//! may remove `actsim/act:*` images without touching what other tests use.
 //!
-//! What can go wrong: a fixture is missing (skip, or fail under `CI=true`).
+//! What can go wrong: the daemon or a fixture is missing (skip, or under CI fail).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use super::dockerd::PrivateDaemon;
+use super::images::busybox_platform_image;
 use super::mirror::Mirror;
 use super::temp::{self, TempDir};
-use super::{Cmd, Outcome};
+use super::{Cmd, Outcome, require_daemon};
 
 /// Directories every run gets on PATH after the bin dir (act is in none of them).
 pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub struct World {
     pub mirror: Mirror,
-    root: TempDir,
-    /// `--platform-image` for setup.
-    pub platform_image: String,
-    /// Given to every command as `DOCKER_HOST` when set.
-    pub docker_host: Option<String>,
-    /// Given to every command as `DOCKER_CONFIG` when set.
-    pub docker_config: Option<PathBuf>,
+    pub root: TempDir,
+    pub image: String,
+    /// The private daemon this world talks to, when it has one.
+    pub daemon: Option<PrivateDaemon>,
 }
 
 impl World {
-    /// `None` (after printing why) when the act fixture is missing outside CI.
-    pub fn new(platform_image: &str) -> Option<World> {
+    /// A world on the machine's daemon.
+    pub fn new() -> Option<World> {
+        if !require_daemon() {
+            return None;
+        }
+        let image = busybox_platform_image()?;
+        World::build(image, None)
+    }
+
+    /// A world on its own private daemon (root only).
+    pub fn private() -> Option<World> {
+        let daemon = PrivateDaemon::start()?;
+        let image = daemon.import_busybox_platform()?;
+        World::build(image, Some(daemon))
+    }
+
+    fn build(image: String, daemon: Option<PrivateDaemon>) -> Option<World> {
         let mirror = Mirror::start()?;
         let root = temp::dir();
         std::fs::create_dir_all(root.path().join("home")).unwrap();
         Some(World {
             mirror,
             root,
-            platform_image: platform_image.to_string(),
-            docker_host: None,
-            docker_config: None,
+            image,
+            daemon,
         })
     }
 
@@ -52,12 +64,16 @@ impl World {
         self.root.path().join("bin")
     }
 
+    pub fn act(&self) -> PathBuf {
+        self.bin().join("act")
+    }
+
     /// `$XDG_CONFIG_HOME/actsim`, also passed as `--config-dir`.
     pub fn config(&self) -> PathBuf {
         self.home().join(".config/actsim")
     }
 
-    pub fn compose_file(&self) -> PathBuf {
+    pub fn compose(&self) -> PathBuf {
         self.config().join("docker-compose.yml")
     }
 
@@ -65,43 +81,84 @@ impl World {
         self.config().join(".env")
     }
 
+    /// act's config: `$XDG_CONFIG_HOME/act/actrc`.
+    pub fn actrc(&self) -> PathBuf {
+        self.home().join(".config/act/actrc")
+    }
+
+    /// Root's state dir of this world (`ACTSIM_SYSTEM_STATE_DIR`, the same for every run).
+    pub fn system_state(&self) -> PathBuf {
+        self.root.path().join("system-state/actsim")
+    }
+
     /// `$XDG_STATE_HOME/actsim`.
     pub fn state(&self) -> PathBuf {
         self.home().join(".local/state/actsim")
     }
 
-    /// HOME, the XDG dirs, PATH (bin dir first), DOCKER_HOST and DOCKER_CONFIG of this
-    /// world.
+    pub fn receipt(&self) -> Value {
+        let path = self.state().join("receipt.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    }
+
+    /// `DOCKER_HOST=unix://…` of the private daemon, when there is one.
+    pub fn docker_host(&self) -> Option<String> {
+        self.daemon.as_ref().map(PrivateDaemon::host)
+    }
+
+    /// HOME, the XDG dirs, PATH (bin dir first) and the daemon of this world.
     pub fn within(&self, cmd: Cmd) -> Cmd {
         let h = self.home();
-        let mut cmd = cmd
+        let cmd = cmd
             .env("HOME", &h)
             .env("XDG_CONFIG_HOME", h.join(".config"))
             .env("XDG_STATE_HOME", h.join(".local/state"))
-            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()));
-        if let Some(host) = &self.docker_host {
-            cmd = cmd.env("DOCKER_HOST", host);
+            .env("XDG_CACHE_HOME", h.join(".cache"))
+            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()))
+            .env("ACTSIM_SYSTEM_STATE_DIR", self.system_state());
+        match self.docker_host() {
+            Some(host) => cmd.env("DOCKER_HOST", host),
+            None => cmd,
         }
-        if let Some(cfg) = &self.docker_config {
-            cmd = cmd.env("DOCKER_CONFIG", cfg);
-        }
-        cmd
     }
 
-    /// `actsim setup --yes --format json` from the mirror with the platform image.
+    /// `docker ARGS` against this world's daemon.
+    pub fn docker(&self) -> Cmd {
+        self.within(Cmd::new("docker").timeout(Duration::from_secs(120)))
+    }
+
+    /// `actsim setup --yes --format json` from the mirror with the busybox platform image.
     pub fn setup(&self) -> Cmd {
         self.within(
             Cmd::actsim()
-                .args(["setup", "--yes", "--format", "json", "--timeout", "120"])
-                .arg("--act-base-url")
+                .args([
+                    "setup",
+                    "--yes",
+                    "--format",
+                    "json",
+                    "--timeout",
+                    "120",
+                    "--act-base-url",
+                ])
                 .arg(self.mirror.base_url())
-                .args(["--platform-image", &self.platform_image])
+                .args(["--platform-image", &self.image])
                 .arg("--bin-dir")
                 .arg(self.bin())
                 .arg("--config-dir")
                 .arg(self.config())
                 .timeout(Duration::from_secs(300)),
         )
+    }
+
+    /// A fresh setup without the final check, which must succeed.
+    pub fn fresh_setup(&self) -> Outcome {
+        let out = self.setup().arg("--no-check").run();
+        out.assert_success();
+        assert_eq!(out.json()["ok"], true, "{out}");
+        out
     }
 
     /// `actsim doctor --format json` on this world.
@@ -114,29 +171,37 @@ impl World {
                 .arg(self.bin())
                 .arg("--config-dir")
                 .arg(self.config())
-                .timeout(Duration::from_secs(timeout_secs + 60)),
+                .timeout(Duration::from_secs(timeout_secs + 120)),
         )
     }
 
-    /// `program args` from `dir` (with `PWD` set, as a shell would) in this world.
-    pub fn run_in(&self, dir: &Path, program: &str, args: &[&str]) -> Cmd {
-        self.within(Cmd::new(program).args(args))
-            .current_dir(dir)
-            .env("PWD", dir)
-            .timeout(Duration::from_secs(180))
+    /// `actsim uninstall --format json` on this world (add `--yes` and friends); it finds
+    /// everything through the receipt.
+    pub fn uninstall(&self) -> Cmd {
+        self.within(
+            Cmd::actsim()
+                .args(["uninstall", "--format", "json"])
+                .timeout(Duration::from_secs(180)),
+        )
     }
-}
 
-/// The step with this id in setup's JSON report.
-#[track_caller]
-pub fn step<'a>(out: &'a Outcome, id: &str) -> &'a Value {
-    out.json()["steps"]
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["id"] == id))
-        .unwrap_or_else(|| panic!("no step {id:?}\n{out}"))
-}
-
-/// `summary` of a setup step or doctor check as text.
-pub fn summary(v: &Value) -> String {
-    v["summary"].as_str().unwrap_or("").to_string()
+    /// Every path under HOME and the bin dir, relative to the world's root, sorted.
+    pub fn tree(&self) -> Vec<String> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                if p.is_dir() && !p.is_symlink() {
+                    walk(&p, root, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.root.path(), self.root.path(), &mut out);
+        out.sort();
+        out
+    }
 }

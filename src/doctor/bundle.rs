@@ -1,0 +1,580 @@
+//! `actsim doctor --bundle FILE`: a `.tar.gz` for a bug report.
+//!
+//! It holds the doctor JSON, versions (actsim, act, Docker engine and CLI, compose, OS,
+//! kernel), the resolved endpoint and the known sockets, the receipt, the actrc files, the
+//! compose file and `.env`, `act --bug-report`, the last `actsim run` log when there is one,
+//! and the allow-listed environment. Every text is redacted on the way in: the value of any
+//! key that looks secret (`*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*KEY*`, any case) becomes
+//! `***`, as do GitHub token shapes (`ghp_…`, `github_pat_…`) anywhere and the user:password
+//! part of URLs. Environment values appear only for [`ENV_ALLOW`]; a few others are listed
+//! as set or not, without their value.
+//!
+//! What can go wrong: a file that is a link, FIFO, device or larger than 1 MiB is not read
+//! (the manifest says why); `act --bug-report` that hangs is killed after 20 s; an act that
+//! root should not execute (not root-owned, or writable by others) is not run; a FILE that
+//! cannot be written is an error (exit 1). The bundle is mode 0600 and written atomically.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::support::run_program;
+use super::{Finding, Options, Report};
+use crate::docker::endpoint;
+use crate::error::{Error, Result};
+use crate::process::Process;
+
+/// Largest file read into the bundle.
+pub const MAX_FILE: u64 = 1 << 20;
+/// Where `actsim run` keeps its logs, under the state dir (`run-<time>-<pid>.log`).
+pub const RUN_LOG_DIR: &str = "logs";
+/// Environment variables whose values go into the bundle.
+pub const ENV_ALLOW: [&str; 24] = [
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "CI",
+    "NO_COLOR",
+    "SUDO_USER",
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_RUNTIME_DIR",
+    "SSL_CERT_FILE",
+    "ACTSIM_BIN_DIR",
+    "ACTSIM_CONFIG_DIR",
+    "ACTSIM_PLATFORM_IMAGE",
+];
+/// Environment variables reported only as set or not set.
+pub const ENV_PRESENCE: [&str; 8] = [
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "ACTSIM_ACT_BASE_URL",
+    "ACTSIM_CA_CERT",
+];
+
+/// Words that make a key secret-looking.
+const SECRET_WORDS: [&str; 4] = ["TOKEN", "SECRET", "PASSWORD", "KEY"];
+/// Prefixes of GitHub tokens, redacted wherever they appear.
+const TOKEN_PREFIXES: [&str; 6] = ["github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"];
+
+pub fn is_secret_key(key: &str) -> bool {
+    let upper = key.to_ascii_uppercase();
+    SECRET_WORDS.iter().any(|w| upper.contains(w))
+}
+
+fn key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// One line with the value of a secret-looking key replaced: `KEY=…`, `KEY: …`,
+/// `-s KEY=…`, `"KEY": …`. Everything after the separator goes (over-redacting is safe).
+fn redact_line(line: &str) -> String {
+    for (i, c) in line.char_indices() {
+        if c != '=' && c != ':' {
+            continue;
+        }
+        // `:` separates only when followed by a space or the end (not `image:tag`, `a://`).
+        if c == ':' && !matches!(line[i + 1..].chars().next(), None | Some(' ' | '\t')) {
+            continue;
+        }
+        let before = line[..i].trim_end().trim_end_matches(['"', '\'']);
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|(_, ch)| !key_char(*ch))
+            .map_or(0, |(j, ch)| j + ch.len_utf8());
+        let key = &before[start..];
+        if !key.is_empty() && is_secret_key(key) {
+            let value = line[i + 1..].trim();
+            if value.is_empty() {
+                return line.to_string();
+            }
+            let sep = if c == ':' { ": " } else { "=" };
+            return format!("{}{sep}***", &line[..i]);
+        }
+    }
+    line.to_string()
+}
+
+/// Token shapes and URL passwords, anywhere in `text`.
+pub fn redact_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        for prefix in TOKEN_PREFIXES {
+            if rest.starts_with(prefix) {
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                out.push_str("***");
+                rest = &rest[len..];
+                continue 'outer;
+            }
+        }
+        if let Some(after) = rest.strip_prefix("://") {
+            let end = after
+                .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+                .unwrap_or(after.len());
+            if let Some(at) = after[..end].rfind('@') {
+                out.push_str("://***@");
+                rest = &after[at + 1..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Redact a configuration text (actrc, compose file, `.env`, logs): secret-looking keys'
+/// values and token shapes. Line ends are kept.
+pub fn redact(text: &str) -> String {
+    let lines: Vec<String> = text.split('\n').map(redact_line).collect();
+    redact_tokens(&lines.join("\n"))
+}
+
+/// The allow-listed environment, one `NAME=value` (or `NAME is set`) per line.
+pub fn environment(process: &Process) -> String {
+    let mut out = String::new();
+    for name in ENV_ALLOW {
+        if let Some(v) = process.var(name) {
+            out.push_str(&format!("{name}={}\n", redact_tokens(v)));
+        }
+    }
+    for name in ENV_PRESENCE {
+        let state = if process.var(name).is_some() {
+            "set (value withheld)"
+        } else {
+            "not set"
+        };
+        out.push_str(&format!("{name} {state}\n"));
+    }
+    out.push_str("(no other environment values are included)\n");
+    out
+}
+
+/// Read a file for the bundle: a regular file only, never through a link, never a FIFO
+/// or device, at most [`MAX_FILE`] bytes. `Ok(None)` when it does not exist.
+///
+/// This is the bundle's one read in the user's directories; with privilege separation it
+/// belongs to the user-side worker.
+pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(format!("{} is a symbolic link: not read", path.display()));
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{} is not a regular file: not read",
+            path.display()
+        ));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{} is larger than {} bytes: not read",
+            path.display(),
+            MAX_FILE
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(bytes))
+}
+
+fn libc_flags() -> i32 {
+    nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC
+}
+
+/// Whether root may execute `path`: it and every directory above it are root's and not
+/// writable by group or others (a sticky directory like `/tmp` may be). Anyone else may
+/// run what they can run.
+pub fn safe_to_execute(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    let mut p = Some(path);
+    while let Some(cur) = p {
+        match std::fs::symlink_metadata(cur) {
+            Ok(m)
+                if m.uid() == 0
+                    && !m.file_type().is_symlink()
+                    && (m.mode() & 0o022 == 0 || (m.is_dir() && m.mode() & 0o1000 != 0)) => {}
+            _ => return false,
+        }
+        p = cur.parent().filter(|q| !q.as_os_str().is_empty());
+    }
+    true
+}
+
+/// The files of the bundle, as (name in the archive, bytes), and the manifest's notes.
+struct Contents {
+    files: Vec<(String, Vec<u8>)>,
+    notes: Vec<String>,
+}
+
+impl Contents {
+    fn add(&mut self, name: &str, text: String) {
+        self.notes.push(format!("{name}: included"));
+        self.files.push((name.to_string(), text.into_bytes()));
+    }
+
+    /// A user's file, redacted; absent or refused files are noted.
+    fn add_file(&mut self, name: &str, path: &Path, json: bool) {
+        match read_bounded(path) {
+            Ok(Some(bytes)) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let text = if json {
+                    redact_tokens(&text)
+                } else {
+                    redact(&text)
+                };
+                self.notes
+                    .push(format!("{name}: {} (redacted)", path.display()));
+                self.files.push((name.to_string(), text.into_bytes()));
+            }
+            Ok(None) => self
+                .notes
+                .push(format!("{name}: not present ({})", path.display())),
+            Err(why) => self.notes.push(format!("{name}: {why}")),
+        }
+    }
+}
+
+/// `pass: <summary>` of check `id`.
+fn finding_summary(findings: &[Finding], id: &str) -> String {
+    findings
+        .iter()
+        .find(|f| f.id == id)
+        .map(|f| {
+            let status = serde_json::to_value(f.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{status}: {}", f.summary)
+        })
+        .unwrap_or_else(|| "not checked".into())
+}
+
+async fn program_line(process: &Process, name: &str, args: &[&str], deadline: Instant) -> String {
+    let Some(path) = process.which(name) else {
+        return format!("{name}: not found on PATH");
+    };
+    match run_program(&path, args, &[], None, deadline).await {
+        Ok(ran) => format!("{} {}: {}", path.display(), args.join(" "), ran.output()),
+        Err(e) => e,
+    }
+}
+
+fn first_line_of(path: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+async fn versions(process: &Process, findings: &[Finding], deadline: Instant) -> String {
+    let mut out = vec![
+        format!("actsim {}", crate::VERSION),
+        format!("act: {}", finding_summary(findings, "act.binary")),
+        format!(
+            "docker engine: {}",
+            finding_summary(findings, "docker.daemon")
+        ),
+        format!("docker CLI: {}", finding_summary(findings, "docker.cli")),
+        program_line(process, "docker", &["compose", "version"], deadline).await,
+        program_line(process, "docker-compose", &["version", "--short"], deadline).await,
+        format!(
+            "OS: {}",
+            first_line_of("/etc/os-release", "PRETTY_NAME=").unwrap_or_else(|| "unknown".into())
+        ),
+        format!(
+            "kernel: {} ({})",
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+            std::env::consts::ARCH
+        ),
+    ];
+    out.push(String::new());
+    out.join("\n")
+}
+
+fn endpoints(process: &Process, home: &Path) -> String {
+    let mut out = match endpoint::resolve(process, home) {
+        Ok(e) => format!("resolved endpoint: {} ({})\n", e.host, e.why()),
+        Err(e) => format!("resolved endpoint: none: {e}\n"),
+    };
+    let act = endpoint::act_endpoint(process, home);
+    out.push_str(&format!(
+        "act's endpoint: {} ({})\nknown sockets:\n",
+        act.host.as_deref().unwrap_or("none"),
+        act.why
+    ));
+    for k in endpoint::known_sockets(process, home) {
+        out.push_str(&format!(
+            "  {}: {} ({:?})\n",
+            k.label,
+            k.path.display(),
+            k.state
+        ));
+    }
+    out
+}
+
+/// `act --bug-report` with a scratch HOME (so act creates nothing in the user's home).
+async fn act_bug_report(act: Option<PathBuf>, deadline: Instant) -> String {
+    let Some(act) = act else {
+        return "no act binary found (see act.binary)\n".into();
+    };
+    if !safe_to_execute(&act) {
+        return format!(
+            "not run: {} is not root's alone (owned by or writable for another user), and root never executes such a file\n",
+            act.display()
+        );
+    }
+    let scratch = std::env::temp_dir().join(format!(
+        "actsim-bundle-home-{}-{}",
+        std::process::id(),
+        crate::receipt::now_rfc3339().replace(':', "")
+    ));
+    if let Err(e) = std::fs::create_dir(&scratch) {
+        return format!("not run: cannot create {}: {e}\n", scratch.display());
+    }
+    let home = scratch.to_string_lossy().to_string();
+    let envs = [
+        ("HOME", home.as_str()),
+        ("XDG_CONFIG_HOME", home.as_str()),
+        ("XDG_CACHE_HOME", home.as_str()),
+    ];
+    let until = deadline.min(Instant::now() + Duration::from_secs(20));
+    let out = match run_program(&act, &["--bug-report"], &envs, Some(&scratch), until).await {
+        Ok(ran) => redact(&format!("{}\n{}", ran.stdout, ran.stderr)),
+        Err(e) => format!("{e}\n"),
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    out
+}
+
+/// The newest `run-*.log` of `actsim run`, if any.
+pub fn last_run_log(state_dir: &Path) -> Option<PathBuf> {
+    let dir = state_dir.join(RUN_LOG_DIR);
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("run-") && n.ends_with(".log"))
+        })
+        .collect();
+    logs.sort();
+    logs.pop()
+}
+
+/// The act binary doctor looked at: `--bin-dir/act`, else the first on PATH.
+fn act_path(process: &Process, opts: &Options) -> Option<PathBuf> {
+    let in_bin = opts.bin_dir.join("act");
+    if in_bin.is_file() {
+        return Some(in_bin);
+    }
+    process.which("act")
+}
+
+/// Build the archive (in memory: every part is bounded) and write it to `file`.
+pub async fn write(
+    process: &Process,
+    opts: &Options,
+    findings: &[Finding],
+    file: &Path,
+) -> Result<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let home = process
+        .var_nonempty("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opts.user.home.clone());
+    let mut c = Contents {
+        files: Vec::new(),
+        notes: Vec::new(),
+    };
+    let report = Report::new(findings.to_vec());
+    let doctor_json = serde_json::to_string_pretty(&report)
+        .map_err(|e| Error::failed(format!("serializing the doctor report: {e}"), None))?;
+    c.add("doctor.json", redact_tokens(&doctor_json) + "\n");
+    c.add("versions.txt", versions(process, findings, deadline).await);
+    c.add("endpoint.txt", endpoints(process, &home));
+    c.add("environment.txt", environment(process));
+    let state_dir = opts.user.state_dir(process);
+    c.add_file(
+        "receipt.json",
+        &crate::receipt::Receipt::path(&state_dir),
+        true,
+    );
+    c.add_file("actrc", &opts.user.actrc_path(process), false);
+    c.add_file("home.actrc", &opts.user.home.join(".actrc"), false);
+    c.add_file(
+        "docker-compose.yml",
+        &opts.config_dir.join("docker-compose.yml"),
+        false,
+    );
+    c.add_file("env", &opts.config_dir.join(".env"), false);
+    c.add(
+        "act-bug-report.txt",
+        act_bug_report(act_path(process, opts), deadline).await,
+    );
+    match last_run_log(&state_dir) {
+        Some(log) => c.add_file("last-run.log", &log, false),
+        None => c.notes.push(format!(
+            "last-run.log: no actsim run log in {}",
+            state_dir.join(RUN_LOG_DIR).display()
+        )),
+    }
+    let mut manifest = format!(
+        "actsim support bundle, {}\nsecret-looking values (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*), GitHub tokens and URL passwords are replaced by ***\n\n",
+        crate::receipt::now_rfc3339()
+    );
+    for n in &c.notes {
+        manifest.push_str(n);
+        manifest.push('\n');
+    }
+    c.files
+        .insert(0, ("MANIFEST.txt".into(), manifest.into_bytes()));
+    let bytes = archive(&c.files)?;
+    crate::files::write_atomic(file, &bytes, 0o600, crate::files::Walk::Lenient)?;
+    Ok(c.files.into_iter().map(|(n, _)| n).collect())
+}
+
+/// A gzip-compressed tar of `files` under one top directory `actsim-bundle/`.
+fn archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let fail = |e: std::io::Error| Error::failed(format!("building the bundle: {e}"), None);
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(
+            &mut header,
+            format!("actsim-bundle/{name}"),
+            bytes.as_slice(),
+        )
+        .map_err(fail)?;
+    }
+    let gz = tar.into_inner().map_err(fail)?;
+    gz.finish().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_keys_lose_their_values() {
+        let env = "DOCKER_GID=105\nGITHUB_TOKEN=abc123\nexport MY_SECRET=\"x y\"\napi_key=1\nDB_PASSWORD = p\nPLATFORM_IMAGE=img:1\n";
+        assert_eq!(
+            redact(env),
+            "DOCKER_GID=105\nGITHUB_TOKEN=***\nexport MY_SECRET=***\napi_key=***\nDB_PASSWORD =***\nPLATFORM_IMAGE=img:1\n"
+        );
+        let actrc = "-P ubuntu-latest=catthehacker/ubuntu:act-latest\n-s GITHUB_TOKEN=abc\n--secret NPM_TOKEN=zzz\n--env FOO=bar\n";
+        assert_eq!(
+            redact(actrc),
+            "-P ubuntu-latest=catthehacker/ubuntu:act-latest\n-s GITHUB_TOKEN=***\n--secret NPM_TOKEN=***\n--env FOO=bar\n"
+        );
+        let yaml = "services:\n  x:\n    image: actsim/act:0.2.89\n    environment:\n      GITHUB_TOKEN: abc\n      - AWS_SECRET_ACCESS_KEY=q\n      \"API_KEY\": \"v\"\n    user: \"1000:105\"\n";
+        assert_eq!(
+            redact(yaml),
+            "services:\n  x:\n    image: actsim/act:0.2.89\n    environment:\n      GITHUB_TOKEN: ***\n      - AWS_SECRET_ACCESS_KEY=***\n      \"API_KEY\": ***\n    user: \"1000:105\"\n"
+        );
+    }
+
+    #[test]
+    fn token_shapes_and_url_passwords_go_anywhere() {
+        let t =
+            "use ghp_AbC123xyz and github_pat_11AA_bb now; https://u:pw@mirror.example/x http://h/";
+        assert_eq!(
+            redact_tokens(t),
+            "use *** and *** now; https://***@mirror.example/x http://h/"
+        );
+    }
+
+    #[test]
+    fn the_environment_holds_only_allowed_values() {
+        let p = Process::with_vars([
+            ("HOME", "/home/a"),
+            ("GITHUB_TOKEN", "ghp_secret"),
+            ("AWS_SECRET_ACCESS_KEY", "zzz"),
+            ("HTTPS_PROXY", "http://u:p@proxy:3128"),
+            ("DOCKER_HOST", "tcp://u:pw@h:2375"),
+        ]);
+        let env = environment(&p);
+        assert!(env.contains("HOME=/home/a\n"), "{env}");
+        assert!(env.contains("GITHUB_TOKEN set (value withheld)"), "{env}");
+        assert!(env.contains("DOCKER_HOST=tcp://***@h:2375"), "{env}");
+        for secret in ["ghp_secret", "zzz", "AWS_SECRET", "u:p@"] {
+            assert!(!env.contains(secret), "{secret} leaked: {env}");
+        }
+    }
+
+    #[test]
+    fn bounded_reads_refuse_links_and_fifos() {
+        let d = std::env::temp_dir().join(format!("actsim-bundle-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("f"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("f"), d.join("l")).unwrap();
+        nix::unistd::mkfifo(&d.join("p"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(read_bounded(&d.join("f")).unwrap(), Some(b"x".to_vec()));
+        assert_eq!(read_bounded(&d.join("none")).unwrap(), None);
+        assert!(
+            read_bounded(&d.join("l"))
+                .unwrap_err()
+                .contains("symbolic link")
+        );
+        assert!(
+            read_bounded(&d.join("p"))
+                .unwrap_err()
+                .contains("not a regular file")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,387 @@
+//! `docker.resources`: room for act's images and jobs.
+//!
+//! Free space where the daemon keeps images (`DockerRootDir` from the engine's `/info`;
+//! warn below 10 GiB, fail below 2 GiB), free space of act's cache on the host, the memory
+//! the daemon reports (warn below 2 GiB), and the platform image: its size when present,
+//! or a warning when it is absent, is one of the large images (~17 GB) and does not fit.
+//! The data root is measured (`statvfs`) only when the daemon runs on this machine: a
+//! `unix://` socket that is not a VM's (Docker Desktop, colima, Rancher, OrbStack).
+//! What can go wrong: `/info` fails or hangs (the check fails within the deadline), the
+//! data root is not visible from here (reported, not measured).
+
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use tokio::time::Instant;
+
+use super::Outcome;
+use super::container_checks::Ctx;
+use super::support::left;
+use crate::docker::endpoint;
+
+const GIB: u64 = 1 << 30;
+/// Free space in the data root below this warns.
+pub const WARN_FREE: u64 = 10 * GIB;
+/// Free space in the data root below this fails.
+pub const FAIL_FREE: u64 = 2 * GIB;
+/// Free space for act's cache below this warns.
+pub const CACHE_WARN_FREE: u64 = 2 * GIB;
+/// Daemon memory below this warns.
+pub const LOW_MEMORY: u64 = 2 * GIB;
+/// What a large platform image takes on disk, roughly (the issue's ~17 GB, and room).
+pub const LARGE_IMAGE: u64 = 20 * GIB;
+
+/// Socket flavours whose daemon runs in a VM: its data root is not this machine's.
+const VM_FLAVOURS: [&str; 5] = [
+    "Docker Desktop",
+    "colima",
+    "colima (legacy)",
+    "Rancher Desktop",
+    "OrbStack",
+];
+
+/// Free and total bytes of a file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    pub free: u64,
+    pub total: u64,
+}
+
+/// The platform image, as far as the daemon knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Platform {
+    /// No platform image is configured (act.docker reports that).
+    Unknown,
+    Present {
+        image: String,
+        size: u64,
+    },
+    Absent {
+        image: String,
+    },
+}
+
+/// What the check judges; gathered by [`observe`], judged purely by [`judge`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub root_dir: String,
+    /// The data root's space, or why it was not measured.
+    pub root_space: Result<Space, String>,
+    pub mem_total: Option<u64>,
+    pub cache: Option<(PathBuf, Space)>,
+    pub platform: Platform,
+}
+
+/// `1.5 GiB`, `512 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    if n >= GIB {
+        format!("{:.1} GiB", n as f64 / GIB as f64)
+    } else {
+        format!("{} MiB", n >> 20)
+    }
+}
+
+/// Whether `image` is one of the large act platform images (~17 GB).
+pub fn is_large_image(image: &str) -> bool {
+    let (repo, tag) = image.rsplit_once(':').unwrap_or((image, "latest"));
+    (repo.ends_with("catthehacker/ubuntu") && tag.starts_with("full-"))
+        || repo.ends_with("nektos/act-environments-ubuntu")
+}
+
+/// `statvfs` of `path`, or of its nearest existing ancestor.
+// The block counts are u64 here, narrower on some 32-bit targets: keep the casts.
+#[allow(clippy::unnecessary_cast)]
+pub fn space_of(path: &Path) -> Option<(PathBuf, Space)> {
+    let mut p = path;
+    loop {
+        if let Ok(st) = nix::sys::statvfs::statvfs(p) {
+            let frag = st.fragment_size() as u64;
+            return Some((
+                p.to_path_buf(),
+                Space {
+                    free: st.blocks_available() as u64 * frag,
+                    total: st.blocks() as u64 * frag,
+                },
+            ));
+        }
+        p = p.parent()?;
+    }
+}
+
+/// The verdict. Pure.
+pub fn judge(f: &Facts) -> Outcome {
+    let mut parts = Vec::new();
+    let mut detail = vec![format!("DockerRootDir {}", f.root_dir)];
+    let mut fail = Vec::new();
+    let mut warn = Vec::new();
+    let mut fixes = Vec::new();
+    match &f.root_space {
+        Ok(space) => {
+            parts.push(format!(
+                "{} free of {} in {}",
+                human_bytes(space.free),
+                human_bytes(space.total),
+                f.root_dir
+            ));
+            if space.free < WARN_FREE {
+                let line = format!(
+                    "only {} free where the daemon keeps images ({}); act's platform images need several GiB (the large ones ~17 GB)",
+                    human_bytes(space.free),
+                    f.root_dir
+                );
+                if space.free < FAIL_FREE {
+                    fail.push(line);
+                } else {
+                    warn.push(line);
+                }
+                fixes.push(
+                    "free space: docker system prune (stopped containers, unused networks, dangling images, build cache)".to_string(),
+                );
+                fixes.push("remove unused images too: docker image prune -a".to_string());
+                fixes.push(format!(
+                    "or give the daemon a larger data root: \"data-root\" in /etc/docker/daemon.json (now {})",
+                    f.root_dir
+                ));
+            }
+        }
+        Err(why) => {
+            parts.push(format!("data root {} not measured", f.root_dir));
+            detail.push(why.clone());
+        }
+    }
+    if let Some((dir, space)) = &f.cache {
+        detail.push(format!(
+            "act cache {}: {} free of {}",
+            dir.display(),
+            human_bytes(space.free),
+            human_bytes(space.total)
+        ));
+        if space.free < CACHE_WARN_FREE {
+            warn.push(format!(
+                "only {} free for act's cache ({})",
+                human_bytes(space.free),
+                dir.display()
+            ));
+            fixes.push(format!(
+                "free space on the file system of {}",
+                dir.display()
+            ));
+        }
+    }
+    if let Some(mem) = f.mem_total {
+        parts.push(format!("daemon memory {}", human_bytes(mem)));
+        if mem < LOW_MEMORY {
+            warn.push(format!(
+                "the daemon reports only {} of memory; act jobs in the ubuntu images need about 2 GiB",
+                human_bytes(mem)
+            ));
+            fixes.push(
+                "give the daemon (or its VM: Docker Desktop, colima) at least 2 GiB of memory"
+                    .to_string(),
+            );
+        }
+    }
+    match &f.platform {
+        Platform::Unknown => {}
+        Platform::Present { image, size } => {
+            parts.push(format!("platform image {image} is {}", human_bytes(*size)));
+        }
+        Platform::Absent { image } => {
+            let large = is_large_image(image);
+            parts.push(format!(
+                "platform image {image} not present{}",
+                if large {
+                    " (one of the large images, ~17 GB)"
+                } else {
+                    ""
+                }
+            ));
+            detail.push(format!("the first job pulls {image}"));
+            if large
+                && let Ok(space) = &f.root_space
+                && space.free < LARGE_IMAGE
+            {
+                warn.push(format!(
+                    "the mapped platform image {image} is one of the large ones (~17 GB) and {} is free",
+                    human_bytes(space.free)
+                ));
+                fixes.push(
+                    "map a smaller image: actsim setup --platform-image catthehacker/ubuntu:act-latest"
+                        .to_string(),
+                );
+            }
+        }
+    }
+    let summary = parts.join("; ");
+    let out = if !fail.is_empty() {
+        let mut all = fail;
+        all.extend(warn);
+        Outcome::fail(format!("{}; {summary}", all.join("; ")), fixes)
+    } else if !warn.is_empty() {
+        Outcome::warn(format!("{}; {summary}", warn.join("; ")), fixes)
+    } else {
+        Outcome::pass(summary)
+    };
+    out.details(detail)
+}
+
+/// `docker.resources`
+pub async fn resources(ctx: &Ctx<'_>, home: &Path) -> Outcome {
+    let Some(docker) = ctx.docker else {
+        return Outcome::skip("no daemon (see docker.daemon)");
+    };
+    match observe(ctx, docker, home).await {
+        Ok(facts) => judge(&facts),
+        Err(why) => Outcome::fail(
+            why,
+            vec!["see docker.daemon; then look at the daemon's log: journalctl -u docker --since -10min".into()],
+        ),
+    }
+}
+
+async fn observe(ctx: &Ctx<'_>, docker: &Docker, home: &Path) -> Result<Facts, String> {
+    let deadline: Instant = ctx.deadline;
+    let info = match tokio::time::timeout(left(deadline), docker.info()).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(e)) => {
+            return Err(format!(
+                "the daemon's /info failed: {}",
+                crate::docker::client::describe(&e)
+            ));
+        }
+        Err(_) => return Err("the daemon did not answer /info before the deadline".into()),
+    };
+    let root_dir = info
+        .docker_root_dir
+        .clone()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "(not reported)".into());
+    let socket = ctx.endpoint.and_then(|e| e.socket_path());
+    let root_space = match &socket {
+        None => Err(format!(
+            "the daemon is remote ({}): its data root is not on this machine",
+            ctx.endpoint.map(|e| e.host.as_str()).unwrap_or("?")
+        )),
+        Some(path) => {
+            let flavour = endpoint::flavour(path, ctx.process, home);
+            if VM_FLAVOURS.contains(&flavour) {
+                Err(format!(
+                    "{flavour} runs the daemon in a VM: its data root is inside the VM"
+                ))
+            } else if !root_dir.starts_with('/') || !Path::new(&root_dir).is_dir() {
+                Err(format!("{root_dir} is not a directory on this machine"))
+            } else {
+                space_of(Path::new(&root_dir))
+                    .map(|(_, s)| s)
+                    .ok_or_else(|| format!("cannot measure the free space of {root_dir}"))
+            }
+        }
+    };
+    let cache = space_of(&ctx.opts.user.act_cache_dir(ctx.process));
+    let platform =
+        match ctx.opts.platform_image.clone().or_else(|| {
+            super::act_checks::configured_platform(ctx.process, ctx.opts).map(|(i, _)| i)
+        }) {
+            None => Platform::Unknown,
+            Some(image) => {
+                match tokio::time::timeout(left(deadline), docker.inspect_image(&image)).await {
+                    Ok(Ok(i)) => Platform::Present {
+                        image,
+                        size: i.size.unwrap_or(0).max(0) as u64,
+                    },
+                    Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    })) => Platform::Absent { image },
+                    _ => Platform::Unknown,
+                }
+            }
+        };
+    Ok(Facts {
+        root_dir,
+        root_space,
+        mem_total: info.mem_total.filter(|m| *m > 0).map(|m| m as u64),
+        cache,
+        platform,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::Status;
+
+    fn facts(free: u64) -> Facts {
+        Facts {
+            root_dir: "/var/lib/docker".into(),
+            root_space: Ok(Space {
+                free,
+                total: 100 * GIB,
+            }),
+            mem_total: Some(8 * GIB),
+            cache: Some((
+                PathBuf::from("/home/a/.cache"),
+                Space {
+                    free: 50 * GIB,
+                    total: 100 * GIB,
+                },
+            )),
+            platform: Platform::Present {
+                image: "catthehacker/ubuntu:act-latest".into(),
+                size: 600 << 20,
+            },
+        }
+    }
+
+    #[test]
+    fn thresholds_warn_below_10_gib_fail_below_2_gib() {
+        assert_eq!(judge(&facts(50 * GIB)).status, Status::Pass);
+        assert_eq!(judge(&facts(10 * GIB)).status, Status::Pass);
+        assert_eq!(judge(&facts(10 * GIB - 1)).status, Status::Warn);
+        assert_eq!(judge(&facts(2 * GIB)).status, Status::Warn);
+        let fail = judge(&facts(2 * GIB - 1));
+        assert_eq!(fail.status, Status::Fail);
+        assert!(fail.summary.contains("/var/lib/docker"), "{}", fail.summary);
+        assert!(fail.fix.iter().any(|f| f.contains("docker system prune")));
+        let pass = judge(&facts(50 * GIB));
+        assert!(
+            pass.summary
+                .contains("platform image catthehacker/ubuntu:act-latest is 600 MiB"),
+            "{}",
+            pass.summary
+        );
+        assert!(
+            pass.summary.contains("daemon memory 8.0 GiB"),
+            "{}",
+            pass.summary
+        );
+    }
+
+    #[test]
+    fn memory_cache_and_the_large_image() {
+        let mut f = facts(50 * GIB);
+        f.mem_total = Some(GIB);
+        assert_eq!(judge(&f).status, Status::Warn);
+        let mut f = facts(15 * GIB);
+        f.platform = Platform::Absent {
+            image: "catthehacker/ubuntu:full-latest".into(),
+        };
+        let out = judge(&f);
+        assert_eq!(out.status, Status::Warn, "{}", out.summary);
+        assert!(out.summary.contains("large"), "{}", out.summary);
+        let mut f = facts(50 * GIB);
+        f.platform = Platform::Absent {
+            image: "catthehacker/ubuntu:full-latest".into(),
+        };
+        assert_eq!(judge(&f).status, Status::Pass);
+        let mut f = facts(50 * GIB);
+        f.cache.as_mut().unwrap().1.free = GIB;
+        assert_eq!(judge(&f).status, Status::Warn);
+        // Not measured (a VM's data root): no verdict on the space.
+        let mut f = facts(0);
+        f.root_space = Err("Docker Desktop runs the daemon in a VM".into());
+        assert_eq!(judge(&f).status, Status::Pass);
+        assert!(is_large_image("ghcr.io/catthehacker/ubuntu:full-22.04"));
+        assert!(!is_large_image("catthehacker/ubuntu:act-latest"));
+    }
+}

@@ -1,0 +1,211 @@
+//! The preflight: doctor's fast checks ([`crate::doctor::PREFLIGHT_IDS`]; no container is
+//! started), with the result of a passing run cached in the state dir.
+//!
+//! The cache key covers everything the checks depend on: the endpoint, the socket's
+//! device, inode, owner, group and mode, the user's uid and groups, act's path and SHA-256
+//! (the hash is recomputed only when act's device, inode, size, mtime or ctime change),
+//! every actrc's SHA-256, `DOCKER_HOST` and actsim's version. A hit costs a few `stat`s and
+//! one small read. What can go wrong: an unreadable or stale cache (a miss), a cache that
+//! cannot be written (the run goes on; the next one checks again).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::userio;
+use crate::doctor::{self, Finding, Options, Status};
+use crate::process::Process;
+
+/// The cache file in the state dir.
+pub const CACHE_FILE: &str = "preflight.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+struct ActStat {
+    path: String,
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedFinding {
+    id: String,
+    status: Status,
+    summary: String,
+    detail: String,
+    fix: Vec<String>,
+    duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cache {
+    schema: u32,
+    key: String,
+    act: ActStat,
+    findings: Vec<CachedFinding>,
+}
+
+fn stat_of(path: &Path) -> Option<ActStat> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(ActStat {
+        path: path.to_string_lossy().into_owned(),
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        sha256: String::new(),
+    })
+}
+
+/// Everything the preflight's verdict depends on, as one string (hashed into the key).
+fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
+    let home = process
+        .var_nonempty("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| opts.user.home.clone());
+    let endpoint = crate::docker::endpoint::resolve(process, &home);
+    let mut parts = vec![
+        format!("actsim {}", env!("CARGO_PKG_VERSION")),
+        format!("docker_host {:?}", process.var("DOCKER_HOST")),
+        format!("bin_dir {}", opts.bin_dir.display()),
+    ];
+    match &endpoint {
+        Ok(e) => {
+            parts.push(format!("endpoint {}", e.host));
+            if let Some(p) = e.socket_path() {
+                match std::fs::metadata(&p) {
+                    Ok(m) => parts.push(format!(
+                        "socket {} dev {} ino {} uid {} gid {} mode {:o}",
+                        p.display(),
+                        m.dev(),
+                        m.ino(),
+                        m.uid(),
+                        m.gid(),
+                        m.mode()
+                    )),
+                    Err(e) => parts.push(format!("socket {} absent: {e}", p.display())),
+                }
+            }
+        }
+        Err(e) => parts.push(format!("endpoint error {e}")),
+    }
+    let mut gids = crate::identity::process_gids();
+    gids.sort_unstable();
+    gids.dedup();
+    parts.push(format!("uid {} gids {gids:?}", nix::unistd::geteuid()));
+    parts.push(format!("act {} sha256 {}", act.path, act.sha256));
+    for p in [opts.user.actrc_path(process), opts.user.home.join(".actrc")] {
+        let hash = userio::read_capped(&p)
+            .map(|b| crate::files::sha256_hex(&b))
+            .unwrap_or_else(|| "absent".into());
+        parts.push(format!("actrc {} {hash}", p.display()));
+    }
+    parts.join("\n")
+}
+
+/// The preflight's findings, and whether they came from the cache.
+///
+/// `cli_mapping`: the command line maps the platforms (`--platform-image`, `-P`), so act
+/// never stops at its first-run prompt even without an actrc mapping.
+pub async fn run(
+    process: &Process,
+    opts: &Options,
+    state_dir: &Path,
+    cli_mapping: bool,
+) -> (Vec<Finding>, bool) {
+    let cache_path = state_dir.join(CACHE_FILE);
+    let cached: Option<Cache> =
+        userio::read_capped(&cache_path).and_then(|b| serde_json::from_slice(&b).ok());
+    let act_path = doctor::locate_act(process, opts);
+    let mut act = act_path.as_deref().and_then(stat_of).unwrap_or_default();
+    if let Some(c) = &cached {
+        let same = ActStat {
+            sha256: c.act.sha256.clone(),
+            ..act.clone()
+        };
+        if same == c.act {
+            act.sha256 = c.act.sha256.clone();
+        }
+    }
+    if act.sha256.is_empty()
+        && let Some(p) = &act_path
+    {
+        act.sha256 = crate::doctor::support::sha256_file(p)
+            .await
+            .unwrap_or_default();
+    }
+    let key = crate::files::sha256_hex(
+        format!(
+            "{}\ncli mapping {cli_mapping}",
+            key_material(process, opts, &act)
+        )
+        .as_bytes(),
+    );
+    if let Some(c) = cached
+        && c.schema == 1
+        && c.key == key
+        && let Some(findings) = from_cache(&c.findings)
+    {
+        return (findings, true);
+    }
+    let mut findings = doctor::preflight(process, opts).await;
+    if cli_mapping {
+        for f in findings.iter_mut() {
+            if f.id == "act.docker"
+                && f.status == Status::Fail
+                && f.summary.starts_with("no platform mapping")
+            {
+                f.status = Status::Pass;
+                f.summary =
+                    "the platform mapping comes from the command line (no actrc mapping is needed)"
+                        .into();
+                f.fix.clear();
+            }
+        }
+    }
+    if !findings.iter().any(|f| f.status == Status::Fail) {
+        let cache = Cache {
+            schema: 1,
+            key,
+            act,
+            findings: findings
+                .iter()
+                .map(|f| CachedFinding {
+                    id: f.id.to_string(),
+                    status: f.status,
+                    summary: f.summary.clone(),
+                    detail: f.detail.clone(),
+                    fix: f.fix.clone(),
+                    duration_ms: f.duration_ms,
+                })
+                .collect(),
+        };
+        if let Ok(bytes) = serde_json::to_vec_pretty(&cache) {
+            let _ = userio::write_state(&cache_path, &bytes);
+        }
+    }
+    (findings, false)
+}
+
+fn from_cache(cached: &[CachedFinding]) -> Option<Vec<Finding>> {
+    cached
+        .iter()
+        .map(|c| {
+            let id = doctor::PREFLIGHT_IDS.iter().find(|i| **i == c.id)?;
+            Some(Finding {
+                id,
+                title: doctor::title(id),
+                status: c.status,
+                summary: c.summary.clone(),
+                detail: c.detail.clone(),
+                fix: c.fix.clone(),
+                duration_ms: 0,
+            })
+        })
+        .collect()
+}

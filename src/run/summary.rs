@@ -1,0 +1,116 @@
+//! The end of a run: the JSON document of `--format json` and the human summary (each job
+//! with its result and duration; for a failed job the failing step, its exit code, its
+//! `::error` annotations and its last output lines; what cleanup removed; the log path).
+//! Nothing here can fail; output goes through [`crate::ui::Ui`].
+
+use serde::Serialize;
+
+use super::act::{FailedStep, JobStatus, StepReport};
+use super::images::ImageReport;
+use crate::doctor::{Finding, Status};
+use crate::ui::Ui;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub workflow: String,
+    pub job: String,
+    pub status: JobStatus,
+    pub duration_ms: u64,
+    pub steps: Vec<StepReport>,
+    pub failed_step: Option<FailedStep>,
+}
+
+/// `actsim run --format json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub schema: u32,
+    pub ok: bool,
+    pub exit_code: u8,
+    pub preflight: Vec<Finding>,
+    /// The preflight's result came from the cache.
+    pub preflight_cached: bool,
+    pub images: Vec<ImageReport>,
+    pub jobs: Vec<JobReport>,
+    pub removed: Vec<String>,
+    pub log: Option<String>,
+    /// What each entry of `removed` was (container, volume, network), for humans.
+    #[serde(skip)]
+    pub removed_kinds: Vec<&'static str>,
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Document {
+            schema: 1,
+            ok: false,
+            exit_code: 1,
+            preflight: Vec::new(),
+            preflight_cached: false,
+            images: Vec::new(),
+            jobs: Vec::new(),
+            removed: Vec::new(),
+            log: None,
+            removed_kinds: Vec::new(),
+        }
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}
+
+/// The one status line of a finished job.
+pub fn status_line(ui: &Ui, job: &JobReport) -> String {
+    let mark = match job.status {
+        JobStatus::Success => ui.mark(Status::Pass),
+        JobStatus::Skipped => ui.mark(Status::Skip),
+        JobStatus::Failure | JobStatus::Cancelled => ui.mark(Status::Fail),
+    };
+    let mut line = format!(
+        "{mark} {}/{} {} in {}",
+        job.workflow,
+        job.job,
+        job.status.word(),
+        seconds(job.duration_ms)
+    );
+    if let Some(f) = &job.failed_step {
+        line.push_str(&format!(": step {:?} failed", f.name));
+        if let Some(code) = f.exit_code {
+            line.push_str(&format!(" with exit code {code}"));
+        }
+    }
+    line
+}
+
+/// The human summary on stderr.
+pub fn human(ui: &Ui, doc: &Document) {
+    if !doc.jobs.is_empty() {
+        ui.always("Summary:");
+    }
+    for job in &doc.jobs {
+        ui.always(&format!("  {}", status_line(ui, job)));
+        if let Some(f) = &job.failed_step {
+            for a in &f.annotations {
+                ui.always(&format!("      ::error:: {a}"));
+            }
+            if !f.last_lines.is_empty() {
+                ui.always(&format!("      last output of {:?}:", f.name));
+                for l in &f.last_lines {
+                    ui.always(&format!("      | {l}"));
+                }
+            }
+        }
+    }
+    if !doc.removed.is_empty() {
+        let items: Vec<String> = doc
+            .removed
+            .iter()
+            .zip(doc.removed_kinds.iter().chain(std::iter::repeat(&"")))
+            .map(|(n, k)| format!("{k} {n}").trim().to_string())
+            .collect();
+        ui.always(&format!("removed: {}", items.join(", ")));
+    }
+    if let Some(log) = &doc.log {
+        ui.always(&format!("log: {log}"));
+    }
+}
