@@ -10,9 +10,8 @@ cd "$root"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 # Tools the tests use: shellcheck (lint), man (the man page renders), mount (tmpfs data
-# roots for docker.resources), getent (group members), dockerd (a private daemon),
-# podman (the Podman API service the engine tests run against), sudo (the group-join
-# tests).
+# roots for docker.resources), podman (the Podman API service the engine tests run
+# against), sudo (the group-join tests); getent and dockerd come with the machine.
 need=()
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v man >/dev/null 2>&1 || need+=(man-db)

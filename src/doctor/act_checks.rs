@@ -411,8 +411,8 @@ async fn validate(
     deadline: Instant,
 ) -> (Outcome, bool, Option<(String, bool)>) {
     let Some(found) = crate::detect::compose_tool(process, deadline).await else {
+        // act on the host needs no compose; only the simulator container does.
         return (
-            // act on the host needs no compose; only the simulator container does.
             Outcome::warn(
                 format!(
                     "{} exists but no compose tool is installed (act on the host works without it; compose only runs the simulator container)",

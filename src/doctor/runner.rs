@@ -220,45 +220,39 @@ pub async fn run(process: &Process, opts: &Options, cleanup: &Cleanup) -> Vec<Fi
                     }
                 };
             }
-            // The resources check needs only the daemon: it runs beside the containers.
-            let daemon_ctx = ctx_with!(None);
-            let containers_and_run = async {
-                // The act setup installed, as its receipt records it: the containers start with
-                // it while act.binary still hashes the binary, and run again only if the hash
-                // says the binary changed.
-                let recorded = recorded_act(opts);
-                let t = Instant::now();
-                let (early, bin) = match &recorded {
-                    Some(rec) => {
-                        let ctx = ctx_with!(Some(rec));
-                        let (pair, (_, bin)) = tokio::join!(container_pair(&ctx), act_bin.clone());
-                        let same = bin
-                            .as_ref()
-                            .is_some_and(|b| b.path == rec.path && b.sha256 == rec.sha256);
-                        (same.then_some(pair), bin)
-                    }
-                    None => (None, act_bin.clone().await.1),
+            // The act setup installed, as its receipt records it: the containers start with
+            // it while act.binary still hashes the binary, and run again only if the hash
+            // says the binary changed.
+            let recorded = recorded_act(opts);
+            let t = Instant::now();
+            let (early, bin) = match &recorded {
+                Some(rec) => {
+                    let ctx = ctx_with!(Some(rec));
+                    let (pair, (_, bin)) = tokio::join!(container_pair(&ctx), act_bin.clone());
+                    let same = bin
+                        .as_ref()
+                        .is_some_and(|b| b.path == rec.path && b.sha256 == rec.sha256);
+                    (same.then_some(pair), bin)
+                }
+                None => (None, act_bin.clone().await.1),
+            };
+            let ctx = ctx_with!(bin.as_ref());
+            let containers = async {
+                let (socket_outcome, run_outcome) = match early {
+                    Some(pair) => pair,
+                    None => container_pair(&ctx).await,
                 };
-                let ctx = ctx_with!(bin.as_ref());
-                let containers = async {
-                    let (socket_outcome, run_outcome) = match early {
-                        Some(pair) => pair,
-                        None => container_pair(&ctx).await,
-                    };
-                    slots.put("container.socket", socket_outcome, t);
-                    slots.put("container.run", run_outcome, t);
-                };
-                tokio::join!(
-                    containers,
-                    record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
-                );
+                slots.put("container.socket", socket_outcome, t);
+                slots.put("container.run", run_outcome, t);
             };
             tokio::join!(
-                containers_and_run,
+                containers,
+                record(&slots, "act.run", act_checks::act_run(&ctx, &home)),
+                // The resources check needs only the daemon: it runs beside the containers.
                 record(
                     &slots,
                     "docker.resources",
-                    resource_checks::resources(&daemon_ctx, &home)
+                    resource_checks::resources(&ctx, &home)
                 ),
             );
         };

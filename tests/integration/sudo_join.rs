@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::engine_world::{self, SYSTEM_PATH};
+use crate::support::engine_world::SYSTEM_PATH;
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::Mirror;
 use crate::support::proxy::SocketProxy;
@@ -130,7 +130,7 @@ fn sudo_join_with_a_nopasswd_rule_adds_the_user_through_sudo_n() {
     let _rule = SudoRule::nopasswd(&s.user.name);
     let out = s.setup_yes().run();
     out.assert_success();
-    let group = engine_world::step(&out, "group");
+    let group = crate::support::engine_world::step(&out, "group");
     assert_eq!(group["status"], "changed", "{out}");
     assert!(
         members(&s.group.name).contains(&s.user.name),
@@ -147,7 +147,7 @@ fn sudo_join_without_a_rule_exits_5_with_the_exact_command() {
     out.assert_code(5);
     out.assert_stderr_contains(&s.join_command());
     assert_eq!(
-        engine_world::step(&out, "group")["status"],
+        crate::support::engine_world::step(&out, "group")["status"],
         "failed",
         "{out}"
     );

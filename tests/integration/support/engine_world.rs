@@ -1,4 +1,4 @@
-//! A user's world for the engine tests' end-to-end runs of `actsim setup` and `actsim doctor`: HOME (with the
+//! A user's world for end-to-end runs of `actsim setup` and `actsim doctor`: HOME (with the
 //! XDG dirs under it), a bin dir, a config dir and a loopback mirror serving the real act,
 //! all in temp dirs, plus optional `DOCKER_HOST` (another engine) and `DOCKER_CONFIG` (the
 //! compose v2 plugin) given to every command of the world. The machine's own
