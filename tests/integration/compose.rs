@@ -224,3 +224,65 @@ fn compose_v2_is_preferred_and_v1_alone_warns_that_it_is_end_of_life() {
         "{out}"
     );
 }
+
+/// `compose.config` runs the compose tool once per change of the compose file, its `.env`
+/// or the tool: setup's final check validated it, so a doctor run right after reuses that
+/// pass; an edited file, an edited `.env` and another tool each validate again. The same
+/// runs show the other shortcuts: one container round trip, act's recorded version.
+#[test]
+fn compose_config_is_validated_once_per_change_of_the_file_the_env_or_the_tool() {
+    let Some(cfg) = ComposeV2Config::new() else {
+        return;
+    };
+    let Some(mut w) = world() else {
+        return;
+    };
+    w.setup().run().assert_success();
+    let cached = "validated by an earlier run";
+    let out = w.doctor(60).arg("-v").run();
+    out.assert_success();
+    out.assert_check_mentions("compose.config", cached);
+    out.assert_check_mentions("container.run", "proven by container.socket");
+    out.assert_check_mentions("act.binary", "version from the receipt");
+    assert!(
+        w.state().join("compose-check.json").is_file(),
+        "the cache lives in the state dir"
+    );
+
+    // The .env changes (a value compose interpolates): validated again, then cached.
+    let env = std::fs::read_to_string(w.env_file()).unwrap();
+    std::fs::write(w.env_file(), format!("{env}# edited\n")).unwrap();
+    let out = w.doctor(60).run();
+    assert!(!out.check_text("compose.config").contains(cached), "{out}");
+    let out = w.doctor(60).run();
+    out.assert_check_mentions("compose.config", cached);
+
+    // The compose file changes: validated again (and the edit is reported).
+    let compose = std::fs::read_to_string(w.compose_file()).unwrap();
+    std::fs::write(w.compose_file(), format!("{compose}# edited\n")).unwrap();
+    let out = w.doctor(60).run();
+    assert!(!out.check_text("compose.config").contains(cached), "{out}");
+    out.assert_check_mentions("compose.config", "edited since actsim wrote it");
+
+    // Another compose tool (v2 instead of v1): validated again, with it.
+    w.docker_config = Some(cfg.path().to_path_buf());
+    let out = w.doctor(60).run();
+    assert!(!out.check_text("compose.config").contains(cached), "{out}");
+    out.assert_check_mentions(
+        "compose.config",
+        &format!("docker compose {COMPOSE_V2_VERSION}"),
+    );
+    let out = w.doctor(60).run();
+    out.assert_check_mentions("compose.config", cached);
+    out.assert_check_mentions(
+        "compose.config",
+        &format!("docker compose {COMPOSE_V2_VERSION}"),
+    );
+
+    // A compose file that does not validate is never cached.
+    std::fs::write(w.compose_file(), "services: [\n").unwrap();
+    for _ in 0..2 {
+        let out = w.doctor(60).run();
+        assert_eq!(out.status("compose.config"), "fail", "{out}");
+    }
+}
