@@ -668,3 +668,44 @@ fn security_7_the_docker_host_flag_is_roots_choice_of_socket() {
     assert!(members(&s.group.name).contains(&s.user.name), "{out}");
     assert!(!members(&other.name).contains(&s.user.name), "{out}");
 }
+
+#[test]
+fn security_6_a_racing_link_swap_never_makes_root_read_a_secret() {
+    let Some(s) = Scene::new() else { return };
+    s.setup(&s.user_bin()).run().assert_success();
+    // The racer, as the user: swap their actrc with a link to root's secret, over and
+    // over, while root's setup reads the actrc to merge it.
+    let racer = format!(
+        r#"
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+home = os.path.expanduser("~")
+f = os.path.join(home, ".config/act/actrc")
+link = os.path.join(home, ".config/act/actrc-link")
+try: os.symlink("{secret}", link)
+except FileExistsError: pass
+end = time.time() + 120
+while time.time() < end and not os.path.exists(os.path.join(home, "stop")):
+    libc.renameat2(-100, f.encode(), -100, link.encode(), 2)
+"#,
+        secret = s.secret_path().display()
+    );
+    std::fs::write(s.user.home.join("racer.py"), racer).unwrap();
+    let mut child = std::process::Command::new("runuser")
+        .args(["-u", &s.user.name, "--", "/usr/bin/python3"])
+        .arg(s.user.home.join("racer.py"))
+        .current_dir(&s.user.home)
+        .spawn()
+        .unwrap();
+    for round in 0..20 {
+        let out = s.setup(&s.user_bin()).run();
+        s.assert_victims_intact(&format!("round {round}\n{out}"));
+        assert!(
+            !out.stdout.contains("root-secret") && !out.stderr.contains("root-secret"),
+            "round {round}: the secret reached setup's output\n{out}"
+        );
+    }
+    std::fs::write(s.user.home.join("stop"), b"").unwrap();
+    let _ = child.wait();
+    s.assert_secret_not_leaked(&"after the race");
+}
