@@ -1129,21 +1129,11 @@ async fn uninstall(
     let changes = planned.iter().any(Step::changes);
     if args.dry_run {
         for step in &planned {
-            let (status, summary) = if step.changes() {
-                (
-                    StepStatus::Skipped,
-                    format!("dry run: would {}", step.summary),
-                )
-            } else {
-                (
-                    if step.action == Action::Keep {
-                        StepStatus::Ok
-                    } else {
-                        StepStatus::Skipped
-                    },
-                    step.summary.clone(),
-                )
-            };
+            let (status, summary) = crate::setup::dry_run_status(
+                step.changes(),
+                step.action == Action::Keep,
+                &step.summary,
+            );
             ui.step(status.as_str(), step.id, &summary);
             steps.push(StepReport {
                 id: step.id,
@@ -1157,36 +1147,7 @@ async fn uninstall(
         return Ok(());
     }
     if changes && !args.yes {
-        if process.stdin_tty && process.stderr_tty {
-            let answer = tokio::task::spawn_blocking(|| {
-                dialoguer::Confirm::with_theme(&dialoguer::theme::SimpleTheme)
-                    .with_prompt("Apply this plan?")
-                    .default(false)
-                    .interact_on(&console::Term::stderr())
-            })
-            .await
-            .map_err(|e| Error::failed(format!("prompt: {e}"), None))?;
-            match answer {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(Error::Aborted {
-                        reason: "the plan was declined; nothing was changed".into(),
-                        hint: None,
-                    });
-                }
-                Err(e) => {
-                    return Err(Error::Aborted {
-                        reason: format!("could not ask for confirmation: {e}"),
-                        hint: Some("pass --yes to apply without asking".into()),
-                    });
-                }
-            }
-        } else {
-            return Err(Error::Aborted {
-                reason: "no terminal to confirm the plan on; nothing was changed".into(),
-                hint: Some("pass --yes (or set ACTSIM_YES=1) to apply it unattended".into()),
-            });
-        }
+        crate::setup::confirm_plan(process, ui).await?;
     }
     // Under the lock, look again (another run may be busy); the lock goes with the state dir.
     let _lock = if changes && facts.state_entries.is_some() {

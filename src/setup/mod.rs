@@ -659,6 +659,36 @@ fn show_plan(ui: &Ui, settings: &Settings, plan: &[StepPlan]) {
     }
 }
 
+/// How a dry run reports a planned step: `skipped` with "dry run: would …" when it would
+/// change something, else `ok` when it is already as wanted (`kept`) or `skipped`.
+pub fn dry_run_status(changes: bool, kept: bool, summary: &str) -> (StepStatus, String) {
+    if changes {
+        (StepStatus::Skipped, format!("dry run: would {summary}"))
+    } else if kept {
+        (StepStatus::Ok, summary.to_string())
+    } else {
+        (StepStatus::Skipped, summary.to_string())
+    }
+}
+
+/// A plan that changes something, without `--yes`: asked on the terminal, or — without
+/// one — aborted (exit 3) before anything changed. Setup and uninstall both use it.
+pub async fn confirm_plan(process: &Process, ui: &Ui) -> Result<()> {
+    if !(process.stdin_tty && process.stderr_tty) {
+        return Err(Error::Aborted {
+            reason: "no terminal to confirm the plan on; nothing was changed".into(),
+            hint: Some("pass --yes (or set ACTSIM_YES=1) to apply it unattended".into()),
+        });
+    }
+    if !confirm(ui).await? {
+        return Err(Error::Aborted {
+            reason: "the plan was declined; nothing was changed".into(),
+            hint: None,
+        });
+    }
+    Ok(())
+}
+
 /// Ask on the terminal (stderr) whether to apply the plan.
 async fn confirm(ui: &Ui) -> Result<bool> {
     let _ = ui;
@@ -746,21 +776,8 @@ async fn engine(
 
     if args.dry_run {
         for step in &planned {
-            let (status, summary) = if step.changes() {
-                (
-                    StepStatus::Skipped,
-                    format!("dry run: would {}", step.summary),
-                )
-            } else {
-                (
-                    if step.action == Action::Skip {
-                        StepStatus::Skipped
-                    } else {
-                        StepStatus::Ok
-                    },
-                    step.summary.clone(),
-                )
-            };
+            let (status, summary) =
+                dry_run_status(step.changes(), step.action == Action::Keep, &step.summary);
             ui.step(status.as_str(), step.id, &summary);
             steps.push(StepReport {
                 id: step.id,
@@ -778,19 +795,7 @@ async fn engine(
     }
 
     if changes && !args.yes {
-        if process.stdin_tty && process.stderr_tty {
-            if !confirm(ui).await? {
-                return Err(Error::Aborted {
-                    reason: "the plan was declined; nothing was changed".into(),
-                    hint: None,
-                });
-            }
-        } else {
-            return Err(Error::Aborted {
-                reason: "no terminal to confirm the plan on; nothing was changed".into(),
-                hint: Some("pass --yes (or set ACTSIM_YES=1) to apply it unattended".into()),
-            });
-        }
+        confirm_plan(process, ui).await?;
     }
 
     if !changes {
