@@ -175,6 +175,27 @@ impl Scene {
         );
     }
 
+    /// Run `racer` (a Python script, as the user, until `~/stop` appears) while root runs
+    /// setup into the user's bin dir 20 times; after each round the victims must be
+    /// intact and `check` must hold.
+    #[track_caller]
+    fn race(&self, racer: &str, check: impl Fn(usize, &Outcome)) {
+        std::fs::write(self.user.home.join("racer.py"), racer).unwrap();
+        let mut child = std::process::Command::new("runuser")
+            .args(["-u", &self.user.name, "--", "/usr/bin/python3"])
+            .arg(self.user.home.join("racer.py"))
+            .current_dir(&self.user.home)
+            .spawn()
+            .unwrap();
+        for round in 0..20 {
+            let out = self.setup(&self.user_bin()).run();
+            self.assert_victims_intact(&format!("round {round}\n{out}"));
+            check(round, &out);
+        }
+        std::fs::write(self.user.home.join("stop"), b"").unwrap();
+        let _ = child.wait();
+    }
+
     /// No file the user can read holds root's secret.
     #[track_caller]
     fn assert_secret_not_leaked(&self, context: &dyn std::fmt::Display) {
@@ -339,19 +360,7 @@ while time.time() < end and not os.path.exists(os.path.join(home, "stop")):
 "#,
         spool = s.spool().display()
     );
-    std::fs::write(s.user.home.join("racer.py"), racer).unwrap();
-    let mut child = std::process::Command::new("runuser")
-        .args(["-u", &s.user.name, "--", "/usr/bin/python3"])
-        .arg(s.user.home.join("racer.py"))
-        .current_dir(&s.user.home)
-        .spawn()
-        .unwrap();
-    for round in 0..20 {
-        let out = s.setup(&s.user_bin()).run();
-        s.assert_victims_intact(&format!("round {round}\n{out}"));
-    }
-    std::fs::write(s.user.home.join("stop"), b"").unwrap();
-    let _ = child.wait();
+    s.race(&racer, |_, _| {});
     s.assert_victims_intact(&"after the race");
 }
 
@@ -690,22 +699,11 @@ while time.time() < end and not os.path.exists(os.path.join(home, "stop")):
 "#,
         secret = s.secret_path().display()
     );
-    std::fs::write(s.user.home.join("racer.py"), racer).unwrap();
-    let mut child = std::process::Command::new("runuser")
-        .args(["-u", &s.user.name, "--", "/usr/bin/python3"])
-        .arg(s.user.home.join("racer.py"))
-        .current_dir(&s.user.home)
-        .spawn()
-        .unwrap();
-    for round in 0..20 {
-        let out = s.setup(&s.user_bin()).run();
-        s.assert_victims_intact(&format!("round {round}\n{out}"));
+    s.race(&racer, |round, out| {
         assert!(
             !out.stdout.contains("root-secret") && !out.stderr.contains("root-secret"),
             "round {round}: the secret reached setup's output\n{out}"
         );
-    }
-    std::fs::write(s.user.home.join("stop"), b"").unwrap();
-    let _ = child.wait();
+    });
     s.assert_secret_not_leaked(&"after the race");
 }
