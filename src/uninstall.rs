@@ -1233,14 +1233,10 @@ pub fn run(args: UninstallArgs, process: &Process) -> ExitCode {
     if args.format == Format::Json {
         ui.json(&report);
     } else if outcome.is_ok() && !args.dry_run {
-        let count = |st: StepStatus| report.steps.iter().filter(|r| r.status == st).count();
-        ui.info(&format!(
-            "uninstall {}: {} changed, {} ok, {} skipped, {} failed",
-            if report.ok { "done" } else { "failed" },
-            count(StepStatus::Changed),
-            count(StepStatus::Ok),
-            count(StepStatus::Skipped),
-            count(StepStatus::Failed)
+        ui.info(&crate::setup::summary_line(
+            "uninstall",
+            report.ok,
+            &report.steps,
         ));
     }
     ExitCode::from(code)
