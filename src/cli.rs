@@ -117,14 +117,7 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    /// Readable lines on stderr.
-    #[default]
-    Human,
-    /// One JSON document on stdout, nothing else there.
-    Json,
-}
+pub use crate::ui::Format;
 
 /// Options shared by `doctor` and `setup`.
 #[derive(Debug, Clone, Args)]

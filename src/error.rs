@@ -31,6 +31,33 @@ pub mod exit {
     pub const HANGUP: u8 = 129;
 }
 
+/// A signal that ends the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl Stop {
+    /// 128 + the signal number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Stop::Interrupt => exit::INTERRUPTED,
+            Stop::Terminate => exit::TERMINATED,
+            Stop::Hangup => exit::HANGUP,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "SIGINT",
+            Stop::Terminate => "SIGTERM",
+            Stop::Hangup => "SIGHUP",
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +123,7 @@ pub enum Error {
 
     /// Ctrl-C, SIGTERM or SIGHUP.
     #[error("interrupted ({})", .0.name())]
-    Interrupted(crate::signals::Stop),
+    Interrupted(Stop),
 }
 
 impl Error {

@@ -9,10 +9,10 @@
 
 use std::process::{Command, Stdio};
 
-use crate::detect::SocketMeta;
+use crate::docker::detect::SocketMeta;
 use crate::error::{Error, Result};
-use crate::identity::TargetUser;
-use crate::process::Process;
+use crate::system::identity::TargetUser;
+use crate::system::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -97,7 +97,7 @@ pub fn join_command(user: &str, group: &str, have: impl Fn(&str) -> bool) -> Vec
 pub fn have_tool(process: &Process, name: &str) -> bool {
     ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
         .iter()
-        .any(|d| crate::process::is_executable(&std::path::Path::new(d).join(name)))
+        .any(|d| crate::system::process::is_executable(&std::path::Path::new(d).join(name)))
         || process.which(name).is_some()
 }
 
@@ -115,7 +115,7 @@ pub enum Elevation {
 /// Run the join command, elevating as allowed. A failure to elevate is a privilege error
 /// (exit 5) that carries the exact command.
 pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Result<()> {
-    let shown = format!("sudo {}", crate::process::sh_join(cmd));
+    let shown = format!("sudo {}", crate::system::process::sh_join(cmd));
     let mut command = match elevation {
         Elevation::Root => {
             let mut c = Command::new(&cmd[0]);
@@ -127,9 +127,9 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
                 return Err(Error::Privilege {
                     what: format!(
                         "adding the user to a group ({})",
-                        crate::process::sh_join(cmd)
+                        crate::system::process::sh_join(cmd)
                     ),
-                    command: format!("as root: {}", crate::process::sh_join(cmd)),
+                    command: format!("as root: {}", crate::system::process::sh_join(cmd)),
                 });
             }
             let mut c = Command::new("sudo");
@@ -154,10 +154,10 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     match elevation {
         Elevation::Root => Err(Error::failed(
-            format!("{} failed: {stderr}", crate::process::sh_join(cmd)),
+            format!("{} failed: {stderr}", crate::system::process::sh_join(cmd)),
             Some(format!(
                 "run it by hand to see why: {}",
-                crate::process::sh_join(cmd)
+                crate::system::process::sh_join(cmd)
             )),
         )),
         _ => Err(Error::Privilege {

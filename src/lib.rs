@@ -5,26 +5,23 @@
 
 pub mod act;
 pub mod cli;
-pub mod detect;
+pub mod context;
 pub mod docker;
 pub mod doctor;
 pub mod error;
-pub mod files;
 pub mod groups;
-pub mod identity;
-pub mod lock;
 pub mod manual;
-pub mod privsep;
-pub mod process;
 pub mod receipt;
 pub mod render;
 pub mod run;
 pub mod setup;
-pub mod signals;
+pub mod system;
 pub mod ui;
 pub mod uninstall;
 
 use std::process::ExitCode;
+
+use system::{identity, privsep, process};
 
 use clap::Parser;
 
@@ -48,6 +45,7 @@ pub fn main() -> ExitCode {
         }
     };
     let process = process::Process::from_os();
+    system::log::init(&process);
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),

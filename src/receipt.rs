@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::privsep::Fs;
+use crate::system::privsep::Fs;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +129,7 @@ impl Receipt {
 
     pub fn load(fs: &Fs, state_dir: &Path) -> Loaded {
         let path = Self::path(state_dir);
-        match fs.read(&path, crate::files::MAX_READ) {
+        match fs.read(&path, crate::system::files::MAX_READ) {
             Ok(None) => Loaded::Missing,
             Err(e) => Loaded::Corrupt(format!("cannot read {}: {e}", path.display())),
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {

@@ -11,14 +11,51 @@ use std::time::Duration;
 use console::Style;
 use serde::Serialize;
 
-use crate::cli::Format;
-use crate::doctor::{Finding, Status};
 use crate::error::Error;
-use crate::process::Process;
+use crate::system::process::Process;
 
 /// `"schema"` of every JSON document actsim prints (setup, doctor, uninstall, run). Raised
 /// only when a field changes meaning or goes away; new fields do not raise it.
 pub const JSON_SCHEMA: u32 = 1;
+
+/// `--format`: who reads the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// Readable lines on stderr.
+    #[default]
+    Human,
+    /// One JSON document on stdout, nothing else there.
+    Json,
+}
+
+/// A check's or a job's verdict, as its mark shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+/// Whether a stream that is (`tty`) or is not a terminal gets colour: `CLICOLOR_FORCE`
+/// (not `0`) forces it; `NO_COLOR` (any value), `CLICOLOR=0` and `TERM=dumb` turn it off;
+/// otherwise colour only on a terminal (<https://no-color.org>, <https://bixense.com/clicolors>).
+pub fn colour_for(process: &Process, tty: bool) -> bool {
+    let set = |k: &str| process.var_nonempty(k).is_some();
+    if process
+        .var_nonempty("CLICOLOR_FORCE")
+        .is_some_and(|v| v != "0")
+    {
+        return true;
+    }
+    if set("NO_COLOR")
+        || process.var("CLICOLOR") == Some("0")
+        || process.var("TERM") == Some("dumb")
+    {
+        return false;
+    }
+    tty
+}
 
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -32,9 +69,8 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(process: &Process, format: Format, verbose: bool, quiet: bool) -> Self {
-        let color = process.stderr_tty
-            && process.var("NO_COLOR").is_none_or(str::is_empty)
-            && process.var("TERM") != Some("dumb");
+        // Human output goes to stderr: its colour is decided by stderr alone.
+        let color = colour_for(process, process.stderr_tty);
         Ui {
             format,
             color,
@@ -61,7 +97,8 @@ impl Ui {
 
     fn style(&self, s: Style) -> Style {
         if self.color {
-            s
+            // console would decide by stdout being a terminal; the decision is ours.
+            s.force_styling(true)
         } else {
             Style::new().force_styling(false)
         }
@@ -120,56 +157,36 @@ impl Ui {
         let _ = out.flush();
     }
 
-    pub fn mark(&self, status: Status) -> String {
-        let (mark, style) = match status {
-            Status::Pass => ("✓", Style::new().green()),
-            Status::Warn => ("!", Style::new().yellow().bold()),
-            Status::Fail => ("✗", Style::new().red().bold()),
-            Status::Skip => ("-", Style::new().dim()),
+    pub fn mark(&self, mark: Mark) -> String {
+        let (text, style) = match mark {
+            Mark::Pass => ("✓", Style::new().green()),
+            Mark::Warn => ("!", Style::new().yellow().bold()),
+            Mark::Fail => ("✗", Style::new().red().bold()),
+            Mark::Skip => ("-", Style::new().dim()),
         };
-        self.style(style).apply_to(mark).to_string()
+        self.style(style).apply_to(text).to_string()
     }
 
-    /// One line per check, fixes under a warn or fail, details with `-v`, a summary line.
-    pub fn findings(&self, findings: &[Finding]) {
-        if !self.human() {
-            return;
+    /// Whether human lines are printed (human format).
+    pub fn is_human(&self) -> bool {
+        self.human()
+    }
+
+    /// A raw line on stderr (human format only), for renderers of other modules.
+    pub fn line(&self, text: &str) {
+        if self.human() {
+            self.eprint(text);
         }
-        let width = findings.iter().map(|f| f.id.len()).max().unwrap_or(0);
-        for f in findings {
-            let problem = matches!(f.status, Status::Warn | Status::Fail);
-            if self.quiet && !problem {
-                continue;
-            }
-            self.eprint(&format!(
-                "{} {:width$}  {}",
-                self.mark(f.status),
-                f.id,
-                f.summary
-            ));
-            if self.verbose {
-                self.eprint(&format!(
-                    "      {}",
-                    self.style(Style::new().dim())
-                        .apply_to(format!("took {} ms", f.duration_ms))
-                ));
-            }
-            if self.verbose && !f.detail.is_empty() {
-                for line in f.detail.lines() {
-                    self.eprint(&format!(
-                        "      {}",
-                        self.style(Style::new().dim()).apply_to(line)
-                    ));
-                }
-            }
-            if problem {
-                for fix in &f.fix {
-                    let arrow = self.style(Style::new().cyan()).apply_to("→");
-                    self.eprint(&format!("    {arrow} {fix}"));
-                }
-            }
-        }
-        self.eprint(&summary_line(findings));
+    }
+
+    /// `text` dimmed on a colour terminal.
+    pub fn dim(&self, text: &str) -> String {
+        self.style(Style::new().dim()).apply_to(text).to_string()
+    }
+
+    /// `text` in cyan on a colour terminal (fix arrows, hints).
+    pub fn cyan(&self, text: &str) -> String {
+        self.style(Style::new().cyan()).apply_to(text).to_string()
     }
 
     /// A setup step line: `changed  act  installed act 0.2.89 …`.
@@ -255,26 +272,5 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
-    }
-}
-
-/// `No problems found (5 passed, 1 warning, 2 skipped).` — or how many checks failed.
-pub fn summary_line(findings: &[Finding]) -> String {
-    let count = |s: Status| findings.iter().filter(|f| f.status == s).count();
-    let (pass, warn, fail, skip) = (
-        count(Status::Pass),
-        count(Status::Warn),
-        count(Status::Fail),
-        count(Status::Skip),
-    );
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let tally = format!(
-        "{pass} passed, {}, {fail} failed, {skip} skipped",
-        plural(warn, "warning")
-    );
-    if fail == 0 {
-        format!("No problems found ({tally}).")
-    } else {
-        format!("{} ({tally}).", plural(fail, "check") + " failed")
     }
 }

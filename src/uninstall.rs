@@ -26,12 +26,12 @@ use tokio::time::Instant;
 
 use crate::cli::{Format, UninstallArgs};
 use crate::error::{Error, Result, exit};
-use crate::identity::TargetUser;
-use crate::privsep::Fs;
-use crate::process::Process;
 use crate::receipt::{Loaded, Receipt};
 use crate::render::PLATFORM_LABELS;
 use crate::setup::{StepReport, StepStatus};
+use crate::system::identity::TargetUser;
+use crate::system::privsep::Fs;
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 pub const ACT: &str = "act";
@@ -187,7 +187,7 @@ pub struct Report {
 }
 
 fn sha(bytes: &[u8]) -> String {
-    crate::files::sha256_hex(bytes)
+    crate::system::files::sha256_hex(bytes)
 }
 
 /// actrc text without actsim's own mappings: `-P <label>=<platform>` for setup's labels
@@ -454,7 +454,7 @@ fn plan_file(file: &FileFacts, platform: Option<&str>) -> Step {
             }),
         );
         s.details.extend(
-            crate::files::unified_diff(&shown, &shown, current, rest.as_bytes())
+            crate::system::files::unified_diff(&shown, &shown, current, rest.as_bytes())
                 .lines()
                 .map(str::to_string),
         );
@@ -493,8 +493,8 @@ pub mod userio {
     use std::path::Path;
 
     use crate::error::{Error, Result};
-    use crate::files::MAX_READ;
-    use crate::privsep::Fs;
+    use crate::system::files::MAX_READ;
+    use crate::system::privsep::Fs;
 
     /// Largest binary hashed (act is ~20 MB).
     const MAX_BINARY: u64 = 512 << 20;
@@ -503,7 +503,7 @@ pub mod userio {
     pub fn hash(fs: &Fs, path: &Path) -> std::result::Result<Option<String>, String> {
         match fs.open(path, MAX_BINARY) {
             Ok(None) => Ok(None),
-            Ok(Some(f)) => crate::files::sha256_reader(f)
+            Ok(Some(f)) => crate::system::files::sha256_reader(f)
                 .map(Some)
                 .map_err(|e| format!("{}: {e}", path.display())),
             Err(e) => Err(e.to_string()),
@@ -1151,7 +1151,10 @@ async fn uninstall(
     }
     // Under the lock, look again (another run may be busy); the lock goes with the state dir.
     let _lock = if changes && facts.state_entries.is_some() {
-        Some(crate::lock::acquire(&s.fs, &s.state_dir, Instant::now() + s.timeout, ui).await?)
+        Some(
+            crate::system::lock::acquire(&s.fs, &s.state_dir, Instant::now() + s.timeout, ui)
+                .await?,
+        )
     } else {
         None
     };
@@ -1208,7 +1211,7 @@ pub fn run(args: UninstallArgs, process: &Process) -> ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = uninstall(&args, process, &ui, &mut steps, &mut kept) => r,
-            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));

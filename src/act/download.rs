@@ -56,7 +56,7 @@ pub struct Proxies {
 }
 
 impl Proxies {
-    pub fn from_process(p: &crate::process::Process) -> Proxies {
+    pub fn from_process(p: &crate::system::process::Process) -> Proxies {
         let get = |k: &str| {
             p.var_nonempty(k)
                 .or_else(|| p.var_nonempty(&k.to_ascii_uppercase()))
@@ -581,7 +581,7 @@ fn redact_proxy(proxy: &str) -> String {
 }
 
 fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let pem = crate::files::read_bounded(path, crate::files::MAX_READ)
+    let pem = crate::system::files::read_bounded(path, crate::system::files::MAX_READ)
         .and_then(|p| p.ok_or_else(|| Error::failed("no such file", None)))
         .map_err(|e| Error::Usage {
             message: format!("cannot read the CA certificate {}: {e}", path.display()),

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::act::release::{self, MAX_BINARY_BYTES};
 use crate::error::{Error, IoContext, Result};
-use crate::privsep::Fs;
+use crate::system::privsep::Fs;
 
 /// What one pass over an archive produced.
 #[derive(Debug)]

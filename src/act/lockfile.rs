@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::act::install;
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, Result};
-use crate::process::Process;
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 /// Where `actsim lock` writes when `-o` is not given.
@@ -126,9 +126,9 @@ impl ActLock {
         Self::parse(&text, &what)
     }
 
-    /// Read a lock file through setup's file-system door ([`crate::privsep::Fs`]): a path
+    /// Read a lock file through setup's file-system door ([`crate::system::privsep::Fs`]): a path
     /// the target user controls is opened by their agent, never by root.
-    pub fn load_via(fs: &crate::privsep::Fs, path: &Path) -> Result<Self> {
+    pub fn load_via(fs: &crate::system::privsep::Fs, path: &Path) -> Result<Self> {
         let what = path.display().to_string();
         let bytes = match fs.read(path, MAX_LOCK_BYTES) {
             Ok(Some(b)) => b,
@@ -541,15 +541,15 @@ pub fn main(args: crate::cli::LockArgs, process: &Process) -> ExitCode {
                     reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
                     hint: Some("check the network or the mirror, or raise --timeout".into()),
                 })),
-                stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+                stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
             }
         })?;
         // As the running user, into a directory of their choosing (like any output file).
-        crate::files::write_atomic(
+        crate::system::files::write_atomic(
             &req.output,
             lock.to_toml().as_bytes(),
             0o644,
-            crate::files::Walk::Lenient,
+            crate::system::files::Walk::Lenient,
         )?;
         for (platform, entry) in &lock.platforms {
             ui.step(

@@ -13,7 +13,10 @@ use std::time::Duration;
 use bollard::{API_DEFAULT_VERSION, Docker};
 
 /// Connect (without any request) to `host`: `unix://`, a bare path, `tcp://` or `http://`.
+/// Logs one `connecting to the Docker daemon` debug line: a run connects once and shares
+/// the client (see `Context::daemon`).
 pub fn connect_lazy(host: &str, timeout: Duration) -> Result<Docker, String> {
+    log::debug!("connecting to the Docker daemon at {host}");
     let secs = timeout.as_secs().max(1);
     if let Some(path) = super::endpoint::unix_path(host) {
         let path = path.to_string_lossy().to_string();

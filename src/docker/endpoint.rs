@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::process::Process;
+use crate::system::process::Process;
 
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -70,7 +70,18 @@ pub fn docker_config_dir(process: &Process, home: &Path) -> PathBuf {
 }
 
 /// Resolve the daemon endpoint as the docker CLI would. `Err` explains a broken context.
+/// Logs one `resolved the Docker endpoint` debug line (a run resolves it once: see
+/// `Context::endpoint`).
 pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
+    let resolved = resolve_quietly(process, home);
+    match &resolved {
+        Ok(e) => log::debug!("resolved the Docker endpoint: {} ({})", e.host, e.why()),
+        Err(e) => log::debug!("resolved the Docker endpoint: none: {e}"),
+    }
+    resolved
+}
+
+fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, String> {
     let mut warnings = Vec::new();
     match process.var("DOCKER_HOST") {
         Some(h) if !h.trim().is_empty() => {
@@ -109,7 +120,7 @@ pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
         });
     }
     let meta = context_meta_path(&config_dir, &name);
-    let text = crate::files::read_bounded(&meta, crate::files::MAX_READ)
+    let text = crate::system::files::read_bounded(&meta, crate::system::files::MAX_READ)
         .and_then(|t| t.ok_or_else(|| crate::error::Error::failed("no such file", None)))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .map_err(|e| {
@@ -134,7 +145,8 @@ pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
 
 /// `currentContext` of a docker `config.json`; `None` when the file or field is absent.
 fn current_context(config_json: &Path) -> Result<Option<String>, String> {
-    let text = match crate::files::read_bounded(config_json, crate::files::MAX_READ) {
+    let text = match crate::system::files::read_bounded(config_json, crate::system::files::MAX_READ)
+    {
         Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
         Ok(None) => return Ok(None),
         Err(e) => return Err(format!("reading {}: {e}", config_json.display())),

@@ -45,7 +45,7 @@ pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
 /// `localhost/` prefix ([`super::engine::Engine::local_image`]) to be found again.
 ///
 /// `binary` is an open regular file (opened by whoever may read it, see
-/// [`crate::privsep::Fs::open`]); `shown` names it in messages.
+/// [`crate::system::privsep::Fs::open`]); `shown` names it in messages.
 pub async fn import_act_image(
     docker: &Docker,
     engine: super::engine::Engine,

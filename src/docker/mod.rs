@@ -2,6 +2,7 @@
 //! What can go wrong is told in each module.
 
 pub mod client;
+pub mod detect;
 pub mod endpoint;
 pub mod engine;
 pub mod image;

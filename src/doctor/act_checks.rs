@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use tokio::time::Instant;
 
 use super::container_checks::Ctx;
-use super::support::{first_version, run_program, sha256_file};
 use super::{Options, Outcome};
 use crate::docker::endpoint::{self, Endpoint};
-use crate::process::Process;
+use crate::system::process::Process;
+use crate::system::program::{first_version, run_program, sha256_file};
 
 /// The act binary doctor found.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub struct ActBin {
 /// The act doctor checks: the one in the bin dir, else the first on `PATH`.
 pub fn locate_act(process: &Process, opts: &Options) -> Option<PathBuf> {
     let ours = opts.bin_dir.join("act");
-    if crate::process::is_executable(&ours) {
+    if crate::system::process::is_executable(&ours) {
         Some(ours)
     } else {
         process.which("act")
@@ -76,7 +76,7 @@ pub async fn act_binary(
                 }
             };
             if sha.as_ref().is_ok_and(|now| now == rec) {
-                let ran = Ok(super::support::Ran {
+                let ran = Ok(crate::system::program::Ran {
                     code: Some(0),
                     stdout: format!("act version {version}"),
                     stderr: String::new(),
@@ -130,7 +130,7 @@ pub async fn act_binary(
     if path == ours {
         let first = on_path.first();
         match first {
-            Some(first) if !crate::process::same_path(first, &ours) => {
+            Some(first) if !crate::system::process::same_path(first, &ours) => {
                 let other_version = match run_program(first, &["--version"], &[], None, deadline)
                     .await
                 {
@@ -144,9 +144,9 @@ pub async fn act_binary(
                     ),
                     vec![format!(
                         "remove the other one (rm {}), or put {} first: {}",
-                        crate::process::sh_quote(&first.display().to_string()),
+                        crate::system::process::sh_quote(&first.display().to_string()),
                         opts.bin_dir.display(),
-                        crate::process::export_path(&opts.bin_dir)
+                        crate::system::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -158,7 +158,7 @@ pub async fn act_binary(
                     ),
                     vec![format!(
                         "add it to PATH (e.g. in ~/.profile): {}",
-                        crate::process::export_path(&opts.bin_dir)
+                        crate::system::process::export_path(&opts.bin_dir)
                     )],
                 );
             }
@@ -225,7 +225,8 @@ pub fn actrc_files(process: &Process, opts: &Options) -> Vec<(PathBuf, String)> 
     candidates
         .into_iter()
         .filter_map(|p| {
-            let bytes = crate::files::read_bounded(&p, crate::files::MAX_READ).ok()??;
+            let bytes =
+                crate::system::files::read_bounded(&p, crate::system::files::MAX_READ).ok()??;
             Some((p, String::from_utf8_lossy(&bytes).into_owned()))
         })
         .collect()
@@ -293,7 +294,7 @@ pub fn act_docker(
         ));
         fixes.push(format!(
             "rm {}",
-            crate::process::sh_quote(&path.display().to_string())
+            crate::system::process::sh_quote(&path.display().to_string())
         ));
     }
     let platform = configured_platform(process, opts);
@@ -308,10 +309,10 @@ pub fn act_docker(
             let actrc = opts.user.actrc_path(process);
             fixes.push(format!(
                 "or by hand: mkdir -p {} && echo '-P ubuntu-latest=catthehacker/ubuntu:act-latest' >> {}",
-                crate::process::sh_quote(
+                crate::system::process::sh_quote(
                     &actrc.parent().unwrap_or(Path::new("/")).display().to_string()
                 ),
-                crate::process::sh_quote(&actrc.display().to_string())
+                crate::system::process::sh_quote(&actrc.display().to_string())
             ));
             String::new()
         }
@@ -352,12 +353,12 @@ pub async fn compose_config(process: &Process, opts: &Options, deadline: Instant
             );
         }
     };
-    let compose_sha = crate::files::sha256_hex(&compose);
+    let compose_sha = crate::system::files::sha256_hex(&compose);
     let env_sha = match read_user_file(&opts.config_dir.join(".env")) {
-        Ok(Some(bytes)) => crate::files::sha256_hex(&bytes),
+        Ok(Some(bytes)) => crate::system::files::sha256_hex(&bytes),
         _ => "-".into(),
     };
-    let key = crate::detect::compose_fingerprint(process)
+    let key = crate::docker::detect::compose_fingerprint(process)
         .map(|f| compose_cache::key(&compose_sha, &env_sha, &opts.config_dir, &f));
     let cached = match (&key, &opts.state_dir) {
         (Some(k), Some(dir)) => compose_cache::lookup(dir, k),
@@ -410,7 +411,7 @@ async fn validate(
     file: &Path,
     deadline: Instant,
 ) -> (Outcome, bool, Option<(String, bool)>) {
-    let Some(found) = crate::detect::compose_tool(process, deadline).await else {
+    let Some(found) = crate::docker::detect::compose_tool(process, deadline).await else {
         // act on the host needs no compose; only the simulator container does.
         return (
             Outcome::warn(
@@ -456,8 +457,8 @@ async fn validate(
                 vec![
                     format!(
                         "see the full error: {} {}",
-                        crate::process::sh_quote(&tool.display().to_string()),
-                        crate::process::sh_join(&args)
+                        crate::system::process::sh_quote(&tool.display().to_string()),
+                        crate::system::process::sh_join(&args)
                     ),
                     "rewrite it: actsim setup (your edits are kept beside it)".into(),
                 ],
@@ -470,8 +471,8 @@ async fn validate(
                 e,
                 vec![format!(
                     "run it by hand: {} {}",
-                    crate::process::sh_quote(&tool.display().to_string()),
-                    crate::process::sh_join(&args)
+                    crate::system::process::sh_quote(&tool.display().to_string()),
+                    crate::system::process::sh_join(&args)
                 )],
             ),
             None,

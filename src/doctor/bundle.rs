@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::support::run_program;
 use super::{Finding, Options, Report};
 use crate::docker::endpoint;
 use crate::error::{Error, Result};
-use crate::process::Process;
+use crate::system::process::Process;
+use crate::system::program::run_program;
 
 /// Largest file read into the bundle.
 pub const MAX_FILE: u64 = 1 << 20;
@@ -474,7 +474,7 @@ pub async fn write(
     c.files
         .insert(0, ("MANIFEST.txt".into(), manifest.into_bytes()));
     let bytes = archive(&c.files)?;
-    crate::files::write_atomic(file, &bytes, 0o600, crate::files::Walk::Lenient)?;
+    crate::system::files::write_atomic(file, &bytes, 0o600, crate::system::files::Walk::Lenient)?;
     Ok(c.files.into_iter().map(|(n, _)| n).collect())
 }
 

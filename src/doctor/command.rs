@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::{Cleanup, Drift, GroupView, Options, Report, Status};
 use crate::cli::DoctorArgs;
 use crate::error::{Error, exit};
-use crate::identity::TargetUser;
-use crate::process::Process;
+use crate::system::identity::TargetUser;
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 /// Build doctor options from the shared flags.
@@ -53,7 +53,7 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
         let cleanup = Cleanup::default();
         tokio::select! {
             findings = super::run(process, opts, &cleanup) => Ok(findings),
-            stop = crate::signals::stopped() => {
+            stop = crate::system::signals::stopped() => {
                 cleanup.purge(Duration::from_secs(3)).await;
                 Err(Error::Interrupted(stop))
             }
@@ -83,7 +83,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     };
     // --fix changes things as root; for another user that is setup's job, which keeps
     // their I/O separated. Say so before checking anything.
-    if args.fix && crate::privsep::needs_separation(&opts.user) {
+    if args.fix && crate::system::privsep::needs_separation(&opts.user) {
         let e = Error::usage(
             format!(
                 "doctor --fix as root for {} would run setup's steps as them",
@@ -100,7 +100,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     // Root checking another user needs no privilege of its own: drop to them for the
     // whole run, so nothing they planted can make root read, run or wait on anything.
     let dropped;
-    let process = if crate::privsep::needs_separation(&opts.user) {
+    let process = if crate::system::privsep::needs_separation(&opts.user) {
         match drop_to(&mut opts) {
             Ok(p) => {
                 dropped = p;
@@ -125,7 +125,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    ui.findings(&findings);
+    crate::doctor::report::print(&ui, &findings);
     let mut fix_report = None;
     let mut fix_code = None;
     if args.fix {
@@ -218,7 +218,7 @@ fn fix(
     if let Some(note) = note {
         ui.info(&note);
     }
-    ui.findings(&after);
+    crate::doctor::report::print(ui, &after);
     (Some(report), failed.then_some(exit::FAILED), Some(after))
 }
 
@@ -241,7 +241,7 @@ fn write_bundle(
 /// dropped. The paths in `opts` were resolved before, as root (so root's defaults hold).
 /// Runs before any thread exists.
 fn drop_to(opts: &mut Options) -> Result<Process, Error> {
-    crate::privsep::become_user(&opts.user)?;
+    crate::system::privsep::become_user(&opts.user)?;
     let home = opts.user.home.clone();
     // SAFETY: called from `main` before the async runtime or any other thread starts.
     unsafe {
@@ -273,7 +273,7 @@ fn drop_to(opts: &mut Options) -> Result<Process, Error> {
 /// run in a child `sg GROUP -c "actsim doctor --format json …"`, so they see the groups of
 /// the user's next login instead of failing on the old ones.
 pub fn final_check(process: &Process, opts: &Options) -> (Vec<super::Finding>, Option<String>) {
-    if crate::privsep::needs_separation(&opts.user) {
+    if crate::system::privsep::needs_separation(&opts.user) {
         // Root for another user: a child doctor that drops to them (see `main`).
         return match run_child(opts, None) {
             Some(findings) => (
@@ -312,10 +312,10 @@ fn pending_group(process: &Process, opts: &Options) -> Option<(String, u32)> {
         return None;
     }
     let endpoint = crate::docker::endpoint::resolve(process, &opts.user.home).ok()?;
-    let meta = crate::detect::socket_meta(&endpoint.socket_path()?)?;
-    let now = crate::identity::process_gids();
+    let meta = crate::docker::detect::socket_meta(&endpoint.socket_path()?)?;
+    let now = crate::system::identity::process_gids();
     (opts.user.database_gids().contains(&meta.gid) && !now.contains(&meta.gid))
-        .then(|| (crate::identity::group_name(meta.gid), meta.gid))
+        .then(|| (crate::system::identity::group_name(meta.gid), meta.gid))
 }
 
 /// `actsim doctor --format json …` in a child: under `sg GROUP` (a group this login lacks),
@@ -340,7 +340,7 @@ fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
     let mut cmd = match sg {
         Some(group) => {
             let mut c = std::process::Command::new("sg");
-            c.args([group, "-c", &crate::process::sh_join(&words)]);
+            c.args([group, "-c", &crate::system::process::sh_join(&words)]);
             c
         }
         None => {

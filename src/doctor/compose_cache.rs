@@ -3,11 +3,11 @@
 //! machine) only when the compose file, the `.env` beside it or the compose tool changed
 //! since the last run that passed. The key is a SHA-256 over the SHA-256 of the compose
 //! file, that of the `.env`, the config dir, and the tool's fingerprint
-//! ([`crate::detect::compose_fingerprint`]: paths, sizes, modification times, inodes).
+//! ([`crate::docker::detect::compose_fingerprint`]: paths, sizes, modification times, inodes).
 //!
 //! The cache is `compose-check.json` in the target user's state dir, written only when that
 //! dir exists (setup made it) and belongs to the user doctor runs as, atomically and never
-//! through a link ([`crate::files::write_atomic`]). Only passes are kept; a failure is
+//! through a link ([`crate::system::files::write_atomic`]). Only passes are kept; a failure is
 //! validated again on every run.
 //!
 //! The user's files (compose file, `.env`, the cache itself) are read by [`read_user_file`]
@@ -35,10 +35,10 @@ pub struct Entry {
     pub v1: bool,
 }
 
-/// A regular file in a user's directories, read with [`crate::files::read_bounded`]: no link
+/// A regular file in a user's directories, read with [`crate::system::files::read_bounded`]: no link
 /// followed, no FIFO or device, at most [`MAX_BYTES`]. `Ok(None)`: it does not exist.
 pub fn read_user_file(path: &Path) -> crate::error::Result<Option<Vec<u8>>> {
-    crate::files::read_bounded(path, MAX_BYTES)
+    crate::system::files::read_bounded(path, MAX_BYTES)
 }
 
 /// Whether doctor may write its caches into `dir`: it exists and belongs to this process's
@@ -51,7 +51,7 @@ pub fn writable_state_dir(dir: &Path) -> bool {
 
 /// The cache key (see the module documentation).
 pub fn key(compose_sha: &str, env_sha: &str, config_dir: &Path, fingerprint: &str) -> String {
-    crate::files::sha256_hex(
+    crate::system::files::sha256_hex(
         format!(
             "actsim compose-check 1\n{compose_sha}\n{env_sha}\n{}\n{fingerprint}\n",
             config_dir.display()
@@ -77,8 +77,12 @@ pub fn store(state_dir: &Path, entry: &Entry) {
         return;
     }
     if let Ok(json) = serde_json::to_vec_pretty(entry) {
-        let _ =
-            crate::files::write_atomic(&path(state_dir), &json, 0o600, crate::files::Walk::Lenient);
+        let _ = crate::system::files::write_atomic(
+            &path(state_dir),
+            &json,
+            0o600,
+            crate::system::files::Walk::Lenient,
+        );
     }
 }
 

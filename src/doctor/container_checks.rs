@@ -25,7 +25,7 @@ use crate::docker::client::describe;
 use crate::docker::endpoint::Endpoint;
 use crate::docker::engine::Engine;
 use crate::docker::image;
-use crate::process::Process;
+use crate::system::process::Process;
 
 /// What the container checks share.
 pub struct Ctx<'a> {
@@ -86,9 +86,10 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
             _ => {
-                let file = crate::files::open_regular(&act.path, crate::files::MAX_HASH)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{} is gone", act.path.display()))?;
+                let file =
+                    crate::system::files::open_regular(&act.path, crate::system::files::MAX_HASH)
+                        .map_err(|e| e.to_string())?
+                        .ok_or_else(|| format!("{} is gone", act.path.display()))?;
                 image::import_act_image(docker, ctx.engine, file, &act.path, &act.sha256, &name)
                     .await
                     .map(|_| name.clone())
@@ -270,7 +271,7 @@ struct ComposeIdentity {
 fn compose_identity(ctx: &Ctx<'_>) -> ComposeIdentity {
     let user = &ctx.opts.user;
     let env_file = ctx.opts.config_dir.join(".env");
-    let values = crate::files::read_bounded(&env_file, crate::files::MAX_READ)
+    let values = crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
         .ok()
         .flatten()
         .map(|t| parse_env(&String::from_utf8_lossy(&t)))
@@ -356,7 +357,7 @@ async fn container_socket(ctx: &Ctx<'_>, probe: &Probe, proven: &mut Option<Outc
     // The .env was written for another daemon's socket: the endpoint changed (DOCKER_HOST,
     // a context, another engine), Docker was not reinstalled.
     if let Some(old) = &env_socket
-        && !crate::process::same_path(old, &path)
+        && !crate::system::process::same_path(old, &path)
     {
         let why = ctx
             .endpoint

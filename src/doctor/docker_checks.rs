@@ -12,13 +12,13 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::time::Instant;
 
-use super::support::{first_version, has_systemd, left, parse_api, run_program};
 use super::{GroupView, Options, Outcome};
 use crate::docker::client;
 use crate::docker::endpoint::{Endpoint, KnownSocket, SocketState, socket_state};
 use crate::docker::engine::Engine;
-use crate::identity::{self, group_name, user_name};
-use crate::process::Process;
+use crate::system::identity::{self, group_name, user_name};
+use crate::system::process::Process;
+use crate::system::program::{first_version, has_systemd, left, parse_api, run_program};
 
 /// API below this fails: act needs Docker Engine 20.10 (API 1.41).
 pub const MIN_API: (u32, u32) = (1, 41);

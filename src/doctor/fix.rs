@@ -20,8 +20,8 @@ use clap::Parser;
 use super::{Finding, Status};
 use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
 use crate::error::{Error, Result};
-use crate::process::Process;
 use crate::receipt::{Loaded, Receipt};
+use crate::system::process::Process;
 
 /// The setup steps that can fix the cause of check `id`.
 pub fn steps_of(id: &str) -> &'static [&'static str] {
@@ -95,8 +95,10 @@ pub fn setup_args(
         flag("--platform-image", p.into());
     }
     if process.var_nonempty("ACTSIM_ACT_VERSION").is_none()
-        && let Loaded::Found(Receipt { act: Some(act), .. }) =
-            Receipt::load(&crate::privsep::Fs::local(), &opts.user.state_dir(process))
+        && let Loaded::Found(Receipt { act: Some(act), .. }) = Receipt::load(
+            &crate::system::privsep::Fs::local(),
+            &opts.user.state_dir(process),
+        )
     {
         flag("--act-version", act.version.into());
     }

@@ -63,10 +63,10 @@ pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
 pub mod fix;
+pub mod report;
 mod resource_checks;
 mod runner;
 mod stamps;
-pub mod support;
 
 pub use act_checks::{actrc_files, locate_act};
 pub use container_checks::parse_env;

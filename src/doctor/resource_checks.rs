@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use super::Outcome;
 use super::container_checks::Ctx;
-use super::support::left;
 use crate::docker::endpoint;
+use crate::system::program::left;
 
 const GIB: u64 = 1 << 30;
 /// Free space in the data root below this warns.

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::{CHECK_IDS, Finding, Outcome, Status, title};
 use super::{act_checks, container_checks, docker_checks, resource_checks};
 use crate::docker::endpoint;
-use crate::identity::TargetUser;
-use crate::process::Process;
+use crate::system::identity::TargetUser;
+use crate::system::process::Process;
 
 /// Which group membership the socket checks assume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,7 +134,7 @@ where
 fn recorded_act(opts: &Options) -> Option<act_checks::ActBin> {
     let path = opts.bin_dir.join("act");
     match (&opts.drift.act_sha256, &opts.drift.act_version) {
-        (Some(sha256), Some(version)) if crate::process::is_executable(&path) => {
+        (Some(sha256), Some(version)) if crate::system::process::is_executable(&path) => {
             Some(act_checks::ActBin {
                 path,
                 version: version.clone(),

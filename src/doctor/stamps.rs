@@ -6,7 +6,7 @@
 //! the stamp is the same.
 //!
 //! `stamps.json` in the target user's state dir, written only when that dir exists and is
-//! the running user's, through [`crate::files::write_atomic`]; read with [`super::compose_cache::read_user_file`]. What
+//! the running user's, through [`crate::system::files::write_atomic`]; read with [`super::compose_cache::read_user_file`]. What
 //! can go wrong: a corrupt or unreadable file (ignored: values are computed again and the
 //! file rewritten), two checks writing at once (one entry may be lost: stored again on
 //! the next run).
@@ -85,7 +85,12 @@ pub fn store(state_dir: Option<&Path>, kind: &str, path: &Path, value: &str) {
     }
     all.entries.insert(key(kind, path), entry);
     if let Ok(json) = serde_json::to_vec_pretty(&all) {
-        let _ = crate::files::write_atomic(&file(dir), &json, 0o600, crate::files::Walk::Lenient);
+        let _ = crate::system::files::write_atomic(
+            &file(dir),
+            &json,
+            0o600,
+            crate::system::files::Walk::Lenient,
+        );
     }
 }
 

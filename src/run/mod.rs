@@ -32,9 +32,9 @@ use tokio::time::Instant;
 use crate::cli::{Common, Format, RunArgs};
 use crate::doctor::Status;
 use crate::error::{Error, exit};
-use crate::identity::TargetUser;
-use crate::process::Process;
-use crate::signals::Stop;
+use crate::system::identity::TargetUser;
+use crate::system::process::Process;
+use crate::system::signals::Stop;
 use crate::ui::Ui;
 use act::{JobStatus, Show, Tracker};
 use summary::{Document, JobReport};
@@ -183,7 +183,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         doc.preflight_cached = cached;
         let failed = doc.preflight.iter().any(|f| f.status == Status::Fail);
         if failed {
-            ui.findings(&doc.preflight);
+            crate::doctor::report::print(ui, &doc.preflight);
             let failures: Vec<&crate::doctor::Finding> = doc
                 .preflight
                 .iter()
@@ -384,7 +384,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     // 4. act.
     let socket_gid = endpoint
         .socket_path()
-        .and_then(|p| crate::detect::socket_meta(&p))
+        .and_then(|p| crate::docker::detect::socket_meta(&p))
         .map(|m| m.gid);
     let mut act_args = vec![args.event.clone(), "--json".into(), "--pull=false".into()];
     if let Some(w) = &args.workflows {
@@ -809,7 +809,7 @@ fn missing_image_error(missing: &images::ImageReport) -> Error {
 
 /// What `--in-container` needs: the compose tool, the file and the simulator image.
 struct Compose {
-    tool: crate::detect::ComposeTool,
+    tool: crate::docker::detect::ComposeTool,
     file: PathBuf,
     image: String,
 }
@@ -832,7 +832,7 @@ async fn in_container_setup(process: &Process, config_dir: &Path) -> Result<Comp
         .get("ACT_VERSION")
         .cloned()
         .unwrap_or_else(|| crate::act::DEFAULT_VERSION.to_string());
-    let tool = crate::detect::compose_tool(process, Instant::now() + Duration::from_secs(10))
+    let tool = crate::docker::detect::compose_tool(process, Instant::now() + Duration::from_secs(10))
         .await
         .ok_or_else(|| {
             Error::failed(

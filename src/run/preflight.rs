@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::userio;
 use crate::doctor::{self, Finding, Options, Status};
-use crate::process::Process;
+use crate::system::process::Process;
 
 /// The cache file in the state dir.
 pub const CACHE_FILE: &str = "preflight.json";
@@ -94,14 +94,14 @@ fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
         }
         Err(e) => parts.push(format!("endpoint error {e}")),
     }
-    let mut gids = crate::identity::process_gids();
+    let mut gids = crate::system::identity::process_gids();
     gids.sort_unstable();
     gids.dedup();
     parts.push(format!("uid {} gids {gids:?}", nix::unistd::geteuid()));
     parts.push(format!("act {} sha256 {}", act.path, act.sha256));
     for p in [opts.user.actrc_path(process), opts.user.home.join(".actrc")] {
         let hash = userio::read_capped(&p)
-            .map(|b| crate::files::sha256_hex(&b))
+            .map(|b| crate::system::files::sha256_hex(&b))
             .unwrap_or_else(|| "absent".into());
         parts.push(format!("actrc {} {hash}", p.display()));
     }
@@ -135,11 +135,11 @@ pub async fn run(
     if act.sha256.is_empty()
         && let Some(p) = &act_path
     {
-        act.sha256 = crate::doctor::support::sha256_file(p)
+        act.sha256 = crate::system::program::sha256_file(p)
             .await
             .unwrap_or_default();
     }
-    let key = crate::files::sha256_hex(
+    let key = crate::system::files::sha256_hex(
         format!(
             "{}\ncli mapping {cli_mapping}",
             key_material(process, opts, &act)

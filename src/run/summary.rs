@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::act::{FailedStep, JobStatus, StepReport};
 use super::images::ImageReport;
-use crate::doctor::{Finding, Status};
+use crate::doctor::Finding;
 use crate::ui::Ui;
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,9 +62,9 @@ fn seconds(ms: u64) -> String {
 /// The one status line of a finished job.
 pub fn status_line(ui: &Ui, job: &JobReport) -> String {
     let mark = match job.status {
-        JobStatus::Success => ui.mark(Status::Pass),
-        JobStatus::Skipped => ui.mark(Status::Skip),
-        JobStatus::Failure | JobStatus::Cancelled => ui.mark(Status::Fail),
+        JobStatus::Success => ui.mark(crate::ui::Mark::Pass),
+        JobStatus::Skipped => ui.mark(crate::ui::Mark::Skip),
+        JobStatus::Failure | JobStatus::Cancelled => ui.mark(crate::ui::Mark::Fail),
     };
     let mut line = format!(
         "{mark} {}/{} {} in {}",

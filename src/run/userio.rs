@@ -9,13 +9,15 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The most any read here takes.
-pub const READ_CAP: u64 = crate::files::MAX_READ;
+pub const READ_CAP: u64 = crate::system::files::MAX_READ;
 
-/// The bytes of a regular file at `path` ([`crate::files::read_bounded`]: no link
+/// The bytes of a regular file at `path` ([`crate::system::files::read_bounded`]: no link
 /// followed, no FIFO or device opened, at most [`READ_CAP`]); `None` when it is absent or
 /// not such a file.
 pub fn read_capped(path: &Path) -> Option<Vec<u8>> {
-    crate::files::read_bounded(path, READ_CAP).ok().flatten()
+    crate::system::files::read_bounded(path, READ_CAP)
+        .ok()
+        .flatten()
 }
 
 /// Text of a file read with [`read_capped`].
@@ -25,7 +27,7 @@ pub fn read_text(path: &Path) -> Option<String> {
 
 /// Write the preflight cache (atomically, mode 0600, never through a link).
 pub fn write_state(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
-    crate::files::write_atomic(path, bytes, 0o600, crate::files::Walk::Lenient)
+    crate::system::files::write_atomic(path, bytes, 0o600, crate::system::files::Walk::Lenient)
 }
 
 /// Create a new log file `run-<UTC time>-<pid>.log` in `dir` (0700, created if needed),

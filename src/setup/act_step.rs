@@ -18,9 +18,9 @@ use crate::act::download::{Http, HttpOptions};
 use crate::act::install::{self, Extracted, Staged};
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, IoContext, Result};
-use crate::process::Process;
 use crate::receipt::{self, ActReceipt, Replaced};
 use crate::setup::{Action, Receipts, Settings, StepPlan, StepReport, StepStatus};
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 pub const ID: &str = "act";
@@ -169,7 +169,7 @@ pub fn plan(f: &Facts) -> StepPlan {
         warnings.push(format!(
             "{} is not on PATH; add it: {}",
             f.bin_dir.display(),
-            crate::process::export_path(&f.bin_dir)
+            crate::system::process::export_path(&f.bin_dir)
         ));
     }
     let w = &f.wanted;
@@ -314,7 +314,7 @@ impl HttpSettings {
 pub fn request(
     args: &crate::cli::SetupArgs,
     process: &Process,
-    fs: &crate::privsep::Fs,
+    fs: &crate::system::privsep::Fs,
 ) -> Result<Request> {
     let lock = match &args.common.act_lock {
         Some(path) => Some((path, crate::act::lockfile::ActLock::load_via(fs, path)?)),
@@ -558,7 +558,7 @@ pub async fn observe(
             version: None,
         }),
         Ok(Some(file)) => {
-            let sha256 = crate::files::sha256_reader(file).unwrap_or_default();
+            let sha256 = crate::system::files::sha256_reader(file).unwrap_or_default();
             let ours = act_receipt
                 .as_ref()
                 .filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
@@ -573,13 +573,13 @@ pub async fn observe(
     let rank = |dir: &Path| {
         path_dirs
             .iter()
-            .position(|d| crate::process::same_path(d, dir))
+            .position(|d| crate::system::process::same_path(d, dir))
     };
     let our_rank = rank(&s.bin_dir);
     let others = process
         .which_all("act")
         .into_iter()
-        .filter(|p| !crate::process::same_path(p, &target))
+        .filter(|p| !crate::system::process::same_path(p, &target))
         .map(|p| {
             let their_rank = p.parent().and_then(rank);
             OtherAct {
@@ -644,7 +644,11 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// The expected archive SHA-256: its `checksums.txt` line, and `--act-sha256`; both must
 /// agree when both are given.
-async fn expected_sha256(w: &Wanted, http: &Http, fs: &crate::privsep::Fs) -> Result<String> {
+async fn expected_sha256(
+    w: &Wanted,
+    http: &Http,
+    fs: &crate::system::privsep::Fs,
+) -> Result<String> {
     if let Some(pin) = &w.pin {
         return Ok(pin.archive_sha256.clone());
     }
@@ -674,7 +678,7 @@ async fn expected_sha256(w: &Wanted, http: &Http, fs: &crate::privsep::Fs) -> Re
             ..
         } => {
             let bytes = fs
-                .read(path, crate::files::MAX_READ)
+                .read(path, crate::system::files::MAX_READ)
                 .and_then(|b| {
                     b.ok_or_else(|| {
                         Error::failed(format!("{}: no such file", path.display()), None)

@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Action, Settings, StepPlan, StepReport, StepStatus};
-use crate::detect::{self, DockerInstall};
+use crate::docker::detect::{self, DockerInstall};
 use crate::error::{Error, Result};
-use crate::files;
 use crate::groups::{self, Decision, Elevation};
-use crate::process::Process;
 use crate::receipt::{FileReceipt, Receipt};
 use crate::render;
+use crate::system::files;
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 /// What part 2 observed.
@@ -165,7 +165,7 @@ pub async fn observe(
         &s.user,
         &db,
         group_override.as_ref().map(|(n, g)| (n.as_str(), *g)),
-        crate::identity::group_name,
+        crate::system::identity::group_name,
     );
     let group_command = match &group {
         Decision::Join { group, .. } => {
@@ -296,7 +296,7 @@ pub async fn observe(
 
 /// `currentContext` of the user's `~/.docker/config.json` (read as the user, bounded),
 /// unless it is the default.
-fn user_docker_context(fs: &crate::privsep::Fs, home: &std::path::Path) -> Option<String> {
+fn user_docker_context(fs: &crate::system::privsep::Fs, home: &std::path::Path) -> Option<String> {
     let bytes = fs
         .read(&home.join(".docker/config.json"), files::MAX_READ)
         .ok()??;
@@ -309,7 +309,10 @@ fn user_docker_context(fs: &crate::privsep::Fs, home: &std::path::Path) -> Optio
 
 /// The current bytes of a destination, or why it cannot be written (a link or a directory
 /// there, with the way out).
-fn existing(fs: &crate::privsep::Fs, path: &std::path::Path) -> (Option<Vec<u8>>, Option<String>) {
+fn existing(
+    fs: &crate::system::privsep::Fs,
+    path: &std::path::Path,
+) -> (Option<Vec<u8>>, Option<String>) {
     match fs.read(path, files::MAX_READ) {
         Ok(current) => (current, None),
         Err(e) => (
@@ -403,7 +406,7 @@ pub fn plan(f: &Facts, act_will_change: bool) -> Vec<StepPlan> {
             );
             p.details.push(format!(
                 "runs: {}",
-                crate::process::sh_join(&f.group_command)
+                crate::system::process::sh_join(&f.group_command)
             ));
             p.details.push(format!(
                 "the current login gains the group after logging in again, or: newgrp {group}"
@@ -715,7 +718,8 @@ pub async fn apply(
 /// The act record that vouches for a binary with this hash: what setup just installed
 /// or root verified before (the root-owned record), read again under the lock.
 fn receipt_trusts(s: &Settings, sha: &str) -> Option<()> {
-    let system = crate::receipt::Receipt::load(&crate::privsep::Fs::local(), &s.system_state_dir);
+    let system =
+        crate::receipt::Receipt::load(&crate::system::privsep::Fs::local(), &s.system_state_dir);
     let crate::receipt::Loaded::Found(r) = system else {
         return None;
     };

@@ -24,10 +24,10 @@ use tokio::time::Instant;
 use crate::cli::{Format, SetupArgs};
 use crate::doctor::Finding;
 use crate::error::{Error, Result};
-use crate::identity::TargetUser;
-use crate::privsep::Fs;
-use crate::process::Process;
 use crate::receipt::{self, Loaded, Receipt};
+use crate::system::identity::TargetUser;
+use crate::system::privsep::Fs;
+use crate::system::process::Process;
 use crate::ui::Ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
@@ -183,9 +183,6 @@ pub enum Records {
     System,
 }
 
-/// The default root-owned state dir.
-pub const SYSTEM_STATE_DIR: &str = "/var/lib/actsim";
-
 impl Settings {
     pub fn resolve(args: &SetupArgs, process: &Process) -> Result<Self> {
         let user = TargetUser::resolve(args.common.user.as_deref(), process)?;
@@ -205,11 +202,12 @@ impl Settings {
         let state_dir = user.state_dir(process);
         let system_state_dir = system_state_dir(process);
         let fs = Fs::for_user(&user);
-        let records = if fs.is_separated() && fs.side(&bin_dir) == crate::privsep::Side::Root {
-            Records::System
-        } else {
-            Records::User
-        };
+        let records =
+            if fs.is_separated() && fs.side(&bin_dir) == crate::system::privsep::Side::Root {
+                Records::System
+            } else {
+                Records::User
+            };
         Ok(Settings {
             bin_dir,
             config_dir,
@@ -232,29 +230,7 @@ impl Settings {
     }
 }
 
-/// Root's state dir: `ACTSIM_SYSTEM_STATE_DIR` (root's own environment), else
-/// [`SYSTEM_STATE_DIR`].
-pub fn system_state_dir(process: &Process) -> PathBuf {
-    process
-        .var_nonempty("ACTSIM_SYSTEM_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(SYSTEM_STATE_DIR))
-}
-
-/// This process's own home: `$HOME`, else the user database's entry for the euid.
-pub fn own_home(process: &Process) -> PathBuf {
-    process
-        .var_nonempty("HOME")
-        .filter(|h| h.starts_with('/'))
-        .map(PathBuf::from)
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-                .ok()
-                .flatten()
-                .map(|u| u.dir)
-        })
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
+pub use crate::context::{SYSTEM_STATE_DIR, own_home, system_state_dir};
 
 /// The receipts a run reads and writes.
 #[derive(Debug, Clone, Default)]
@@ -344,7 +320,7 @@ pub struct Run<'a> {
     pub settings: Settings,
     pub requests: Requests,
     /// The Docker install, detected once (the second observe under the lock reuses it).
-    pub docker: tokio::sync::OnceCell<crate::detect::DockerInstall>,
+    pub docker: tokio::sync::OnceCell<crate::docker::detect::DockerInstall>,
 }
 
 /// Read a receipt, warning when it is unusable (it is then treated as absent).
@@ -457,7 +433,7 @@ pub fn run(args: SetupArgs, process: &Process) -> ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = setup(&args, process, &ui, &mut steps) => r,
-            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     });
     // A prompt thread may still wait for a key after Ctrl-C; do not wait for it.
@@ -546,7 +522,7 @@ pub fn run_steps(
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = engine(args, process, ui, &mut steps, Some(only)) => r,
-            stop = crate::signals::stopped() => Err(Error::Interrupted(stop)),
+            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(200));
@@ -597,7 +573,7 @@ fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     if let Some(note) = note {
         ui.info(&note);
     }
-    ui.findings(&findings);
+    crate::doctor::report::print(ui, &findings);
     findings
 }
 
@@ -709,7 +685,7 @@ async fn confirm(ui: &Ui) -> Result<bool> {
     match answer {
         Ok(yes) => Ok(yes),
         Err(dialoguer::Error::IO(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
-            Err(Error::Interrupted(crate::signals::Stop::Interrupt))
+            Err(Error::Interrupted(crate::system::signals::Stop::Interrupt))
         }
         Err(e) => Err(Error::Aborted {
             reason: format!("could not ask for confirmation: {e}"),
@@ -816,11 +792,11 @@ async fn engine(
     // Under the lock, look again: another run may have done (part of) the work meanwhile.
     let s = &run.settings;
     let deadline = Instant::now() + s.timeout;
-    let _lock = crate::lock::acquire(&s.fs, &s.state_dir, deadline, ui).await?;
+    let _lock = crate::system::lock::acquire(&s.fs, &s.state_dir, deadline, ui).await?;
     let _system_lock = match s.records {
-        Records::System => {
-            Some(crate::lock::acquire(&Fs::local(), &s.system_state_dir, deadline, ui).await?)
-        }
+        Records::System => Some(
+            crate::system::lock::acquire(&Fs::local(), &s.system_state_dir, deadline, ui).await?,
+        ),
         Records::User => None,
     };
     let mut receipts = Receipts::load(s, ui);
@@ -841,16 +817,16 @@ fn check_state_dirs(s: &Settings) -> Result<()> {
             format!("refusing the state dir {}: {why}", dir.display()),
             Some(format!(
                 "move it away (mv {} {}.old) and run setup again",
-                crate::process::sh_quote(&dir.display().to_string()),
-                crate::process::sh_quote(&dir.display().to_string())
+                crate::system::process::sh_quote(&dir.display().to_string()),
+                crate::system::process::sh_quote(&dir.display().to_string())
             )),
         )
     };
     if let Some(m) = s.fs.stat(&s.state_dir)? {
-        if m.kind == crate::privsep::Kind::Link {
+        if m.kind == crate::system::privsep::Kind::Link {
             return Err(refuse(&s.state_dir, "it is a symbolic link".into()));
         }
-        if m.kind != crate::privsep::Kind::Dir {
+        if m.kind != crate::system::privsep::Kind::Dir {
             return Err(refuse(&s.state_dir, "it is not a directory".into()));
         }
         if m.uid != s.user.uid {
@@ -858,7 +834,7 @@ fn check_state_dirs(s: &Settings) -> Result<()> {
                 &s.state_dir,
                 format!(
                     "it belongs to {} (uid {}), not {}",
-                    crate::identity::user_name(m.uid),
+                    crate::system::identity::user_name(m.uid),
                     m.uid,
                     s.user.name
                 ),

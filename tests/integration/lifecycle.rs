@@ -252,7 +252,7 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
     inspect.assert_success();
     assert_eq!(
         inspect.stdout.trim(),
-        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        actsim::system::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
         "the rebuilt image holds the installed act"
     );
 
@@ -391,11 +391,11 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
     let old_act = "#!/bin/sh\necho 'act version 0.2.50'\n";
     temp::write(&w.act(), old_act);
     temp::chmod(&w.act(), 0o755);
-    let old_sha = actsim::files::sha256_hex(old_act.as_bytes());
+    let old_sha = actsim::system::files::sha256_hex(old_act.as_bytes());
     temp::write(&w.actrc(), "--container-architecture linux/amd64\n");
     w.fresh_setup();
     assert_ne!(
-        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        actsim::system::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
         old_sha
     );
     // The user edits the compose file.
@@ -410,7 +410,7 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
     let out = w.uninstall().arg("--yes").run();
     out.assert_success();
     assert_eq!(
-        actsim::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
+        actsim::system::files::sha256_hex(&std::fs::read(w.act()).unwrap()),
         old_sha,
         "the replaced act is back\n{out}"
     );

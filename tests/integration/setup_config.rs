@@ -160,7 +160,7 @@ fn read(path: &Path) -> Vec<u8> {
 }
 
 fn sha256_file(path: &Path) -> String {
-    actsim::files::sha256_hex(&read(path))
+    actsim::system::files::sha256_hex(&read(path))
 }
 
 /// `(id, status)` of every step in the JSON report, in order.
@@ -841,7 +841,7 @@ fn setup_config_socket_group_root_is_refused_with_the_alternatives() {
     // The group database is as it was.
     assert_eq!(group_members("root"), root_members);
     assert!(!group_members("root").contains(&user.name));
-    let gids = actsim::identity::database_gids(&user.name, user.gid);
+    let gids = actsim::system::identity::database_gids(&user.name, user.gid);
     assert!(!gids.contains(&0), "{gids:?}\n{out}");
 
     // The human output names the way out too.
@@ -909,7 +909,7 @@ fn setup_config_user_edit_is_kept_and_ours_goes_beside_it() {
     let r = w.receipt();
     assert_eq!(
         r["files"]["compose"]["sha256"],
-        actsim::files::sha256_hex(&ours),
+        actsim::system::files::sha256_hex(&ours),
         "{r:#}"
     );
 

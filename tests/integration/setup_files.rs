@@ -6,8 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use actsim::files::{Walk, write_atomic};
 use actsim::render::{self, Context};
+use actsim::system::files::{Walk, write_atomic};
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::fixtures::{DOCKER_SOCK, require_act, require_daemon, skip, socket_gid};
@@ -259,7 +259,7 @@ fn setup_files_dotenv_values_read_back_exactly_by_compose() {
 /// Build `actsim/act:<DEFAULT_VERSION>` from the fixture act unless it is there with the
 /// same binary hash.
 fn ensure_simulator_image(act: &Path) {
-    let sha = actsim::files::sha256_hex(&std::fs::read(act).unwrap());
+    let sha = actsim::system::files::sha256_hex(&std::fs::read(act).unwrap());
     let image = render::image_for(actsim::act::DEFAULT_VERSION);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

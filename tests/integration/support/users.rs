@@ -171,7 +171,7 @@ mod tests {
         let u = TempUser::with_groups(&[&g]);
         let (uname, gname, home) = (u.name.clone(), g.name.clone(), u.home.clone());
         assert!(home.is_dir(), "useradd -m made no home");
-        let gids = actsim::identity::database_gids(&u.name, u.gid);
+        let gids = actsim::system::identity::database_gids(&u.name, u.gid);
         assert!(gids.contains(&g.gid), "{gids:?} lacks {}", g.gid);
         drop(u);
         drop(g);

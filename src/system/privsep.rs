@@ -38,8 +38,8 @@ use nix::sys::socket::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::files::{self, Walk};
-use crate::identity::TargetUser;
+use crate::system::files::{self, Walk};
+use crate::system::identity::TargetUser;
 
 /// The file descriptor the agent finds its socket on.
 const AGENT_FD: RawFd = 3;

@@ -69,11 +69,12 @@ pub async fn run_program(
     }
 }
 
-/// SHA-256 of a file, hex ([`crate::files::sha256_file`]), computed off the async threads.
+/// SHA-256 of a file, hex ([`crate::system::files::sha256_file`]), computed off the async threads.
 pub async fn sha256_file(path: &Path) -> Result<String, String> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        crate::files::sha256_file(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+        crate::system::files::sha256_file(&path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))
     })
     .await
     .map_err(|e| e.to_string())?

@@ -17,7 +17,7 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
-use crate::privsep::Fs;
+use crate::system::privsep::Fs;
 use crate::ui::Ui;
 
 /// The lock file's name in a state dir.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::error::{Error, Result};
-use crate::process::Process;
+use crate::system::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetUser {

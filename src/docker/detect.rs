@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::docker::endpoint::{self, Endpoint};
 use crate::docker::engine::Engine;
-use crate::process::Process;
+use crate::system::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketMeta {
@@ -219,7 +219,7 @@ pub fn compose_fingerprint(process: &Process) -> Option<String> {
     let plugin = compose_plugin_dirs(process)
         .into_iter()
         .map(|d| d.join("docker-compose"))
-        .find(|p| crate::process::is_executable(p));
+        .find(|p| crate::system::process::is_executable(p));
     let docker = process.which("docker");
     let standalone = process.which("docker-compose");
     let parts: Vec<String> = [
@@ -239,11 +239,11 @@ pub async fn compose_tool(
     process: &Process,
     deadline: tokio::time::Instant,
 ) -> Option<ComposeTool> {
-    use crate::doctor::support::{first_version, run_program};
+    use crate::system::program::{first_version, run_program};
     let plugin_dirs = compose_plugin_dirs(process);
     let has_plugin = plugin_dirs
         .iter()
-        .any(|d| crate::process::is_executable(&d.join("docker-compose")));
+        .any(|d| crate::system::process::is_executable(&d.join("docker-compose")));
     if has_plugin
         && let Some(docker) = process.which("docker")
         && let Ok(r) = run_program(&docker, &["compose", "version"], &[], None, deadline).await
@@ -289,7 +289,7 @@ pub async fn compose_tool(
 fn read_head(path: &Path) -> Vec<u8> {
     use std::io::Read;
     let mut buf = vec![0u8; 512];
-    let opened = crate::files::open_regular(path, crate::files::MAX_HASH)
+    let opened = crate::system::files::open_regular(path, crate::system::files::MAX_HASH)
         .ok()
         .flatten()
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
@@ -304,11 +304,14 @@ fn read_head(path: &Path) -> Vec<u8> {
 
 /// The command that installs Docker on this distribution (from `/etc/os-release`).
 pub fn install_hint() -> String {
-    let os = crate::files::read_bounded(Path::new("/etc/os-release"), crate::files::MAX_READ)
-        .ok()
-        .flatten()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let os = crate::system::files::read_bounded(
+        Path::new("/etc/os-release"),
+        crate::system::files::MAX_READ,
+    )
+    .ok()
+    .flatten()
+    .map(|b| String::from_utf8_lossy(&b).into_owned())
+    .unwrap_or_default();
     install_hint_for(&os)
 }
 

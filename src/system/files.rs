@@ -41,6 +41,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Hex SHA-256 of a file's contents, read in chunks (never held whole in memory).
 /// A link, FIFO or device there is an error, and so is a file over `MAX_HASH` bytes.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    log::debug!("hashing {}", path.display());
     let file = open_regular(path, MAX_HASH)
         .map_err(|e| std::io::Error::other(e.to_string()))?
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
@@ -188,7 +189,7 @@ pub fn check_regular(file: &std::fs::File, path: &Path, cap: u64) -> Result<u64>
             ),
             Some(format!(
                 "replace it with a regular file (rm {}), then run actsim again",
-                crate::process::sh_quote(&path.display().to_string())
+                crate::system::process::sh_quote(&path.display().to_string())
             )),
         ));
     }
@@ -206,7 +207,7 @@ fn too_large(path: &Path, cap: u64) -> Error {
         ),
         Some(format!(
             "move {} away, then run actsim again",
-            crate::process::sh_quote(&path.display().to_string())
+            crate::system::process::sh_quote(&path.display().to_string())
         )),
     )
 }
@@ -239,7 +240,7 @@ fn symlink_error(path: &Path, target: &Path) -> Error {
         ),
         Some(format!(
             "remove the link (rm {}) or replace it with a regular file, then run actsim again",
-            crate::process::sh_quote(&path.display().to_string())
+            crate::system::process::sh_quote(&path.display().to_string())
         )),
     )
 }
@@ -249,7 +250,7 @@ fn directory_error(path: &Path) -> Error {
         format!("cannot use {}: it is a directory", path.display()),
         Some(format!(
             "move the directory {} away, then run actsim again",
-            crate::process::sh_quote(&path.display().to_string())
+            crate::system::process::sh_quote(&path.display().to_string())
         )),
     )
 }
@@ -506,7 +507,7 @@ fn check_strict_dir(fd: &OwnedFd, at: &Path) -> Result<()> {
     let st = nix::sys::stat::fstat(fd).map_err(|e| Error::io(at, e.into()))?;
     let me = Uid::effective().as_raw();
     if st.st_uid != 0 && st.st_uid != me {
-        let who = crate::identity::user_name(st.st_uid);
+        let who = crate::system::identity::user_name(st.st_uid);
         return Err(Error::failed(
             format!(
                 "refusing to write under {} as root: it is owned by {who} (uid {}), who could redirect the write",
@@ -528,7 +529,7 @@ fn check_strict_dir(fd: &OwnedFd, at: &Path) -> Result<()> {
             ),
             Some(format!(
                 "chmod go-w {}, or pick another directory",
-                crate::process::sh_quote(&at.display().to_string())
+                crate::system::process::sh_quote(&at.display().to_string())
             )),
         ));
     }
@@ -545,7 +546,7 @@ fn open_dir_nofollow(parent: &OwnedFd, name: &OsStr, shown: &Path) -> Result<Own
             ),
             Some(format!(
                 "pass the real directory (realpath {}), or check who else writes there",
-                crate::process::sh_quote(&shown.display().to_string())
+                crate::system::process::sh_quote(&shown.display().to_string())
             )),
         ),
         e => Error::io(shown, e.into()),
@@ -563,7 +564,7 @@ fn check_links(dir: &Path) -> Result<()> {
             continue;
         };
         if m.file_type().is_symlink() && m.uid() != 0 && m.uid() != me {
-            let who = crate::identity::user_name(m.uid());
+            let who = crate::system::identity::user_name(m.uid());
             return Err(Error::failed(
                 format!(
                     "refusing to write under {}: it is a symbolic link owned by {who} (uid {}), who could point it anywhere",

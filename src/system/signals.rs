@@ -8,32 +8,7 @@
 
 use tokio::signal::unix::{SignalKind, signal};
 
-/// A signal that ends the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    Interrupt,
-    Terminate,
-    Hangup,
-}
-
-impl Stop {
-    /// 128 + the signal number.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Stop::Interrupt => crate::error::exit::INTERRUPTED,
-            Stop::Terminate => crate::error::exit::TERMINATED,
-            Stop::Hangup => crate::error::exit::HANGUP,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stop::Interrupt => "SIGINT",
-            Stop::Terminate => "SIGTERM",
-            Stop::Hangup => "SIGHUP",
-        }
-    }
-}
+pub use crate::error::Stop;
 
 /// Resolves when SIGINT, SIGTERM or SIGHUP arrives (call inside a tokio runtime).
 pub async fn stopped() -> Stop {
