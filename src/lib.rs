@@ -5,6 +5,7 @@
 
 pub mod act;
 pub mod cli;
+pub mod commands;
 pub mod context;
 pub mod docker;
 pub mod doctor;

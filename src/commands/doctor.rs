@@ -1,0 +1,1 @@
+//! `actsim doctor` from the command line (see [`super`]).

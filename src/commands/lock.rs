@@ -1,0 +1,1 @@
+//! `actsim lock` from the command line (see [`super`]).

@@ -1,0 +1,1 @@
+//! `actsim run` from the command line (see [`super`]).

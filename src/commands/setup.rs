@@ -1,0 +1,1 @@
+//! `actsim setup` from the command line (see [`super`]).

@@ -1,0 +1,1 @@
+//! `actsim uninstall` from the command line (see [`super`]).
