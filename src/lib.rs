@@ -54,7 +54,7 @@ pub fn main() -> ExitCode {
         cli::Command::Uninstall(args) => uninstall::run(args, &process),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),
-        cli::Command::Lock(args) => act::lockfile::main(args, &process),
+        cli::Command::Lock(args) => commands::lock::main(args, &process),
     }
 }
 
