@@ -91,6 +91,32 @@ pub async fn connect(host: &str, timeout: Duration) -> Result<Docker, String> {
     }
 }
 
+/// Connect and ask `/version` (one request), then talk at the API version the daemon
+/// speaks: the client, and what the daemon said.
+pub async fn connect_with_version(
+    host: &str,
+    timeout: Duration,
+) -> Result<(Docker, bollard::models::SystemVersion), String> {
+    let docker = connect_lazy(host, timeout)?;
+    let version = match tokio::time::timeout(timeout, docker.version()).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(describe(&e)),
+        Err(_) => {
+            return Err(format!(
+                "the daemon at {host} accepted the connection but did not answer within {}s",
+                timeout.as_secs_f32()
+            ));
+        }
+    };
+    let api = version.api_version.clone().unwrap_or_default();
+    let docker = if api.is_empty() {
+        docker
+    } else {
+        connect_at_api(host, timeout, &api)?
+    };
+    Ok((docker, version))
+}
+
 /// A one-line description of a bollard error, without Rust debug noise.
 pub fn describe(e: &bollard::errors::Error) -> String {
     use bollard::errors::Error as B;
