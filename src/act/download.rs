@@ -286,17 +286,7 @@ fn error_chain(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut out = head.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    crate::error::chain_from(head, std::error::Error::source(e))
 }
 
 /// A [`std::io::Read`] over chunks sent from the async side; EOF when the sender is gone.

@@ -126,26 +126,7 @@ pub fn describe(e: &bollard::errors::Error) -> String {
             message,
         } => format!("daemon answered HTTP {status_code}: {}", message.trim()),
         B::SocketNotFoundError(p) => format!("no socket at {p}"),
-        B::HyperResponseError { err } => {
-            let mut msg = err.to_string();
-            let mut src = std::error::Error::source(err);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
-        }
-        other => {
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                let s_text = s.to_string();
-                if !msg.contains(&s_text) {
-                    msg = format!("{msg}: {s_text}");
-                }
-                src = s.source();
-            }
-            msg
-        }
+        B::HyperResponseError { err } => crate::error::chain(err),
+        other => crate::error::chain(other),
     }
 }
