@@ -208,16 +208,36 @@ pub struct Platform {
     pub asset: String,
 }
 
+/// A platform act publishes no release for, or not spelled `OS/ARCH`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{0:?} is not OS/ARCH (like linux/x86_64)")]
+    NotOsArch(String),
+    #[error("act publishes no release for the OS {0:?}")]
+    Os(String),
+    #[error("act publishes no release for the architecture {0:?}")]
+    Arch(String),
+    #[error("act publishes no release for {0}")]
+    NoRelease(String),
+}
+
+/// The message, for callers that keep errors as text.
+impl From<PlatformError> for String {
+    fn from(e: PlatformError) -> String {
+        e.to_string()
+    }
+}
+
 /// `OS/ARCH` as act's releases name them; `amd64`/`aarch64`/`x86`/`macos` are accepted too.
-pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
+pub fn parse_platform(raw: &str) -> std::result::Result<Platform, PlatformError> {
     let (os, arch) = raw
         .trim()
         .split_once('/')
-        .ok_or_else(|| format!("{raw:?} is not OS/ARCH (like linux/x86_64)"))?;
+        .ok_or_else(|| PlatformError::NotOsArch(raw.to_string()))?;
     let os = match os.to_ascii_lowercase().as_str() {
         "linux" => "linux",
         "darwin" | "macos" => "darwin",
-        other => return Err(format!("act publishes no release for the OS {other:?}")),
+        other => return Err(PlatformError::Os(other.to_string())),
     };
     let arch = match arch.to_ascii_lowercase().as_str() {
         "x86_64" | "amd64" => "x86_64",
@@ -226,11 +246,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
         "armv6" => "armv6",
         "i386" | "x86" => "i386",
         "riscv64" => "riscv64",
-        other => {
-            return Err(format!(
-                "act publishes no release for the architecture {other:?}"
-            ));
-        }
+        other => return Err(PlatformError::Arch(other.to_string())),
     };
     let std_os = if os == "darwin" { "macos" } else { "linux" };
     let std_arch = match arch {
@@ -239,7 +255,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
         a => a,
     };
     let asset = release::asset_name(std_os, std_arch)
-        .ok_or_else(|| format!("act publishes no release for {os}/{arch}"))?;
+        .ok_or_else(|| PlatformError::NoRelease(format!("{os}/{arch}")))?;
     Ok(Platform {
         key: format!("{os}/{arch}"),
         asset,
@@ -247,7 +263,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
 }
 
 /// The platform of the machine this runs on.
-pub fn host_platform() -> std::result::Result<Platform, String> {
+pub fn host_platform() -> std::result::Result<Platform, PlatformError> {
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         o => o,
@@ -441,7 +457,7 @@ fn locked_entry(
     }
     let binary = got.binary.map_err(|reason| Error::Verify {
         what: origin.to_string(),
-        reason,
+        reason: reason.to_string(),
         hint: Some("the archive is not an act release as goreleaser packs it".into()),
     })?;
     Ok(LockedAsset {

@@ -785,7 +785,7 @@ async fn apply_inner(
     }
     let binary = extracted.binary.map_err(|reason| Error::Verify {
         what: w.source.origin(),
-        reason,
+        reason: reason.to_string(),
         hint: Some("the archive is not an act release as goreleaser packs it".into()),
     })?;
     if let Some(pin) = &w.pin
