@@ -498,19 +498,23 @@ pub mod userio {
     const MAX_BINARY: u64 = 512 << 20;
 
     /// SHA-256 of a regular file, never through a link; `None` when absent.
-    pub fn hash(fs: &Fs, path: &Path) -> std::result::Result<Option<String>, String> {
-        match fs.open(path, MAX_BINARY) {
-            Ok(None) => Ok(None),
-            Ok(Some(f)) => crate::system::files::sha256_reader(f)
+    pub fn hash(fs: &Fs, path: &Path) -> Result<Option<String>> {
+        match fs.open(path, MAX_BINARY)? {
+            None => Ok(None),
+            Some(f) => crate::system::files::sha256_reader(f)
                 .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) => Err(e.to_string()),
+                .map_err(|e| Error::io(path, e)),
         }
     }
 
     /// A configuration file (≤ 1 MiB, regular, no link); `None` when absent.
-    pub fn read(fs: &Fs, path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
-        fs.read(path, MAX_READ).map_err(|e| e.to_string())
+    pub fn read(fs: &Fs, path: &Path) -> Result<Option<Vec<u8>>> {
+        fs.read(path, MAX_READ)
+    }
+
+    /// A failed read or hash as uninstall reports it: the message, exit 1, no hint.
+    fn failed(e: Error) -> Error {
+        Error::failed(e.to_string(), None)
     }
 
     /// Whether `dir` exists (as anything).
@@ -521,7 +525,7 @@ pub mod userio {
     /// Unlink `path` when it is a regular file whose hash is `sha`. `Ok(false)`: it was
     /// already gone. A file with another hash is refused (it changed since planning).
     pub fn remove_if(fs: &Fs, path: &Path, sha: &str) -> Result<bool> {
-        match hash(fs, path).map_err(|e| Error::failed(e, None))? {
+        match hash(fs, path).map_err(failed)? {
             None => Ok(false),
             Some(h) if h == sha => fs.remove(path),
             Some(_) => Err(Error::failed(
@@ -535,7 +539,7 @@ pub mod userio {
     /// hashed again afterwards.
     pub fn restore(fs: &Fs, backup: &Path, target: &Path, sha: &str) -> Result<()> {
         if hash(fs, backup)
-            .map_err(|e| Error::failed(e, None))?
+            .map_err(failed)?
             .as_deref()
             != Some(sha)
         {
@@ -549,7 +553,7 @@ pub mod userio {
         }
         fs.copy(backup, target, 0o755, MAX_BINARY)?;
         if hash(fs, target)
-            .map_err(|e| Error::failed(e, None))?
+            .map_err(failed)?
             .as_deref()
             != Some(sha)
         {
@@ -684,7 +688,7 @@ async fn observe(process: &Process, s: &Settings<'_>, ui: &Ui) -> Facts {
         if let Some(f) = receipt.files.get(id) {
             let (current, refused) = match userio::read(fs, &f.path) {
                 Ok(c) => (c, None),
-                Err(e) => (None, Some(e)),
+                Err(e) => (None, Some(e.to_string())),
             };
             if id == ENV
                 && let Some(bytes) = &current
@@ -859,7 +863,7 @@ async fn apply(
             ours,
         } => {
             // The restore is renamed over ours: ours must still be what the plan saw.
-            let now = userio::hash(&s.fs, target).map_err(|e| Error::failed(e, None))?;
+            let now = userio::hash(&s.fs, target).map_err(|e| Error::failed(e.to_string(), None))?;
             if now.is_some() && now != *ours {
                 return Err(Error::failed(
                     format!("{} changed while uninstalling: kept", target.display()),
