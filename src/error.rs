@@ -184,7 +184,10 @@ impl Error {
 /// The one error-chain formatter: `head`, then each cause of `source` and further down,
 /// joined by `": "` on one line. A cause whose text the line already holds is left out
 /// (many errors repeat their source's message), so nothing is said twice.
-pub fn chain_from(head: impl Into<String>, source: Option<&(dyn std::error::Error + 'static)>) -> String {
+pub fn chain_from(
+    head: impl Into<String>,
+    source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
     let mut out = head.into();
     let mut source = source;
     while let Some(s) = source {

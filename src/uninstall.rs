@@ -538,11 +538,7 @@ pub mod userio {
     /// Put `backup` (hash `sha`) back at `target`, atomically, mode 0755; the copy is
     /// hashed again afterwards.
     pub fn restore(fs: &Fs, backup: &Path, target: &Path, sha: &str) -> Result<()> {
-        if hash(fs, backup)
-            .map_err(failed)?
-            .as_deref()
-            != Some(sha)
-        {
+        if hash(fs, backup).map_err(failed)?.as_deref() != Some(sha) {
             return Err(Error::failed(
                 format!(
                     "{} does not hold the act setup replaced: not restored",
@@ -552,11 +548,7 @@ pub mod userio {
             ));
         }
         fs.copy(backup, target, 0o755, MAX_BINARY)?;
-        if hash(fs, target)
-            .map_err(failed)?
-            .as_deref()
-            != Some(sha)
-        {
+        if hash(fs, target).map_err(failed)?.as_deref() != Some(sha) {
             return Err(Error::failed(
                 format!("{} changed while it was restored", target.display()),
                 Some("run uninstall again".into()),
@@ -863,7 +855,8 @@ async fn apply(
             ours,
         } => {
             // The restore is renamed over ours: ours must still be what the plan saw.
-            let now = userio::hash(&s.fs, target).map_err(|e| Error::failed(e.to_string(), None))?;
+            let now =
+                userio::hash(&s.fs, target).map_err(|e| Error::failed(e.to_string(), None))?;
             if now.is_some() && now != *ours {
                 return Err(Error::failed(
                     format!("{} changed while uninstalling: kept", target.display()),

@@ -76,7 +76,7 @@ pub enum EndpointError {
     ReadConfig {
         path: PathBuf,
         #[source]
-        source: crate::error::Error,
+        source: Box<crate::error::Error>,
     },
     #[error("{} is not valid JSON: {source}", .path.display())]
     NotJson {
@@ -90,7 +90,7 @@ pub enum EndpointError {
         from: String,
         meta: PathBuf,
         #[source]
-        source: crate::error::Error,
+        source: Box<crate::error::Error>,
     },
     #[error("{} has no Endpoints.docker.Host", .0.display())]
     NoHost(PathBuf),
@@ -154,7 +154,7 @@ fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, EndpointE
             name: name.clone(),
             from: from.clone(),
             meta: meta.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| EndpointError::NotJson {
@@ -182,7 +182,7 @@ fn current_context(config_json: &Path) -> Result<Option<String>, EndpointError> 
         Err(source) => {
             return Err(EndpointError::ReadConfig {
                 path: config_json.to_path_buf(),
-                source,
+                source: Box::new(source),
             });
         }
     };

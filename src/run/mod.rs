@@ -322,7 +322,10 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
         Ok(e) => e,
         Err(e) => stop!(
             exit::FAILED,
-            Error::failed(e.clone(), Some("actsim doctor shows what is wrong".to_string()))
+            Error::failed(
+                e.clone(),
+                Some("actsim doctor shows what is wrong".to_string())
+            )
         ),
     };
     let docker = match or_signal(

@@ -68,10 +68,7 @@ impl Hashes {
     }
 
     /// [`Hashes::of_path`] off the async threads.
-    pub async fn of_path_async(
-        &self,
-        path: &Path,
-    ) -> Result<String, super::program::ReadError> {
+    pub async fn of_path_async(&self, path: &Path) -> Result<String, super::program::ReadError> {
         let (me, owned) = (self.clone(), path.to_path_buf());
         super::program::blocking_read(path, move || me.of_path(&owned)).await
     }

@@ -33,7 +33,10 @@ pub struct StateLock {
 /// Take the lock in `dir` (created if missing), waiting until `deadline`. Tells `notices`
 /// once that it is waiting, and for whom. The lock file is opened (created) by whoever
 /// owns `dir` ([`Fs`]), never through a link and never truncated through one.
-pub async fn acquire(fs: &Fs, dir: &Path, deadline: Instant,
+pub async fn acquire(
+    fs: &Fs,
+    dir: &Path,
+    deadline: Instant,
     notices: &dyn Progress,
 ) -> Result<StateLock> {
     fs.create_dir_all(dir)?;

@@ -11,6 +11,6 @@ pub mod lock;
 pub mod log;
 pub mod privsep;
 pub mod process;
-pub mod progress;
 pub mod program;
+pub mod progress;
 pub mod signals;

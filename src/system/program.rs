@@ -210,7 +210,10 @@ mod tests {
         .await;
         let e = r.unwrap_err();
         assert!(matches!(e, ProgramError::Deadline { .. }), "{e}");
-        assert!(e.to_string().ends_with("/bin/sleep 5 did not finish before the deadline"));
+        assert!(
+            e.to_string()
+                .ends_with("/bin/sleep 5 did not finish before the deadline")
+        );
         assert!(start.elapsed() < Duration::from_secs(2));
     }
 }
