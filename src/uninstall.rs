@@ -762,9 +762,12 @@ async fn docker(ctx: &Context, timeout: Duration) -> std::result::Result<bollard
 }
 
 async fn daemon_facts(ctx: &Context, volume: &str, timeout: Duration) -> DaemonFacts {
+    // The client is the run's (later steps use it with the full timeout); looking costs
+    // at most 20s.
+    let client_timeout = timeout;
     let timeout = timeout.min(Duration::from_secs(20));
     let work = async {
-        let docker = docker(ctx, timeout).await?;
+        let docker = docker(ctx, client_timeout).await?;
         let mut filters = std::collections::HashMap::new();
         filters.insert("reference".to_string(), vec![format!("{IMAGE_REPO}:*")]);
         filters.insert(
