@@ -5,11 +5,11 @@
 
 use crate::support::Cmd;
 use crate::support::compose::{COMPOSE_V2_VERSION, ComposeCleanup, ComposeV2Config, project};
-use crate::support::report::{step, summary};
-use crate::support::world::World;
 use crate::support::fixtures;
 use crate::support::mirror::VERSION;
+use crate::support::report::{step, summary};
 use crate::support::temp;
+use crate::support::world::World;
 
 /// The test `DOCKER_CONFIG` makes `docker compose version` print the fixture's version, for
 /// the command it is given to only.

@@ -35,7 +35,9 @@ fn files_under(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn lifecycle_bundle_of_a_machine_with_a_token_in_env_contains_no_token() {
-    let Some(w) = World::new().daemon().build() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     // The user puts a token into .env and an act secret into the actrc, and has it in the
     // environment too.
@@ -139,13 +141,16 @@ fn lifecycle_bundle_of_a_machine_with_a_token_in_env_contains_no_token() {
 
 #[test]
 fn lifecycle_bundle_to_an_unwritable_place_fails_naming_it() {
-    let Some(w) = World::new().daemon().build() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     let out = w
         .doctor(30)
         .args(["--bundle", "/proc/actsim-no/report.tar.gz"])
         .timeout(Duration::from_secs(120))
         .run();
-    out.assert_code(exit::FAILED).assert_stderr_contains("/proc/actsim-no");
+    out.assert_code(exit::FAILED)
+        .assert_stderr_contains("/proc/actsim-no");
 }
 
 /// `doctor --fix` repairs a stale DOCKER_GID, a deleted actrc and a removed image, each
@@ -153,7 +158,9 @@ fn lifecycle_bundle_to_an_unwritable_place_fails_naming_it() {
 /// socket group can change like a reinstalled Docker's.
 #[test]
 fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed_image() {
-    let Some(w) = World::new().private_daemon().build() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     let healthy = w.doctor(60).run();
     healthy.assert_success();
@@ -170,7 +177,9 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
         .assert_check_mentions("container.socket", "DOCKER_GID");
     // Without a terminal and without --yes: exit 3, nothing changed.
     let declined = w.doctor(60).arg("--fix").run();
-    declined.assert_code(exit::ABORTED).assert_stderr_contains("--yes");
+    declined
+        .assert_code(exit::ABORTED)
+        .assert_stderr_contains("--yes");
     assert_eq!(std::fs::read_to_string(w.env_file()).unwrap(), env_before);
     let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
     fixed.assert_success();
@@ -259,7 +268,9 @@ fn real_docker_group() -> String {
 /// uninstall changes nothing.
 #[test]
 fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
-    let Some(w) = World::new().private_daemon().build() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     let group_before = real_docker_group();
     let before = w.tree();
     w.fresh_setup();
@@ -347,7 +358,9 @@ fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
 /// without a terminal and without --yes nothing changes (exit 3).
 #[test]
 fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
-    let Some(w) = World::new().private_daemon().build() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     // The user's own act (an older one) and their own actrc line.
     let old_act = "#!/bin/sh\necho 'act version 0.2.50'\n";
     temp::write(&w.act(), old_act);
@@ -365,7 +378,9 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
     std::fs::write(w.compose(), &compose).unwrap();
 
     let refused = w.uninstall().run();
-    refused.assert_code(exit::ABORTED).assert_stderr_contains("--yes");
+    refused
+        .assert_code(exit::ABORTED)
+        .assert_stderr_contains("--yes");
     assert!(w.receipt_path().exists());
 
     let out = w.uninstall().arg("--yes").run();
@@ -464,7 +479,9 @@ fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setu
     if !require_root() {
         return;
     }
-    let Some(w) = World::new().private_daemon().build() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     let real_group = real_docker_group();
     let group = TempGroup::new();
     std::os::unix::fs::chown(w.daemon.as_ref().unwrap().socket(), None, Some(group.gid)).unwrap();
@@ -492,10 +509,9 @@ fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setu
     );
     assert!(!bin.path().join("act").exists(), "{out}");
     // act in the root-owned bin dir was recorded in root's receipt: that record is gone.
-    let system: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(w.system_state().join(RECEIPT)).unwrap(),
-    )
-    .unwrap();
+    let system: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.system_state().join(RECEIPT)).unwrap())
+            .unwrap();
     assert!(system.get("act").is_none(), "{system}");
 
     // She was in the group before this setup: --remove-group leaves her there.

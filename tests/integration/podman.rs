@@ -5,12 +5,12 @@
 //! endpoint back to Docker's socket as such.
 
 use crate::support::SYSTEM_PATH;
-use crate::support::report::{step, summary};
-use crate::support::world::World;
 use crate::support::fixtures::{require_daemon, socket_gid};
 use crate::support::mirror::VERSION;
 use crate::support::podman::Podman;
+use crate::support::report::{step, summary};
 use crate::support::temp::{self, BinDir};
+use crate::support::world::World;
 use crate::support::{Cmd, Outcome};
 
 fn podman_image() -> String {
@@ -99,11 +99,7 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
         "{out}"
     );
     assert!(!docker.contains("Engine 4"), "{out}");
-    assert_eq!(
-        step(&out, "image")["status"],
-        "changed",
-        "{out}"
-    );
+    assert_eq!(step(&out, "image")["status"], "changed", "{out}");
     assert!(
         summary(step(&out, "image")).contains(&podman_image()),
         "{out}"
@@ -128,11 +124,7 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     // A rerun changes nothing: the image is found again in Podman.
     let again = w.setup_json().arg("--no-check").run();
     again.assert_success();
-    assert_eq!(
-        step(&again, "image")["status"],
-        "ok",
-        "{again}"
-    );
+    assert_eq!(step(&again, "image")["status"], "ok", "{again}");
 
     // docker-compose v1 runs the service through Podman.
     let repo = temp::dir();

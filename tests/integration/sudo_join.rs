@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::SYSTEM_PATH;
-use crate::support::report::step;
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::Mirror;
 use crate::support::proxy::SocketProxy;
 use crate::support::pty::Pty;
+use crate::support::report::step;
 use crate::support::users::{TempGroup, TempUser, require_root};
 use crate::support::{Cmd, actsim_for_others, exit, fixtures, require_daemon};
 
@@ -147,11 +147,7 @@ fn sudo_join_without_a_rule_exits_5_with_the_exact_command() {
     let out = s.setup_yes().run();
     out.assert_code(exit::PRIVILEGE);
     out.assert_stderr_contains(&s.join_command());
-    assert_eq!(
-        step(&out, "group")["status"],
-        "failed",
-        "{out}"
-    );
+    assert_eq!(step(&out, "group")["status"], "failed", "{out}");
     assert!(!members(&s.group.name).contains(&s.user.name), "{out}");
     assert!(!s.user.home.join(".config/actsim/.env").exists(), "{out}");
 }

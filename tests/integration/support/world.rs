@@ -156,7 +156,9 @@ impl World {
     /// The platform image (a world without an engine has none: panics).
     #[track_caller]
     pub fn image(&self) -> &str {
-        self.image.as_deref().expect("this world has no platform image")
+        self.image
+            .as_deref()
+            .expect("this world has no platform image")
     }
 
     pub fn home(&self) -> PathBuf {
@@ -235,7 +237,10 @@ impl World {
         let mut vars = vec![
             ("HOME", h.display().to_string()),
             ("XDG_CONFIG_HOME", h.join(".config").display().to_string()),
-            ("XDG_STATE_HOME", h.join(".local/state").display().to_string()),
+            (
+                "XDG_STATE_HOME",
+                h.join(".local/state").display().to_string(),
+            ),
             ("XDG_CACHE_HOME", h.join(".cache").display().to_string()),
             ("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display())),
             (
