@@ -18,6 +18,7 @@ pub mod pty;
 pub mod report;
 pub mod sockets;
 pub mod temp;
+pub mod tls;
 pub mod users;
 pub mod world;
 

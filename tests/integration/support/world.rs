@@ -297,6 +297,12 @@ impl World {
             .args(["--no-check", "--act-base-url", base])
     }
 
+    /// `actsim setup --no-check` from the mirror, not yet with `--yes`: the act step's
+    /// tests.
+    pub fn setup_act(&self) -> Cmd {
+        self.setup_from(&self.mirror().base_url())
+    }
+
     /// `actsim setup --yes` from the mirror with the platform image, when the world has
     /// one (human output; add `--format json`, or use [`World::setup_json`], to read JSON).
     pub fn setup(&self) -> Cmd {
