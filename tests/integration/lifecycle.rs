@@ -423,6 +423,7 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
 
 /// `actsim setup --yes --user NAME` as root against the world's private daemon, with a
 /// root-owned bin dir; the user's files go to their own home.
+#[track_caller]
 fn setup_for(
     w: &World,
     user: &crate::support::users::TempUser,
