@@ -4,9 +4,10 @@
 //! actions-simulator --bug-report` of the generated file reaching the daemon.
 
 use crate::support::Cmd;
-use crate::support::compose::{COMPOSE_V2_VERSION, ComposeCleanup, ComposeV2Config, project};
-use crate::support::fixtures;
-use crate::support::mirror::VERSION;
+use crate::support::compose::{
+    COMPOSE_V2_VERSION, ComposeCleanup, ComposeV2Config, assert_bug_report_reaches_the_daemon,
+    project,
+};
 use crate::support::report::{step, summary};
 use crate::support::temp;
 use crate::support::world::World;
@@ -63,20 +64,7 @@ fn assert_service_reaches_the_daemon(w: &World, compose: &[&str], tag: &str) {
         .env("COMPOSE_PROJECT_NAME", &project)
         .run();
     out.assert_success();
-    let engine = fixtures::daemon_version().expect("the daemon's /version");
-    let engine_version = engine["Version"].as_str().unwrap().to_string();
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.contains("act version") && l.contains(VERSION)),
-        "not the act setup installed in the image\n{out}"
-    );
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.trim_start().starts_with("Engine version:") && l.contains(&engine_version)),
-        "act in the simulator did not reach the daemon\n{out}"
-    );
+    assert_bug_report_reaches_the_daemon(&out);
 }
 
 #[test]

@@ -476,11 +476,8 @@ fn members(group: &str) -> String {
 /// with it, and the machine's real docker group is never touched.
 #[test]
 fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setup_added() {
-    use crate::support::users::{TempGroup, TempUser, require_root};
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().private_daemon().build() else {
+    use crate::support::users::{TempGroup, TempUser};
+    let Some(w) = World::new().root_only().private_daemon().build() else {
         return;
     };
     let real_group = real_docker_group();

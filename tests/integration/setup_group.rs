@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::support::files::{env_map, mode, owner};
 use crate::support::proxy::SocketProxy;
 use crate::support::report::{assert_no_failed_check, assert_steps, group_members, step};
-use crate::support::users::{TempGroup, TempUser, require_root};
+use crate::support::users::{TempGroup, TempUser};
 use crate::support::world::{World, read_json};
 use crate::support::{Cmd, SYSTEM_PATH, actsim_for_others, exit};
 
@@ -40,10 +40,7 @@ fn setup_for(w: &World, user: &TempUser, proxy: &SocketProxy, config: &Path) -> 
 
 #[test]
 fn setup_group_root_adds_another_user_to_the_sockets_group_and_their_doctor_passes() {
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().daemon().build() else {
+    let Some(w) = World::new().root_only().daemon().build() else {
         return;
     };
     let group = TempGroup::new();
@@ -147,10 +144,7 @@ fn setup_group_root_adds_another_user_to_the_sockets_group_and_their_doctor_pass
 
 #[test]
 fn setup_group_joining_without_root_or_sudo_exits_5_with_the_exact_command() {
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().daemon().build() else {
+    let Some(w) = World::new().root_only().daemon().build() else {
         return;
     };
     if Path::new("/usr/bin/sudo").exists() {
@@ -194,10 +188,7 @@ fn setup_group_joining_without_root_or_sudo_exits_5_with_the_exact_command() {
 
 #[test]
 fn setup_group_final_check_sees_a_group_this_login_lacks_through_sg() {
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().daemon().build() else {
+    let Some(w) = World::new().root_only().daemon().build() else {
         return;
     };
     let group = TempGroup::new();
@@ -247,10 +238,7 @@ fn setup_group_final_check_sees_a_group_this_login_lacks_through_sg() {
 
 #[test]
 fn setup_group_final_check_for_a_user_just_added_uses_the_group_database() {
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().daemon().build() else {
+    let Some(w) = World::new().root_only().daemon().build() else {
         return;
     };
     let group = TempGroup::new();
@@ -288,10 +276,7 @@ fn setup_group_final_check_for_a_user_just_added_uses_the_group_database() {
 
 #[test]
 fn setup_group_socket_group_root_is_refused_with_the_alternatives() {
-    if !require_root() {
-        return;
-    }
-    let Some(w) = World::new().daemon().build() else {
+    let Some(w) = World::new().root_only().daemon().build() else {
         return;
     };
     let user = TempUser::new();

@@ -12,9 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Cmd;
+use super::mirror::VERSION;
 use super::temp::{self, TempDir};
 use super::world::World;
+use super::{Cmd, Outcome};
 
 /// Where `scripts/fixtures.sh` puts the static Docker Compose v2 binary.
 pub fn compose_v2_path() -> PathBuf {
@@ -123,4 +124,24 @@ impl Drop for ComposeCleanup {
                 .run();
         }
     }
+}
+
+/// The `--bug-report` of act run in the simulator names the act version setup installed
+/// in the image and the engine version of the daemon it reached.
+#[track_caller]
+pub fn assert_bug_report_reaches_the_daemon(out: &Outcome) {
+    let engine = super::fixtures::daemon_version().expect("the daemon's /version");
+    let engine_version = engine["Version"].as_str().unwrap().to_string();
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("act version") && l.contains(VERSION)),
+        "not the act setup installed in the image\n{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("Engine version:") && l.contains(&engine_version)),
+        "act in the simulator did not reach the daemon\n{out}"
+    );
 }

@@ -26,6 +26,7 @@ use super::dockerd::PrivateDaemon;
 use super::images::busybox_platform_image;
 use super::mirror::Mirror;
 use super::temp::{self, TempDir};
+use super::users::require_root;
 use super::{Cmd, Outcome, require_daemon};
 
 pub struct World {
@@ -53,6 +54,7 @@ enum Engine {
 
 /// What a [`World`] is made of; [`WorldBuilder::build`] makes it.
 pub struct WorldBuilder {
+    root: bool,
     engine: Engine,
     image: Option<String>,
     docker_host: Option<String>,
@@ -61,6 +63,12 @@ pub struct WorldBuilder {
 }
 
 impl WorldBuilder {
+    /// Only for root (checked first: not root skips, or fails under `CI=true`).
+    pub fn root_only(mut self) -> Self {
+        self.root = true;
+        self
+    }
+
     /// On the machine's daemon (required) with the busybox platform image.
     pub fn daemon(mut self) -> Self {
         self.engine = Engine::Machine;
@@ -100,6 +108,9 @@ impl WorldBuilder {
 
     /// The world, or `None` (after printing why) when a prerequisite is missing outside CI.
     pub fn build(self) -> Option<World> {
+        if self.root && !require_root() {
+            return None;
+        }
         let (image, daemon) = match self.engine {
             Engine::Unchecked => (None, None),
             Engine::Machine => {
@@ -139,6 +150,7 @@ impl World {
     #[allow(clippy::new_ret_no_self)]
     pub fn new() -> WorldBuilder {
         WorldBuilder {
+            root: false,
             engine: Engine::Unchecked,
             image: None,
             docker_host: None,
