@@ -155,10 +155,11 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         verbose: args.verbose,
         quiet: args.quiet,
     };
-    let opts = match crate::doctor::command::options(process, &common, PREFLIGHT_TIMEOUT) {
-        Ok(o) => o,
+    let ctx = match crate::doctor::command::context(process, &common, PREFLIGHT_TIMEOUT) {
+        Ok(c) => c,
         Err(e) => stop!(e.exit_code(), e),
     };
+    let opts = crate::doctor::Options::new(PREFLIGHT_TIMEOUT);
     if let Some(image) = &args.platform_image
         && let Err(e) = crate::render::check_platform_image(image)
     {
@@ -171,7 +172,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         args.platform_image.is_some() || !workflow::platform_args(&args.act_args).is_empty();
     if !args.no_preflight {
         let (findings, cached) = match or_signal(
-            preflight::run(process, &opts, &state_dir, cli_mapping),
+            preflight::run(&ctx, &opts, &state_dir, cli_mapping),
             &mut sigs,
         )
         .await
@@ -280,8 +281,8 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         }
     }
     let actrc_texts: Vec<String> = [
-        opts.user.actrc_path(process),
-        opts.user.home.join(".actrc"),
+        ctx.user.actrc_path(process),
+        ctx.user.home.join(".actrc"),
         cwd.join(".actrc"),
     ]
     .iter()
@@ -298,7 +299,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         ui.warn(&n);
     }
     let compose = if args.in_container {
-        match in_container_setup(process, &opts.config_dir).await {
+        match in_container_setup(process, &ctx.config_dir).await {
             Ok(c) => {
                 needs.insert(
                     0,
@@ -425,11 +426,11 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     );
     let (program, full_args, envs) = match &compose {
         None => {
-            let Some(act) = crate::doctor::locate_act(process, &opts) else {
+            let Some(act) = crate::doctor::locate_act(&ctx) else {
                 stop!(
                     exit::FAILED,
                     Error::failed(
-                        format!("act not found in {} or on PATH", opts.bin_dir.display()),
+                        format!("act not found in {} or on PATH", ctx.bin_dir.display()),
                         Some("install it: actsim setup".to_string())
                     )
                 );
