@@ -395,20 +395,24 @@ async fn container_socket(ctx: &After<'_>, probe: &Probe, proven: &mut Option<Ou
             "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
         ));
     }
-    let denied = ex.output.contains("permission denied");
+    let by_hand = format!(
+        "try it by hand: docker run --rm -u {uid}:{gid} --group-add {docker_gid} -v {}:/var/run/docker.sock {image} act --bug-report",
+        path.display()
+    );
+    socket_run_failed(&path, &who, by_hand, ex.output)
+}
+
+/// act in the socket container ran but did not reach the daemon.
+fn socket_run_failed(path: &Path, who: &str, by_hand: String, output: String) -> Outcome {
     let mut fix = Vec::new();
-    if denied {
+    if output.contains("permission denied") {
         fix.push(format!(
             "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
             path.display()
         ));
     }
-    fix.push(format!(
-        "try it by hand: docker run --rm -u {uid}:{gid} --group-add {docker_gid} -v {}:/var/run/docker.sock {image} act --bug-report",
-        path.display()
-    ));
-    let last = ex
-        .output
+    fix.push(by_hand);
+    let last = output
         .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
@@ -419,7 +423,7 @@ async fn container_socket(ctx: &After<'_>, probe: &Probe, proven: &mut Option<Ou
         format!("act inside the container could not reach the daemon as {who}: {last}"),
         fix,
     )
-    .detail(ex.output)
+    .detail(output)
 }
 
 /// `container.run`'s pass when act's `--bug-report` in the socket container printed its
