@@ -210,7 +210,7 @@ fn drift(inputs: &Inputs<'_>, path: &Path, sha256: &str, mut out: Outcome) -> Ou
 
 /// What `act.docker` found wrong, and how to fix it.
 #[derive(Default)]
-struct Findings {
+struct Problems {
     problems: Vec<String>,
     fixes: Vec<String>,
     fail: bool,
@@ -218,7 +218,7 @@ struct Findings {
 
 /// `act.docker`
 pub fn act_docker(inputs: &Inputs<'_>) -> Outcome {
-    let mut found = Findings::default();
+    let mut found = Problems::default();
     let reach = reach(inputs, &mut found);
     let mapping = mapping(inputs, &mut found);
     if found.problems.is_empty() {
@@ -237,7 +237,7 @@ pub fn act_docker(inputs: &Inputs<'_>) -> Outcome {
 }
 
 /// Which daemon act reaches, compared with docker's; empty when that is a problem.
-fn reach(inputs: &Inputs<'_>, found: &mut Findings) -> String {
+fn reach(inputs: &Inputs<'_>, found: &mut Problems) -> String {
     let act = endpoint::act_endpoint(inputs.process(), inputs.home());
     let docker_host = inputs.endpoint().as_ref().ok().map(|e| e.host.clone());
     let reach = match (&act.host, &docker_host) {
@@ -294,7 +294,7 @@ fn reach(inputs: &Inputs<'_>, found: &mut Findings) -> String {
 }
 
 /// The actrc's platform mapping for `ubuntu-latest`; empty when there is none.
-fn mapping(inputs: &Inputs<'_>, found: &mut Findings) -> String {
+fn mapping(inputs: &Inputs<'_>, found: &mut Problems) -> String {
     use crate::system::process::sh_quote;
     if let Some((image, file)) = configured_platform(inputs.ctx) {
         return format!("ubuntu-latest runs in {image} ({})", file.display());

@@ -18,7 +18,11 @@ fn count(out: &Outcome, needle: &str) -> usize {
 
 #[track_caller]
 fn assert_once(out: &Outcome, needle: &str) {
-    assert_eq!(count(out, needle), 1, "`{needle}` must be logged once\n{out}");
+    assert_eq!(
+        count(out, needle),
+        1,
+        "`{needle}` must be logged once\n{out}"
+    );
 }
 
 #[test]
@@ -53,7 +57,10 @@ fn a_doctor_run_resolves_connects_and_hashes_once() {
     // The daemon answered and act was found (API 1.41 warns: pass or warn both count).
     out.assert_status_in("docker.daemon", &["pass", "warn"]);
     out.assert_status_in("act.binary", &["pass", "warn"]);
-    assert!(count(&out, "hashing ") >= 1, "act is hashed (no stamp yet)\n{out}");
+    assert!(
+        count(&out, "hashing ") >= 1,
+        "act is hashed (no stamp yet)\n{out}"
+    );
     assert_once(&out, "resolved the Docker endpoint");
     assert_once(&out, "connecting to the Docker daemon at");
     let mut hashed: BTreeMap<&str, usize> = BTreeMap::new();
