@@ -32,49 +32,31 @@ pub fn connect_lazy(host: &str, timeout: Duration) -> Result<Docker, String> {
     }
 }
 
-/// A connection (no request) at `api` (`"1.41"`) when the daemon's API is older than
-/// bollard's own, else at bollard's: the negotiation of [`connect`] when the caller already
-/// holds the daemon's `/version` answer, so it costs no second request.
-pub fn connect_at_api(host: &str, timeout: Duration, api: &str) -> Result<Docker, String> {
-    let secs = timeout.as_secs().max(1);
-    let version = match api.split_once('.') {
-        Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {
-            (Ok(major), Ok(minor)) => bollard::ClientVersion {
-                major_version: major,
-                minor_version: minor,
-            },
-            _ => {
-                return Err(format!(
-                    "the daemon's API version {api:?} is not understood"
-                ));
-            }
-        },
-        None => {
-            return Err(format!(
-                "the daemon's API version {api:?} is not understood"
-            ));
-        }
+/// `docker` talking at `api` (`"1.41"`, what the daemon's `/version` said) when that is
+/// older than bollard's own API, else as it is: the negotiation of [`connect`] for a caller
+/// that already holds the daemon's `/version` answer. The same client, so a run connects
+/// once ([`connect_lazy`]'s one log line); an older daemon costs one more `/version`.
+pub async fn at_api(docker: Docker, api: &str, timeout: Duration) -> Result<Docker, String> {
+    let not_understood = || format!("the daemon's API version {api:?} is not understood");
+    let (major, minor) = api.split_once('.').ok_or_else(not_understood)?;
+    let (Ok(major), Ok(minor)) = (major.parse::<usize>(), minor.parse::<usize>()) else {
+        return Err(not_understood());
     };
-    let version = if (version.major_version, version.minor_version)
-        < (
-            API_DEFAULT_VERSION.major_version,
-            API_DEFAULT_VERSION.minor_version,
-        ) {
-        version
-    } else {
-        *API_DEFAULT_VERSION
-    };
-    if let Some(path) = super::endpoint::unix_path(host) {
-        let path = path.to_string_lossy().to_string();
-        Docker::connect_with_unix(&path, secs, &version)
-            .map_err(|e| format!("cannot use socket {path}: {e}"))
-    } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, secs, &version)
-            .map_err(|e| format!("cannot use {host}: {e}"))
-    } else {
-        Err(format!(
-            "unsupported daemon address {host}: actsim talks to unix:// and tcp:// endpoints"
-        ))
+    let ours = (
+        API_DEFAULT_VERSION.major_version,
+        API_DEFAULT_VERSION.minor_version,
+    );
+    if (major, minor) >= ours {
+        return Ok(docker);
+    }
+    log::debug!("the daemon speaks API {api}, older than bollard's: negotiating");
+    match tokio::time::timeout(timeout, docker.negotiate_version()).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err(format!(
+            "the daemon did not answer within {}s",
+            timeout.as_secs_f32()
+        )),
     }
 }
 
@@ -134,7 +116,9 @@ pub async fn connect_with_version(
     let docker = if api.is_empty() {
         docker
     } else {
-        connect_at_api(host, timeout, &api).map_err(ConnectError::Address)?
+        at_api(docker, &api, timeout)
+            .await
+            .map_err(ConnectError::Request)?
     };
     Ok((docker, version))
 }

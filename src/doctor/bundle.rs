@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Finding, Options, Report};
+use super::{CheckId, Finding, Report};
+use crate::context::Context;
 use crate::docker::endpoint;
 use crate::error::{Error, Result};
 use crate::system::process::Process;
@@ -172,13 +173,33 @@ pub fn environment(process: &Process) -> String {
     out
 }
 
+/// Why a file was not read into the bundle (the manifest says so).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{} is a symbolic link: not read", .0.display())]
+    Link(PathBuf),
+    #[error("{} is not a regular file: not read", .0.display())]
+    NotRegular(PathBuf),
+    #[error("{} is larger than {MAX_FILE} bytes: not read", .0.display())]
+    TooLarge(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Read a file for the bundle: a regular file only, never through a link, never a FIFO
 /// or device, at most [`MAX_FILE`] bytes. `Ok(None)` when it does not exist.
 ///
 /// This is the bundle's one read in the user's directories; with privilege separation it
 /// belongs to the user-side worker.
-pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
+pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, ReadError> {
     use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = match std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc_flags())
@@ -187,30 +208,19 @@ pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, String>
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Err(format!("{} is a symbolic link: not read", path.display()));
+            return Err(ReadError::Link(path.to_path_buf()));
         }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(io(e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        return Err(format!(
-            "{} is not a regular file: not read",
-            path.display()
-        ));
+        return Err(ReadError::NotRegular(path.to_path_buf()));
     }
     if meta.len() > MAX_FILE {
-        return Err(format!(
-            "{} is larger than {} bytes: not read",
-            path.display(),
-            MAX_FILE
-        ));
+        return Err(ReadError::TooLarge(path.to_path_buf()));
     }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.take(MAX_FILE).read_to_end(&mut bytes).map_err(io)?;
     Ok(Some(bytes))
 }
 
@@ -275,7 +285,7 @@ impl Contents {
 }
 
 /// `pass: <summary>` of check `id`.
-fn finding_summary(findings: &[Finding], id: &str) -> String {
+fn finding_summary(findings: &[Finding], id: CheckId) -> String {
     findings
         .iter()
         .find(|f| f.id == id)
@@ -309,12 +319,15 @@ fn first_line_of(path: &str, key: &str) -> Option<String> {
 async fn versions(process: &Process, findings: &[Finding], deadline: Instant) -> String {
     let mut out = vec![
         format!("actsim {}", crate::VERSION),
-        format!("act: {}", finding_summary(findings, "act.binary")),
+        format!("act: {}", finding_summary(findings, CheckId::ActBinary)),
         format!(
             "docker engine: {}",
-            finding_summary(findings, "docker.daemon")
+            finding_summary(findings, CheckId::DockerDaemon)
         ),
-        format!("docker CLI: {}", finding_summary(findings, "docker.cli")),
+        format!(
+            "docker CLI: {}",
+            finding_summary(findings, CheckId::DockerCli)
+        ),
         program_line(process, "docker", &["compose", "version"], deadline).await,
         program_line(process, "docker-compose", &["version", "--short"], deadline).await,
         format!(
@@ -333,8 +346,9 @@ async fn versions(process: &Process, findings: &[Finding], deadline: Instant) ->
     out.join("\n")
 }
 
-fn endpoints(process: &Process, home: &Path) -> String {
-    let mut out = match endpoint::resolve(process, home) {
+fn endpoints(ctx: &Context) -> String {
+    let (process, home) = (&ctx.process, ctx.docker_home.as_path());
+    let mut out = match ctx.endpoint() {
         Ok(e) => format!("resolved endpoint: {} ({})\n", e.host, e.why()),
         Err(e) => format!("resolved endpoint: none: {e}\n"),
     };
@@ -407,26 +421,17 @@ pub fn last_run_log(state_dir: &Path) -> Option<PathBuf> {
 }
 
 /// The act binary doctor looked at: `--bin-dir/act`, else the first on PATH.
-fn act_path(process: &Process, opts: &Options) -> Option<PathBuf> {
-    let in_bin = opts.bin_dir.join("act");
+fn act_path(ctx: &Context) -> Option<PathBuf> {
+    let in_bin = ctx.bin_dir.join("act");
     if in_bin.is_file() {
         return Some(in_bin);
     }
-    process.which("act")
+    ctx.process.which("act")
 }
 
 /// Build the archive (in memory: every part is bounded) and write it to `file`.
-pub async fn write(
-    process: &Process,
-    opts: &Options,
-    findings: &[Finding],
-    file: &Path,
-) -> Result<Vec<String>> {
+pub async fn write(ctx: &Context, findings: &[Finding], file: &Path) -> Result<Vec<String>> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let home = process
-        .var_nonempty("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| opts.user.home.clone());
     let mut c = Contents {
         files: Vec::new(),
         notes: Vec::new(),
@@ -435,27 +440,18 @@ pub async fn write(
     let doctor_json = serde_json::to_string_pretty(&report)
         .map_err(|e| Error::failed(format!("serializing the doctor report: {e}"), None))?;
     c.add("doctor.json", redact_tokens(&doctor_json) + "\n");
-    c.add("versions.txt", versions(process, findings, deadline).await);
-    c.add("endpoint.txt", endpoints(process, &home));
-    c.add("environment.txt", environment(process));
-    let state_dir = opts.user.state_dir(process);
-    c.add_file(
-        "receipt.json",
-        &crate::receipt::Receipt::path(&state_dir),
-        true,
+    c.add(
+        "versions.txt",
+        versions(&ctx.process, findings, deadline).await,
     );
-    c.add_file("actrc", &opts.user.actrc_path(process), false);
-    c.add_file("home.actrc", &opts.user.home.join(".actrc"), false);
-    c.add_file(
-        "docker-compose.yml",
-        &opts.config_dir.join("docker-compose.yml"),
-        false,
-    );
-    c.add_file("env", &opts.config_dir.join(".env"), false);
+    c.add("endpoint.txt", endpoints(ctx));
+    c.add("environment.txt", environment(&ctx.process));
+    add_user_files(&mut c, ctx);
     c.add(
         "act-bug-report.txt",
-        act_bug_report(act_path(process, opts), deadline).await,
+        act_bug_report(act_path(ctx), deadline).await,
     );
+    let state_dir = ctx.state_dir.clone();
     match last_run_log(&state_dir) {
         Some(log) => c.add_file("last-run.log", &log, false),
         None => c.notes.push(format!(
@@ -463,19 +459,42 @@ pub async fn write(
             state_dir.join(RUN_LOG_DIR).display()
         )),
     }
+    c.files
+        .insert(0, ("MANIFEST.txt".into(), manifest(&c.notes).into_bytes()));
+    let bytes = archive(&c.files)?;
+    crate::system::files::write_atomic(file, &bytes, 0o600, crate::system::files::Walk::Lenient)?;
+    Ok(c.files.into_iter().map(|(n, _)| n).collect())
+}
+
+/// The receipt, the actrc files, the compose file and its `.env`, redacted.
+fn add_user_files(c: &mut Contents, ctx: &Context) {
+    let (user, process) = (&ctx.user, &ctx.process);
+    let state_dir = &ctx.state_dir;
+    c.add_file(
+        "receipt.json",
+        &crate::receipt::Receipt::path(state_dir),
+        true,
+    );
+    c.add_file("actrc", &user.actrc_path(process), false);
+    c.add_file("home.actrc", &user.home.join(".actrc"), false);
+    c.add_file(
+        "docker-compose.yml",
+        &ctx.config_dir.join("docker-compose.yml"),
+        false,
+    );
+    c.add_file("env", &ctx.config_dir.join(".env"), false);
+}
+
+fn manifest(notes: &[String]) -> String {
     let mut manifest = format!(
         "actsim support bundle, {}\nsecret-looking values (*TOKEN*, *SECRET*, *PASSWORD*, *KEY*), GitHub tokens and URL passwords are replaced by ***\n\n",
         crate::receipt::now_rfc3339()
     );
-    for n in &c.notes {
+    for n in notes {
         manifest.push_str(n);
         manifest.push('\n');
     }
-    c.files
-        .insert(0, ("MANIFEST.txt".into(), manifest.into_bytes()));
-    let bytes = archive(&c.files)?;
-    crate::system::files::write_atomic(file, &bytes, 0o600, crate::system::files::Walk::Lenient)?;
-    Ok(c.files.into_iter().map(|(n, _)| n).collect())
+    manifest
 }
 
 /// A gzip-compressed tar of `files` under one top directory `actsim-bundle/`.
@@ -568,11 +587,13 @@ mod tests {
         assert!(
             read_bounded(&d.join("l"))
                 .unwrap_err()
+                .to_string()
                 .contains("symbolic link")
         );
         assert!(
             read_bounded(&d.join("p"))
                 .unwrap_err()
+                .to_string()
                 .contains("not a regular file")
         );
         std::fs::remove_dir_all(&d).unwrap();

@@ -8,42 +8,57 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{Cleanup, Drift, GroupView, Options, Report, Status};
+use serde::Serialize;
+
+use super::{Cleanup, GroupView, Options, Report};
 use crate::cli::DoctorArgs;
+use crate::context::{Context, Request};
 use crate::error::{Error, exit};
-use crate::system::identity::TargetUser;
 use crate::system::process::Process;
 use crate::ui::Ui;
 
-/// Build doctor options from the shared flags.
-pub fn options(
+/// What `doctor --fix` did; `checks` of the report are the ones after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixReport {
+    pub steps: Vec<crate::setup::StepReport>,
+    pub checks_before: Vec<super::Finding>,
+}
+
+/// The JSON document of `doctor --format json`: the report, and with `--fix` what it did.
+#[derive(Debug, Clone, Serialize)]
+struct Document {
+    #[serde(flatten)]
+    report: Report,
+    /// `--fix` only: the setup steps run and the checks before them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<FixReport>,
+}
+
+/// The run's context from the shared flags.
+pub fn context(
     process: &Process,
     common: &crate::cli::Common,
     timeout: Duration,
-) -> Result<Options, Error> {
-    let user = TargetUser::resolve(common.user.as_deref(), process)?;
-    Ok(Options {
-        timeout,
-        deep: false,
-        config_dir: common
-            .config_dir
-            .clone()
-            .unwrap_or_else(|| user.config_dir(process)),
-        bin_dir: common
-            .bin_dir
-            .clone()
-            .unwrap_or_else(|| user.default_bin_dir()),
-        probe_image: None,
-        platform_image: common.platform_image.clone(),
-        group_view: GroupView::Process,
-        drift: Drift::default(),
-        state_dir: Some(user.state_dir(process)),
-        user,
-    })
+) -> Result<Context, Error> {
+    Context::resolve(
+        process,
+        &Request {
+            user: common.user.clone(),
+            bin_dir: common.bin_dir.clone(),
+            config_dir: common.config_dir.clone(),
+            platform_image: common.platform_image.clone(),
+            docker_host: common.docker_host.clone(),
+            act_lock: common.act_lock.clone(),
+            format: common.format,
+            verbose: common.verbose,
+            quiet: common.quiet,
+            timeout,
+        },
+    )
 }
 
 /// Run the checks on a fresh runtime, removing containers on Ctrl-C.
-pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Finding>, Error> {
+pub fn run_blocking(ctx: &Context, opts: &Options) -> Result<Vec<super::Finding>, Error> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -52,7 +67,7 @@ pub fn run_blocking(process: &Process, opts: &Options) -> Result<Vec<super::Find
     let result = runtime.block_on(async {
         let cleanup = Cleanup::default();
         tokio::select! {
-            findings = super::run(process, opts, &cleanup) => Ok(findings),
+            findings = super::run(ctx, opts, &cleanup) => Ok(findings),
             stop = crate::system::signals::stopped() => {
                 cleanup.purge(Duration::from_secs(3)).await;
                 Err(Error::Interrupted(stop))
@@ -74,24 +89,26 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
         args.common.verbose,
         args.common.quiet,
     );
-    let mut opts = match options(process, &args.common, Duration::from_secs(args.timeout)) {
-        Ok(o) => o,
+    let timeout = Duration::from_secs(args.timeout);
+    let ctx = match context(process, &args.common, timeout) {
+        Ok(c) => c,
         Err(e) => {
             ui.error(&e);
             return ExitCode::from(e.exit_code());
         }
     };
+    let mut opts = Options::new(timeout);
     // --fix changes things as root; for another user that is setup's job, which keeps
     // their I/O separated. Say so before checking anything.
-    if args.fix && crate::system::privsep::needs_separation(&opts.user) {
+    if args.fix && crate::system::privsep::needs_separation(&ctx.user) {
         let e = Error::usage(
             format!(
                 "doctor --fix as root for {} would run setup's steps as them",
-                opts.user.name
+                ctx.user.name
             ),
             Some(format!(
                 "run setup for them instead (the same steps, with privilege separation): actsim setup --yes --user {}",
-                opts.user.name
+                ctx.user.name
             )),
         );
         ui.error(&e);
@@ -99,26 +116,23 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     }
     // Root checking another user needs no privilege of its own: drop to them for the
     // whole run, so nothing they planted can make root read, run or wait on anything.
-    let dropped;
-    let process = if crate::system::privsep::needs_separation(&opts.user) {
-        match drop_to(&mut opts) {
-            Ok(p) => {
-                dropped = p;
-                &dropped
-            }
+    let ctx = if crate::system::privsep::needs_separation(&ctx.user) {
+        match drop_to(&ctx) {
+            Ok(c) => c,
             Err(e) => {
                 ui.error(&e);
                 return ExitCode::from(e.exit_code());
             }
         }
     } else {
-        process
+        ctx
     };
+    let process = &ctx.process;
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
-    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift = crate::receipt_drift(process, &ctx.user, &ctx.bin_dir);
     opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
-    let mut findings = match run_blocking(process, &opts) {
+    let mut findings = match run_blocking(&ctx, &opts) {
         Ok(f) => f,
         Err(e) => {
             ui.error(&e);
@@ -129,7 +143,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     let mut fix_report = None;
     let mut fix_code = None;
     if args.fix {
-        let (report, code, after) = fix(&args, process, &ui, &mut opts, &findings);
+        let (report, code, after) = fix(&args, &ctx, &ui, &mut opts, &findings);
         fix_report = report;
         fix_code = code;
         if let Some(after) = after {
@@ -138,7 +152,7 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
     }
     let mut bundle_failed = false;
     if let Some(file) = &args.bundle {
-        match write_bundle(process, &opts, &findings, file) {
+        match write_bundle(&ctx, &findings, file) {
             Ok(names) => ui.info(&format!(
                 "wrote the support bundle {} ({}); secret values are replaced by ***",
                 file.display(),
@@ -150,15 +164,18 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             }
         }
     }
-    let mut report = Report::new(findings);
-    report.fix = fix_report;
+    let report = Report::new(findings);
+    let failed = !report.ok;
     if args.common.format == crate::cli::Format::Json {
-        ui.json(&report);
+        ui.json(&Document {
+            report,
+            fix: fix_report,
+        });
     }
     if let Some(code) = fix_code {
         return ExitCode::from(code);
     }
-    if bundle_failed || report.checks.iter().any(|c| c.status == Status::Fail) {
+    if bundle_failed || failed {
         ExitCode::from(exit::FAILED)
     } else {
         ExitCode::from(exit::OK)
@@ -170,21 +187,18 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
 /// the findings after the fix when the checks ran again.
 fn fix(
     args: &DoctorArgs,
-    process: &Process,
+    ctx: &Context,
     ui: &Ui,
     opts: &mut Options,
     findings: &[super::Finding],
-) -> (
-    Option<super::FixReport>,
-    Option<u8>,
-    Option<Vec<super::Finding>>,
-) {
+) -> (Option<FixReport>, Option<u8>, Option<Vec<super::Finding>>) {
     let wanted = super::fix::steps_for(findings);
     if wanted.is_empty() {
         ui.info("nothing to fix: no failing or warning check has a cause a setup step fixes");
         return (None, None, None);
     }
-    let setup_args = match super::fix::setup_args(args, process, opts) {
+    let process = &ctx.process;
+    let setup_args = match super::fix::setup_args(args, ctx) {
         Ok(a) => a,
         Err(e) => {
             ui.error(&e);
@@ -196,7 +210,7 @@ fn fix(
         wanted.join(", ")
     ));
     let (steps, outcome) = crate::setup::run_steps(&setup_args, process, ui, &wanted);
-    let report = super::FixReport {
+    let report = FixReport {
         steps: steps.clone(),
         checks_before: findings.to_vec(),
     };
@@ -211,10 +225,10 @@ fn fix(
         return (Some(report), None, None);
     }
     // Check the new state the way setup's final check does: a group added now counts.
-    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift = crate::receipt_drift(process, &ctx.user, &ctx.bin_dir);
     opts.group_view = GroupView::Database;
     ui.heading("Checking again:");
-    let (after, note) = final_check(process, opts);
+    let (after, note) = final_check(ctx, opts);
     if let Some(note) = note {
         ui.info(&note);
     }
@@ -224,8 +238,7 @@ fn fix(
 
 /// `--bundle FILE`, on its own small runtime.
 fn write_bundle(
-    process: &Process,
-    opts: &Options,
+    ctx: &Context,
     findings: &[super::Finding],
     file: &std::path::Path,
 ) -> Result<Vec<String>, Error> {
@@ -233,21 +246,21 @@ fn write_bundle(
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))?;
-    runtime.block_on(super::bundle::write(process, opts, findings, file))
+    runtime.block_on(super::bundle::write(ctx, findings, file))
 }
 
-/// Become `opts.user` for good (their uid, gid and database groups) and give the process
+/// Become `ctx.user` for good (their uid, gid and database groups) and give the process
 /// their identity: `HOME`, `USER`, `LOGNAME`; root's XDG and docker config dirs are
-/// dropped. The paths in `opts` were resolved before, as root (so root's defaults hold).
+/// dropped. The paths in `ctx` were resolved before, as root (so root's defaults hold).
 /// Runs before any thread exists.
-fn drop_to(opts: &mut Options) -> Result<Process, Error> {
-    crate::system::privsep::become_user(&opts.user)?;
-    let home = opts.user.home.clone();
+fn drop_to(ctx: &Context) -> Result<Context, Error> {
+    crate::system::privsep::become_user(&ctx.user)?;
+    let home = ctx.user.home.clone();
     // SAFETY: called from `main` before the async runtime or any other thread starts.
     unsafe {
         std::env::set_var("HOME", &home);
-        std::env::set_var("USER", &opts.user.name);
-        std::env::set_var("LOGNAME", &opts.user.name);
+        std::env::set_var("USER", &ctx.user.name);
+        std::env::set_var("LOGNAME", &ctx.user.name);
         for k in [
             "XDG_CONFIG_HOME",
             "XDG_STATE_HOME",
@@ -262,8 +275,7 @@ fn drop_to(opts: &mut Options) -> Result<Process, Error> {
             std::env::remove_var(k);
         }
     }
-    opts.user.is_current = true;
-    Ok(Process::from_os())
+    Ok(ctx.became_user(Process::from_os()))
 }
 
 /// Doctor's checks as setup's last step, and a note on how they ran.
@@ -272,55 +284,59 @@ fn drop_to(opts: &mut Options) -> Result<Process, Error> {
 /// the socket's group that this login does not carry yet (setup just added it), the checks
 /// run in a child `sg GROUP -c "actsim doctor --format json …"`, so they see the groups of
 /// the user's next login instead of failing on the old ones.
-pub fn final_check(process: &Process, opts: &Options) -> (Vec<super::Finding>, Option<String>) {
-    if crate::system::privsep::needs_separation(&opts.user) {
+pub fn final_check(ctx: &Context, opts: &Options) -> (Vec<super::Finding>, Option<String>) {
+    let user = &ctx.user;
+    if crate::system::privsep::needs_separation(user) {
         // Root for another user: a child doctor that drops to them (see `main`).
-        return match run_child(opts, None) {
+        return match run_child(ctx, opts, None) {
             Some(findings) => (
                 findings,
                 Some(format!(
                     "checked as {} (uid {}) with the groups of their next login",
-                    opts.user.name, opts.user.uid
+                    user.name, user.uid
                 )),
             ),
             None => (
                 Vec::new(),
-                Some(format!("the check as {} did not run", opts.user.name)),
+                Some(format!("the check as {} did not run", user.name)),
             ),
         };
     }
-    if let Some((group, gid)) = pending_group(process, opts)
-        && let Some(findings) = run_child(opts, Some(&group))
+    if let Some((group, gid)) = pending_group(ctx)
+        && let Some(findings) = run_child(ctx, opts, Some(&group))
     {
         return (
             findings,
             Some(format!(
                 "checked as {} with group {group} (gid {gid}) through sg: this login gains it after logging in again or `newgrp {group}`",
-                opts.user.name
+                user.name
             )),
         );
     }
-    match run_blocking(process, opts) {
+    match run_blocking(ctx, opts) {
         Ok(f) => (f, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     }
 }
 
 /// The socket group the user's next login has and this process lacks.
-fn pending_group(process: &Process, opts: &Options) -> Option<(String, u32)> {
-    if !opts.user.is_current || opts.user.uid == 0 {
+fn pending_group(ctx: &Context) -> Option<(String, u32)> {
+    let user = &ctx.user;
+    if !user.is_current || user.uid == 0 {
         return None;
     }
-    let endpoint = crate::docker::endpoint::resolve(process, &opts.user.home).ok()?;
+    let endpoint = ctx.endpoint().as_ref().ok()?;
     let meta = crate::docker::detect::socket_meta(&endpoint.socket_path()?)?;
     let now = crate::system::identity::process_gids();
-    (opts.user.database_gids().contains(&meta.gid) && !now.contains(&meta.gid))
+    (user.database_gids().contains(&meta.gid) && !now.contains(&meta.gid))
         .then(|| (crate::system::identity::group_name(meta.gid), meta.gid))
 }
 
 /// `actsim doctor --format json …` in a child: under `sg GROUP` (a group this login lacks),
-/// or as root with `--user` (the child drops to the user).
-fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
+/// or as root with `--user` (the child drops to the user). Its report is read back as
+/// doctor's own [`Report`]; a document that does not parse (an unknown check id among
+/// them) counts as a child that did not run.
+fn run_child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
     let exe = std::env::current_exe().ok()?;
     let mut words = vec![
         exe.to_string_lossy().to_string(),
@@ -330,11 +346,11 @@ fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
         "--timeout".into(),
         opts.timeout.as_secs().max(1).to_string(),
         "--bin-dir".into(),
-        opts.bin_dir.to_string_lossy().to_string(),
+        ctx.bin_dir.to_string_lossy().to_string(),
         "--config-dir".into(),
-        opts.config_dir.to_string_lossy().to_string(),
+        ctx.config_dir.to_string_lossy().to_string(),
     ];
-    if let Some(p) = &opts.platform_image {
+    if let Some(p) = &ctx.platform_image {
         words.extend(["--platform-image".into(), p.clone()]);
     }
     let mut cmd = match sg {
@@ -344,7 +360,7 @@ fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
             c
         }
         None => {
-            words.extend(["--user".into(), opts.user.name.clone()]);
+            words.extend(["--user".into(), ctx.user.name.clone()]);
             let mut c = std::process::Command::new("/proc/self/exe");
             c.args(&words[1..]);
             c
@@ -355,40 +371,11 @@ fn run_child(opts: &Options, sg: Option<&str>) -> Option<Vec<super::Finding>> {
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let checks = value.get("checks")?.as_array()?;
-    Some(
-        checks
-            .iter()
-            .filter_map(|c| {
-                let id = super::CHECK_IDS
-                    .iter()
-                    .find(|i| Some(**i) == c.get("id").and_then(|v| v.as_str()))?;
-                let status = match c.get("status")?.as_str()? {
-                    "pass" => Status::Pass,
-                    "warn" => Status::Warn,
-                    "fail" => Status::Fail,
-                    _ => Status::Skip,
-                };
-                let text = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
-                Some(super::Finding {
-                    id,
-                    title: super::title(id),
-                    status,
-                    summary: text("summary"),
-                    detail: text("detail"),
-                    fix: c
-                        .get("fix")
-                        .and_then(|f| f.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    duration_ms: c.get("duration_ms").and_then(|v| v.as_u64()).unwrap_or(0),
-                })
-            })
-            .collect(),
-    )
+    match serde_json::from_slice::<Report>(&out.stdout) {
+        Ok(report) => Some(report.checks),
+        Err(e) => {
+            log::debug!("the child doctor's report does not parse: {e}");
+            None
+        }
+    }
 }

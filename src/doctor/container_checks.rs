@@ -8,6 +8,7 @@
 //! denied". Every container is removed, also on error, timeout or Ctrl-C.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use bollard::Docker;
@@ -16,30 +17,12 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use tokio::time::Instant;
 
-use super::act_checks::{ActBin, nanos};
-use super::docker_checks::SocketFacts;
-use super::{Cleanup, Options, Outcome};
+use super::context::{After, nanos};
+use super::{Outcome, Status};
 use crate::docker::client::describe;
-use crate::docker::endpoint::Endpoint;
 use crate::docker::engine::Engine;
 use crate::docker::image;
-use crate::system::process::Process;
-
-/// What the container checks share.
-pub struct Ctx<'a> {
-    pub process: &'a Process,
-    pub docker: Option<&'a Docker>,
-    /// Which engine answered at the endpoint (Docker Engine when none did).
-    pub engine: Engine,
-    pub endpoint: Option<&'a Endpoint>,
-    pub socket: &'a SocketFacts,
-    pub act: Option<&'a ActBin>,
-    pub opts: &'a Options,
-    pub cleanup: &'a Cleanup,
-    pub deadline: Instant,
-}
 
 /// The probe image, or why there is none.
 pub type Probe = Result<String, ProbeProblem>;
@@ -59,12 +42,13 @@ pub fn image_name(engine: Engine, version: &str) -> String {
 }
 
 /// Find or build the probe image (once, for both container checks).
-pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
-    let Some(docker) = ctx.docker else {
+pub async fn probe_image(ctx: &After<'_>) -> Probe {
+    let deadline = ctx.deadline();
+    let Some(docker) = ctx.docker() else {
         return Err(ProbeProblem::Skip("no daemon (see docker.daemon)".into()));
     };
-    if let Some(custom) = &ctx.opts.probe_image {
-        return match tokio::time::timeout_at(ctx.deadline, image::exists(docker, custom)).await {
+    if let Some(custom) = &ctx.inputs.opts.probe_image {
+        return match tokio::time::timeout_at(deadline, image::exists(docker, custom)).await {
             Ok(Ok(true)) => Ok(custom.clone()),
             Ok(Ok(false)) => Err(ProbeProblem::Fail(format!(
                 "probe image {custom} is not present locally (actsim never pulls it)"
@@ -81,7 +65,8 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
                 .into(),
         ));
     };
-    let name = image_name(ctx.engine, &act.version);
+    let engine = ctx.engine();
+    let name = image_name(engine, &act.version);
     let work = async {
         match image::image_sha(docker, &name).await? {
             Some(sha) if sha == act.sha256 => Ok(name.clone()),
@@ -90,14 +75,14 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
                     crate::system::files::open_regular(&act.path, crate::system::files::MAX_HASH)
                         .map_err(|e| e.to_string())?
                         .ok_or_else(|| format!("{} is gone", act.path.display()))?;
-                image::import_act_image(docker, ctx.engine, file, &act.path, &act.sha256, &name)
+                image::import_act_image(docker, engine, file, &act.path, &act.sha256, &name)
                     .await
                     .map(|_| name.clone())
                     .map_err(String::from)
             }
         }
     };
-    match tokio::time::timeout_at(ctx.deadline, work).await {
+    match tokio::time::timeout_at(deadline, work).await {
         Ok(Ok(n)) => Ok(n),
         Ok(Err(e)) => Err(ProbeProblem::Fail(format!(
             "cannot build the probe image {name}: {e}"
@@ -126,55 +111,40 @@ struct Exited {
     output: String,
 }
 
+/// Which step of a container round trip failed, and the daemon's words.
+#[derive(Debug, thiserror::Error)]
+enum RoundTripError {
+    #[error("{step}: {message}")]
+    Daemon { step: &'static str, message: String },
+    #[error("wait: no answer")]
+    NoWaitAnswer,
+}
+
+impl RoundTripError {
+    fn at(step: &'static str) -> impl FnOnce(bollard::errors::Error) -> RoundTripError {
+        move |e| RoundTripError::Daemon {
+            step,
+            message: describe(&e),
+        }
+    }
+}
+
 /// Create, start, wait, read the output, remove — removal also on error and (through
 /// `cleanup`) on timeout or Ctrl-C.
 async fn round_trip(
-    ctx: &Ctx<'_>,
+    ctx: &After<'_>,
     docker: &Docker,
     kind: &str,
     config: ContainerCreateBody,
-) -> Result<Exited, String> {
+) -> Result<Exited, RoundTripError> {
     let name = unique_name(kind);
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     docker
         .create_container(Some(options), config)
         .await
-        .map_err(|e| format!("create: {}", describe(&e)))?;
+        .map_err(RoundTripError::at("create"))?;
     ctx.cleanup.add(docker, &name);
-    let result = async {
-        docker
-            .start_container(
-                &name,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(|e| format!("start: {}", describe(&e)))?;
-        let mut wait = docker.wait_container(
-            &name,
-            None::<bollard::query_parameters::WaitContainerOptions>,
-        );
-        let code = match wait.next().await {
-            Some(Ok(w)) => w.status_code,
-            // bollard reports a non-zero exit as an error carrying the code.
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(format!("wait: {}", describe(&e))),
-            None => return Err("wait: no answer".into()),
-        };
-        let logs_opts = LogsOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let mut logs = docker.logs(&name, Some(logs_opts));
-        let mut output = String::new();
-        while let Some(chunk) = logs.next().await {
-            match chunk {
-                Ok(c) => output.push_str(&c.to_string()),
-                Err(e) => return Err(format!("logs: {}", describe(&e))),
-            }
-        }
-        Ok(Exited { code, output })
-    }
-    .await;
+    let result = start_wait_logs(docker, &name).await;
     let remove = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -183,6 +153,38 @@ async fn round_trip(
         ctx.cleanup.forget(&name);
     }
     result
+}
+
+/// Start the created container `name`, wait for it and read what it printed.
+async fn start_wait_logs(docker: &Docker, name: &str) -> Result<Exited, RoundTripError> {
+    docker
+        .start_container(
+            name,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+        .map_err(RoundTripError::at("start"))?;
+    let mut wait = docker.wait_container(
+        name,
+        None::<bollard::query_parameters::WaitContainerOptions>,
+    );
+    let code = match wait.next().await {
+        Some(Ok(w)) => w.status_code,
+        // bollard reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(e)) => return Err(RoundTripError::at("wait")(e)),
+        None => return Err(RoundTripError::NoWaitAnswer),
+    };
+    let logs_opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let mut logs = docker.logs(name, Some(logs_opts));
+    let mut output = String::new();
+    while let Some(chunk) = logs.next().await {
+        output.push_str(&chunk.map_err(RoundTripError::at("logs"))?.to_string());
+    }
+    Ok(Exited { code, output })
 }
 
 fn base_config(image: &str, cmd: &[&str]) -> ContainerCreateBody {
@@ -218,15 +220,15 @@ fn probe_outcome(probe: &Probe) -> Option<Outcome> {
 }
 
 /// `container.run`
-pub async fn container_run(ctx: &Ctx<'_>, probe: &Probe) -> Outcome {
+pub async fn container_run(ctx: &After<'_>, probe: &Probe) -> Outcome {
     if let Some(o) = probe_outcome(probe) {
         return o;
     }
-    let (Ok(image), Some(docker)) = (probe, ctx.docker) else {
+    let (Ok(image), Some(docker)) = (probe, ctx.docker()) else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
     let config = base_config(image, &["act", "--version"]);
-    match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "run", config)).await {
+    match tokio::time::timeout_at(ctx.deadline(), round_trip(ctx, docker, "run", config)).await {
         Ok(Ok(ex)) if ex.code == 0 && ex.output.contains("act version") => Outcome::pass(format!(
             "created, started and removed a container from {image}: {}",
             ex.output.trim()
@@ -266,12 +268,12 @@ struct ComposeIdentity {
     gid: u32,
     docker_gid: u32,
     source: String,
-    env_socket: Option<std::path::PathBuf>,
+    env_socket: Option<PathBuf>,
 }
 
-fn compose_identity(ctx: &Ctx<'_>) -> ComposeIdentity {
-    let user = &ctx.opts.user;
-    let env_file = ctx.opts.config_dir.join(".env");
+fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
+    let user = ctx.inputs.user();
+    let env_file = ctx.inputs.config_dir().join(".env");
     let values = crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
         .ok()
         .flatten()
@@ -281,7 +283,7 @@ fn compose_identity(ctx: &Ctx<'_>) -> ComposeIdentity {
     let env_socket = values
         .get("DOCKER_SOCKET")
         .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from);
+        .map(PathBuf::from);
     match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
         (Some(uid), Some(gid), Some(docker_gid)) => ComposeIdentity {
             uid,
@@ -328,62 +330,156 @@ pub fn parse_env(text: &str) -> HashMap<String, String> {
 /// `container.run` verdict from the same round trip (create, start, wait, logs, remove with
 /// the probe image: everything the plain round trip proves). `None` when the plain round
 /// trip must run, to tell the causes of a failure apart.
-pub async fn container_socket_and_run(ctx: &Ctx<'_>, probe: &Probe) -> (Outcome, Option<Outcome>) {
+pub async fn container_socket_and_run(
+    ctx: &After<'_>,
+    probe: &Probe,
+) -> (Outcome, Option<Outcome>) {
     let mut proven = None;
     let outcome = container_socket(ctx, probe, &mut proven).await;
     (outcome, proven)
 }
 
-async fn container_socket(ctx: &Ctx<'_>, probe: &Probe, proven: &mut Option<Outcome>) -> Outcome {
+async fn container_socket(ctx: &After<'_>, probe: &Probe, proven: &mut Option<Outcome>) -> Outcome {
     let Some(path) = ctx.socket.path.clone() else {
         return Outcome::skip("the endpoint is not a local socket, so nothing is mounted");
     };
     if let Some(o) = probe_outcome(probe) {
         return match o.status {
-            super::Status::Skip => o,
+            Status::Skip => o,
             _ => Outcome::skip("no probe image (see container.run)"),
         };
     }
-    let (Ok(image), Some(docker)) = (probe, ctx.docker) else {
+    let (Ok(image), Some(docker)) = (probe, ctx.docker()) else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
+    let identity = compose_identity(ctx);
+    if let Some(out) = endpoint_changed(ctx, &path, &identity) {
+        return out;
+    }
+    if let Some(out) = stale_gid(ctx, &path, &identity) {
+        return out;
+    }
     let ComposeIdentity {
         uid,
         gid,
         docker_gid,
         source,
-        env_socket,
-    } = compose_identity(ctx);
-    let socket_gid = ctx.socket.gid;
-    // The .env was written for another daemon's socket: the endpoint changed (DOCKER_HOST,
-    // a context, another engine), Docker was not reinstalled.
-    if let Some(old) = &env_socket
-        && !crate::system::process::same_path(old, &path)
-    {
-        let why = ctx
-            .endpoint
-            .map(|e| format!(" ({})", e.why()))
-            .unwrap_or_default();
-        let env_file = ctx.opts.config_dir.join(".env");
-        return Outcome::fail(
-            format!(
-                "the endpoint changed: {} was written for the daemon socket {} (DOCKER_GID {docker_gid}), but this run talks to {}{why} (gid {socket_gid}); the compose service would mount the other daemon's socket",
-                env_file.display(),
-                old.display(),
-                path.display(),
-            ),
-            vec![
-                format!(
-                    "to use {} from now on, rerun setup with the same endpoint: actsim setup",
-                    path.display()
-                ),
-                format!(
-                    "or go back to the daemon setup was run for: export DOCKER_HOST=unix://{}",
-                    old.display()
-                ),
-            ],
-        );
+        ..
+    } = identity;
+    let mut config = base_config(image, &["act", "--bug-report"]);
+    config.user = Some(format!("{uid}:{gid}"));
+    if let Some(hc) = config.host_config.as_mut() {
+        hc.binds = Some(vec![format!("{}:/var/run/docker.sock", path.display())]);
+        hc.group_add = Some(vec![docker_gid.to_string()]);
     }
+    let who = format!("uid {uid}, gid {gid}, extra group {docker_gid} ({source})");
+    let ran =
+        tokio::time::timeout_at(ctx.deadline(), round_trip(ctx, docker, "socket", config)).await;
+    let Ok(ran) = ran else {
+        return Outcome::fail(
+            "the container with the mounted socket did not finish in time",
+            vec!["or allow more time: actsim doctor --timeout 60".into()],
+        );
+    };
+    let ex = match ran {
+        Ok(ex) => ex,
+        Err(e) => {
+            return Outcome::fail(
+                format!("container with the mounted socket failed: {e}"),
+                vec!["look at the daemon's log: journalctl -u docker --since -10min".into()],
+            );
+        }
+    };
+    if ex.code == 0 {
+        *proven = proven_run(image, &ex.output);
+        return Outcome::pass(format!(
+            "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
+        ));
+    }
+    let by_hand = format!(
+        "try it by hand: docker run --rm -u {uid}:{gid} --group-add {docker_gid} -v {}:/var/run/docker.sock {image} act --bug-report",
+        path.display()
+    );
+    socket_run_failed(&path, &who, by_hand, ex.output)
+}
+
+/// act in the socket container ran but did not reach the daemon.
+fn socket_run_failed(path: &Path, who: &str, by_hand: String, output: String) -> Outcome {
+    let mut fix = Vec::new();
+    if output.contains("permission denied") {
+        fix.push(format!(
+            "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
+            path.display()
+        ));
+    }
+    fix.push(by_hand);
+    let last = output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    Outcome::fail(
+        format!("act inside the container could not reach the daemon as {who}: {last}"),
+        fix,
+    )
+    .detail(output)
+}
+
+/// `container.run`'s pass when act's `--bug-report` in the socket container printed its
+/// version (that round trip proved everything the plain one would).
+fn proven_run(image: &str, output: &str) -> Option<Outcome> {
+    let version = output
+        .lines()
+        .find(|l| l.trim_start().starts_with("act version"))?;
+    let version = version.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(
+        Outcome::pass(format!(
+            "created, started and removed a container from {image}: {}",
+            version.replace("version:", "version")
+        ))
+        .detail("proven by container.socket's round trip (one container instead of two)"),
+    )
+}
+
+/// The `.env` was written for another daemon's socket: the endpoint changed (DOCKER_HOST,
+/// a context, another engine), Docker was not reinstalled.
+fn endpoint_changed(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) -> Option<Outcome> {
+    let old = identity.env_socket.as_ref()?;
+    if crate::system::process::same_path(old, path) {
+        return None;
+    }
+    let why = ctx
+        .endpoint()
+        .map(|e| format!(" ({})", e.why()))
+        .unwrap_or_default();
+    let env_file = ctx.inputs.config_dir().join(".env");
+    Some(Outcome::fail(
+        format!(
+            "the endpoint changed: {} was written for the daemon socket {} (DOCKER_GID {}), but this run talks to {}{why} (gid {}); the compose service would mount the other daemon's socket",
+            env_file.display(),
+            old.display(),
+            identity.docker_gid,
+            path.display(),
+            ctx.socket.gid,
+        ),
+        vec![
+            format!(
+                "to use {} from now on, rerun setup with the same endpoint: actsim setup",
+                path.display()
+            ),
+            format!(
+                "or go back to the daemon setup was run for: export DOCKER_HOST=unix://{}",
+                old.display()
+            ),
+        ],
+    ))
+}
+
+/// A `DOCKER_GID` (the `.env`'s, or the one setup recorded) that is not the socket's.
+fn stale_gid(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) -> Option<Outcome> {
+    let socket_gid = ctx.socket.gid;
     let stale = |what: &str, value: u32| {
         Outcome::fail(
             format!(
@@ -393,78 +489,17 @@ async fn container_socket(ctx: &Ctx<'_>, probe: &Probe, proven: &mut Option<Outc
             vec!["refresh it (Docker was probably reinstalled): actsim setup".into()],
         )
     };
-    if docker_gid != socket_gid {
-        return stale(&format!("DOCKER_GID ({source})"), docker_gid);
+    if identity.docker_gid != socket_gid {
+        return Some(stale(
+            &format!("DOCKER_GID ({})", identity.source),
+            identity.docker_gid,
+        ));
     }
-    if let Some(recorded) = ctx.opts.drift.docker_gid
-        && recorded != socket_gid
-    {
-        return stale("the DOCKER_GID recorded by actsim setup", recorded);
-    }
-    let mut config = base_config(image, &["act", "--bug-report"]);
-    config.user = Some(format!("{uid}:{gid}"));
-    if let Some(hc) = config.host_config.as_mut() {
-        hc.binds = Some(vec![format!("{}:/var/run/docker.sock", path.display())]);
-        hc.group_add = Some(vec![docker_gid.to_string()]);
-    }
-    let who = format!("uid {uid}, gid {gid}, extra group {docker_gid} ({source})");
-    match tokio::time::timeout_at(ctx.deadline, round_trip(ctx, docker, "socket", config)).await {
-        Ok(Ok(ex)) if ex.code == 0 => {
-            if let Some(version) = ex
-                .output
-                .lines()
-                .find(|l| l.trim_start().starts_with("act version"))
-            {
-                let version = version.split_whitespace().collect::<Vec<_>>().join(" ");
-                *proven = Some(
-                    Outcome::pass(format!(
-                        "created, started and removed a container from {image}: {}",
-                        version.replace("version:", "version")
-                    ))
-                    .detail(
-                        "proven by container.socket's round trip (one container instead of two)",
-                    ),
-                );
-            }
-            Outcome::pass(format!(
-                "act --bug-report inside a container reached the daemon through the mounted socket as {who}"
-            ))
+    match ctx.inputs.opts.drift.docker_gid {
+        Some(recorded) if recorded != socket_gid => {
+            Some(stale("the DOCKER_GID recorded by actsim setup", recorded))
         }
-        Ok(Ok(ex)) => {
-            let denied = ex.output.contains("permission denied");
-            let mut fix = Vec::new();
-            if denied {
-                fix.push(format!(
-                    "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
-                    path.display()
-                ));
-            }
-            fix.push(format!(
-                "try it by hand: docker run --rm -u {uid}:{gid} --group-add {docker_gid} -v {}:/var/run/docker.sock {image} act --bug-report",
-                path.display()
-            ));
-            Outcome::fail(
-                format!(
-                    "act inside the container could not reach the daemon as {who}: {}",
-                    ex.output
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("")
-                        .trim()
-                ),
-                fix,
-            )
-            .detail(ex.output)
-        }
-        Ok(Err(e)) => Outcome::fail(
-            format!("container with the mounted socket failed: {e}"),
-            vec!["look at the daemon's log: journalctl -u docker --since -10min".into()],
-        ),
-        Err(_) => Outcome::fail(
-            "the container with the mounted socket did not finish in time",
-            vec!["or allow more time: actsim doctor --timeout 60".into()],
-        ),
+        _ => None,
     }
 }
 

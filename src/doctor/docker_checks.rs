@@ -6,18 +6,18 @@
 //! answer 5xx (retried), accept and never answer ("not responding"), or be too old.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
-use bollard::Docker;
 use tokio::time::Instant;
 
-use super::{GroupView, Options, Outcome};
+use super::Outcome;
+use super::context::{GroupView, Inputs, SocketFacts};
+use crate::context::Daemon;
 use crate::docker::client;
-use crate::docker::endpoint::{Endpoint, KnownSocket, SocketState, socket_state};
+use crate::docker::endpoint::{self, SocketState, socket_state};
 use crate::docker::engine::Engine;
-use crate::system::identity::{self, group_name, user_name};
-use crate::system::process::Process;
+use crate::system::identity::{self, TargetUser, group_name, user_name};
 use crate::system::program::{first_version, has_systemd, left, parse_api, run_program};
 
 /// API below this fails: act needs Docker Engine 20.10 (API 1.41).
@@ -26,12 +26,9 @@ pub const MIN_API: (u32, u32) = (1, 41);
 pub const WARN_API: (u32, u32) = (1, 44);
 
 /// `docker.cli`
-pub async fn cli(
-    process: &Process,
-    state_dir: Option<&std::path::Path>,
-    deadline: Instant,
-) -> Outcome {
-    let Some(docker) = process.which("docker") else {
+pub async fn cli(inputs: &Inputs<'_>) -> Outcome {
+    let state_dir = Some(inputs.state_dir());
+    let Some(docker) = inputs.process().which("docker") else {
         return Outcome::warn(
             "docker CLI not found on PATH (act does not need it, but the fixes below use it)",
             vec![
@@ -45,7 +42,7 @@ pub async fn cli(
         return Outcome::pass(format!("docker CLI {version} at {}", docker.display()))
             .detail(printed);
     }
-    match run_program(&docker, &["--version"], &[], None, deadline).await {
+    match run_program(&docker, &["--version"], &[], None, inputs.deadline).await {
         Ok(ran) if ran.ok() => {
             let version = first_version(&ran.stdout).unwrap_or_else(|| "unknown".into());
             super::stamps::store(state_dir, "docker-version", &docker, ran.stdout.trim());
@@ -61,10 +58,11 @@ pub async fn cli(
 }
 
 /// `docker.endpoint`
-pub fn endpoint(resolved: &Result<Endpoint, String>, known: &[KnownSocket]) -> Outcome {
+pub fn endpoint(inputs: &Inputs<'_>) -> Outcome {
+    let known = endpoint::known_sockets(inputs.process(), inputs.home());
     let mut others = Vec::new();
     let mut dangling_fixes = Vec::new();
-    for k in known {
+    for k in &known {
         match &k.state {
             SocketState::Socket => {
                 others.push(format!("{}: {} (socket)", k.label, k.path.display()))
@@ -96,7 +94,7 @@ pub fn endpoint(resolved: &Result<Endpoint, String>, known: &[KnownSocket]) -> O
             .chain(others.into_iter().map(|o| format!("  {o}")))
             .collect()
     };
-    let endpoint = match resolved {
+    let endpoint = match inputs.endpoint() {
         Ok(e) => e,
         Err(e) => {
             return Outcome::fail(
@@ -119,23 +117,10 @@ pub fn endpoint(resolved: &Result<Endpoint, String>, known: &[KnownSocket]) -> O
     out
 }
 
-/// What `docker.socket` learned, for the checks after it.
-#[derive(Debug, Clone, Default)]
-pub struct SocketFacts {
-    /// The endpoint is a Unix socket at this path.
-    pub path: Option<PathBuf>,
-    /// It exists and is a socket.
-    pub is_socket: bool,
-    pub uid: u32,
-    pub gid: u32,
-    /// The user cannot open it (mode and groups say no, or connect said EACCES).
-    pub denied: bool,
-}
-
 /// `docker.socket`
-pub fn socket(resolved: &Result<Endpoint, String>, opts: &Options) -> (Outcome, SocketFacts) {
+pub fn socket(inputs: &Inputs<'_>) -> (Outcome, SocketFacts) {
     let mut facts = SocketFacts::default();
-    let Ok(endpoint) = resolved else {
+    let Ok(endpoint) = inputs.endpoint() else {
         return (Outcome::skip("no endpoint (see docker.endpoint)"), facts);
     };
     let Some(path) = endpoint.socket_path() else {
@@ -145,49 +130,18 @@ pub fn socket(resolved: &Result<Endpoint, String>, opts: &Options) -> (Outcome, 
         );
     };
     facts.path = Some(path.clone());
-    let shown = path.display().to_string();
-    match socket_state(&path) {
-        SocketState::Absent => {
-            return (
-                Outcome::fail(format!("no socket at {shown}"), start_daemon_fixes(&path)),
-                facts,
-            );
-        }
-        SocketState::Dangling(target) => {
-            return (
-                Outcome::fail(
-                    format!(
-                        "{shown} is a symlink to {} which does not exist",
-                        target.display()
-                    ),
-                    start_daemon_fixes(&path),
-                ),
-                facts,
-            );
-        }
-        SocketState::NotSocket => {
-            return (
-                Outcome::fail(
-                    format!("{shown} exists but is not a socket"),
-                    vec![
-                        format!("move it away and restart the daemon: sudo mv {shown} {shown}.bak"),
-                        restart_command(),
-                    ],
-                ),
-                facts,
-            );
-        }
-        SocketState::Socket => {}
+    if let Some(unusable) = not_a_socket(&path) {
+        return (unusable, facts);
     }
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
         Err(e) => {
             return (
                 Outcome::fail(
-                    format!("cannot stat {shown}: {e}"),
+                    format!("cannot stat {}: {e}", path.display()),
                     vec![format!(
                         "check the permissions of {}'s parent directories",
-                        shown
+                        path.display()
                     )],
                 ),
                 facts,
@@ -197,70 +151,146 @@ pub fn socket(resolved: &Result<Endpoint, String>, opts: &Options) -> (Outcome, 
     facts.is_socket = true;
     facts.uid = meta.uid();
     facts.gid = meta.gid();
-    let mode = meta.permissions().mode() & 0o7777;
-    let user = &opts.user;
-    let group = group_name(facts.gid);
-    let db_gids = user.database_gids();
-    let now_gids: Vec<u32> = if user.is_current && opts.group_view == GroupView::Process {
-        identity::process_gids()
-    } else {
-        db_gids.clone()
-    };
-    let described = format!(
-        "{shown}: owner {}, group {group} (gid {}), mode {mode:04o}",
-        user_name(facts.uid),
-        facts.gid
-    );
-    let by_mode = |gids: &[u32]| -> bool {
-        if user.uid == 0 {
+    let access = Access::new(inputs, &path, &facts, meta.permissions().mode() & 0o7777);
+    if access.can_open() {
+        return (access.opened(), facts);
+    }
+    facts.denied = true;
+    (access.denied(), facts)
+}
+
+/// The verdict on a socket path that is not there or not a socket.
+fn not_a_socket(path: &Path) -> Option<Outcome> {
+    let shown = path.display();
+    match socket_state(path) {
+        SocketState::Absent => Some(Outcome::fail(
+            format!("no socket at {shown}"),
+            start_daemon_fixes(path),
+        )),
+        SocketState::Dangling(target) => Some(Outcome::fail(
+            format!(
+                "{shown} is a symlink to {} which does not exist",
+                target.display()
+            ),
+            start_daemon_fixes(path),
+        )),
+        SocketState::NotSocket => Some(Outcome::fail(
+            format!("{shown} exists but is not a socket"),
+            vec![
+                format!("move it away and restart the daemon: sudo mv {shown} {shown}.bak"),
+                restart_command(),
+            ],
+        )),
+        SocketState::Socket => None,
+    }
+}
+
+/// Whether the target user can open the socket, and the words for either answer.
+struct Access<'a> {
+    user: &'a TargetUser,
+    view: GroupView,
+    path: &'a Path,
+    shown: String,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    group: String,
+    /// The groups the database gives the user.
+    db_gids: Vec<u32>,
+    /// The groups judged: this process's for the current login, else the database's.
+    now_gids: Vec<u32>,
+    described: String,
+}
+
+impl<'a> Access<'a> {
+    fn new(inputs: &Inputs<'a>, path: &'a Path, facts: &SocketFacts, mode: u32) -> Access<'a> {
+        let user = inputs.user();
+        let view = inputs.opts.group_view;
+        let group = group_name(facts.gid);
+        let db_gids = user.database_gids();
+        let now_gids = if user.is_current && view == GroupView::Process {
+            identity::process_gids()
+        } else {
+            db_gids.clone()
+        };
+        let shown = path.display().to_string();
+        let described = format!(
+            "{shown}: owner {}, group {group} (gid {}), mode {mode:04o}",
+            user_name(facts.uid),
+            facts.gid
+        );
+        Access {
+            user,
+            view,
+            path,
+            shown,
+            uid: facts.uid,
+            gid: facts.gid,
+            mode,
+            group,
+            db_gids,
+            now_gids,
+            described,
+        }
+    }
+
+    /// What the mode bits and the group list allow.
+    fn by_mode(&self) -> bool {
+        if self.user.uid == 0 {
             return true;
         }
-        let bits = if user.uid == facts.uid {
-            (mode >> 6) & 0o7
-        } else if gids.contains(&facts.gid) {
-            (mode >> 3) & 0o7
+        let bits = if self.user.uid == self.uid {
+            (self.mode >> 6) & 0o7
+        } else if self.now_gids.contains(&self.gid) {
+            (self.mode >> 3) & 0o7
         } else {
-            mode & 0o7
+            self.mode & 0o7
         };
         bits & 0o6 == 0o6
-    };
-    // The truth for this login is a real connect; for another user or the database view,
-    // the mode bits and the group list decide.
-    let can_open = if user.is_current && opts.group_view == GroupView::Process {
-        match std::os::unix::net::UnixStream::connect(&path) {
-            Ok(_) => true,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => false,
-            Err(_) => by_mode(&now_gids),
+    }
+
+    /// The truth for this login is a real connect; for another user or the database view,
+    /// the mode bits and the group list decide.
+    fn can_open(&self) -> bool {
+        if self.user.is_current && self.view == GroupView::Process {
+            match std::os::unix::net::UnixStream::connect(self.path) {
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => false,
+                Err(_) => self.by_mode(),
+            }
+        } else {
+            self.by_mode()
         }
-    } else {
-        by_mode(&now_gids)
-    };
-    if can_open {
+    }
+
+    fn opened(&self) -> Outcome {
+        let (user, group, shown) = (self.user, &self.group, &self.shown);
         let how = if user.uid == 0 {
             "as root".to_string()
-        } else if user.uid == facts.uid {
+        } else if user.uid == self.uid {
             "as its owner".to_string()
-        } else if now_gids.contains(&facts.gid) {
+        } else if self.now_gids.contains(&self.gid) {
             format!("through group {group}")
         } else {
             "through its mode".to_string()
         };
-        let mut out =
-            Outcome::pass(format!("{} can open {shown} {how}", user.name)).detail(described);
-        if opts.group_view == GroupView::Database && user.is_current {
+        let mut out = Outcome::pass(format!("{} can open {shown} {how}", user.name))
+            .detail(self.described.clone());
+        if self.view == GroupView::Database && user.is_current {
             out = out.detail(format!(
                 "judged with the group database's view of {} (the groups of the next login)",
                 user.name
             ));
         }
-        return (out, facts);
+        out
     }
-    facts.denied = true;
-    let summary_base = format!("permission denied: {} cannot open {shown}", user.name);
-    if facts.gid == 0 {
-        return (
-            Outcome::fail(
-                format!("{summary_base}; its group is root (gid 0), which must not be joined"),
+
+    fn denied(&self) -> Outcome {
+        let (user, group, shown, mode) = (self.user, &self.group, &self.shown, self.mode);
+        let base = format!("permission denied: {} cannot open {shown}", user.name);
+        let (summary, fixes) = if self.gid == 0 {
+            (
+                format!("{base}; its group is root (gid 0), which must not be joined"),
                 vec![
                     "joining group root would hand out root's files, so actsim will not suggest it".into(),
                     "give the daemon a dedicated group: add \"group\": \"docker\" to /etc/docker/daemon.json (or dockerd --group docker), sudo groupadd -f docker, then restart the daemon".into(),
@@ -268,28 +298,23 @@ pub fn socket(resolved: &Result<Endpoint, String>, opts: &Options) -> (Outcome, 
                     "or use rootless Docker: dockerd-rootless-setuptool.sh install, then export DOCKER_HOST=unix://$XDG_RUNTIME_DIR/docker.sock".into(),
                 ],
             )
-            .detail(described),
-            facts,
-        );
-    }
-    if (mode >> 3) & 0o6 != 0o6 && user.uid != facts.uid {
-        return (
-            Outcome::fail(
-                format!("{summary_base}; its mode {mode:04o} gives group {group} no read-write access"),
+        } else if (mode >> 3) & 0o6 != 0o6 && user.uid != self.uid {
+            (
+                format!("{base}; its mode {mode:04o} gives group {group} no read-write access"),
                 vec![
-                    format!("restore the daemon's socket mode: sudo chmod 660 {shown} (restarting the daemon also resets it)"),
-                    format!("and make sure {} is in group {group}: sudo usermod -aG {group} {}", user.name, user.name),
+                    format!(
+                        "restore the daemon's socket mode: sudo chmod 660 {shown} (restarting the daemon also resets it)"
+                    ),
+                    format!(
+                        "and make sure {} is in group {group}: sudo usermod -aG {group} {}",
+                        user.name, user.name
+                    ),
                 ],
             )
-            .detail(described),
-            facts,
-        );
-    }
-    if db_gids.contains(&facts.gid) && !now_gids.contains(&facts.gid) {
-        return (
-            Outcome::fail(
+        } else if self.db_gids.contains(&self.gid) && !self.now_gids.contains(&self.gid) {
+            (
                 format!(
-                    "{summary_base}: /etc/group lists {} in group {group}, but this login does not carry the group yet",
+                    "{base}: /etc/group lists {} in group {group}, but this login does not carry the group yet",
                     user.name
                 ),
                 vec![
@@ -297,22 +322,18 @@ pub fn socket(resolved: &Result<Endpoint, String>, opts: &Options) -> (Outcome, 
                     format!("or start a shell with it now: newgrp {group}"),
                 ],
             )
-            .detail(described),
-            facts,
-        );
+        } else {
+            (
+                format!("{base}; {} is not in its group {group}", user.name),
+                vec![
+                    format!("sudo usermod -aG {group} {}", user.name),
+                    format!("then log out and back in, or run: newgrp {group}"),
+                    "actsim setup does both steps for you".into(),
+                ],
+            )
+        };
+        Outcome::fail(summary, fixes).detail(self.described.clone())
     }
-    (
-        Outcome::fail(
-            format!("{summary_base}; {} is not in its group {group}", user.name),
-            vec![
-                format!("sudo usermod -aG {group} {}", user.name),
-                format!("then log out and back in, or run: newgrp {group}"),
-                "actsim setup does both steps for you".into(),
-            ],
-        )
-        .detail(described),
-        facts,
-    )
 }
 
 fn restart_command() -> String {
@@ -324,9 +345,9 @@ fn restart_command() -> String {
 }
 
 /// Fixes for "no daemon at this socket": start it, or point at the one that exists.
-fn start_daemon_fixes(path: &std::path::Path) -> Vec<String> {
+fn start_daemon_fixes(path: &Path) -> Vec<String> {
     let mut fixes = Vec::new();
-    if path == std::path::Path::new("/var/run/docker.sock") || path.starts_with("/run") {
+    if path == Path::new("/var/run/docker.sock") || path.starts_with("/run") {
         if has_systemd() {
             fixes.push("start the daemon: sudo systemctl enable --now docker".into());
         } else {
@@ -344,13 +365,11 @@ fn start_daemon_fixes(path: &std::path::Path) -> Vec<String> {
 }
 
 /// `docker.daemon`: ping and version with retries for transient errors; also which engine
-/// answered (Docker Engine or Podman).
-pub async fn daemon(
-    resolved: &Result<Endpoint, String>,
-    socket: &SocketFacts,
-    deadline: Instant,
-) -> (Outcome, Option<(Docker, Engine)>) {
-    let Ok(endpoint) = resolved else {
+/// answered (Docker Engine or Podman). The connection that answered is the run's
+/// ([`crate::context::Context::remember_daemon`]); when the run already holds one, its
+/// `/version` answer is judged without asking again.
+pub async fn daemon(inputs: &Inputs<'_>, socket: &SocketFacts) -> (Outcome, Option<Daemon>) {
+    let Ok(endpoint) = inputs.endpoint() else {
         return (Outcome::skip("no endpoint (see docker.endpoint)"), None);
     };
     if socket.denied {
@@ -371,48 +390,90 @@ pub async fn daemon(
             None,
         );
     }
-    // Transient failures (refused while starting, 5xx) are retried for a few seconds.
+    if let Some(known) = inputs.ctx.daemon() {
+        log::debug!("docker.daemon: the run's connection to {host} answered before");
+        return (
+            judge_version(host, &known.version, known.engine, 1),
+            Some(known),
+        );
+    }
+    match connect_with_retries(host, inputs.deadline).await {
+        Ok((daemon, attempts)) => {
+            inputs.ctx.remember_daemon(&daemon);
+            let out = judge_version(host, &daemon.version, daemon.engine, attempts);
+            (out, Some(daemon))
+        }
+        Err(Unreachable::Hung(waited)) => (
+            Outcome::fail(
+                format!(
+                    "not responding: the daemon at {host} accepted the connection but did not answer within {:.1}s",
+                    waited.as_secs_f32()
+                ),
+                vec![
+                    format!("restart it: {}", restart_command()),
+                    "then look at its log: journalctl -u docker --since -10min".into(),
+                ],
+            ),
+            None,
+        ),
+        Err(Unreachable::Failed { error, attempts }) => {
+            (unreachable(host, socket, &error, attempts), None)
+        }
+    }
+}
+
+/// Why the daemon did not answer.
+enum Unreachable {
+    /// It accepted the connection and said nothing for this long.
+    Hung(Duration),
+    /// The last error after this many attempts.
+    Failed { error: String, attempts: u32 },
+}
+
+/// `/version` on one client, retrying transient failures (refused while starting, 5xx) for
+/// a few seconds: the daemon and how many attempts it took.
+async fn connect_with_retries(host: &str, deadline: Instant) -> Result<(Daemon, u32), Unreachable> {
     let retry_until = (Instant::now() + Duration::from_secs(5)).min(deadline);
     let mut backoff = Duration::from_millis(100);
     let mut attempts = 0;
-    let last_error = loop {
+    // One client for the run: connect_lazy opens nothing, each request dials the socket.
+    let docker = client::connect_lazy(host, left(deadline))
+        .map_err(|error| Unreachable::Failed { error, attempts: 1 })?;
+    loop {
         attempts += 1;
         let remaining = left(deadline);
         if remaining.is_zero() {
-            break format!("no answer from {host} before the deadline");
+            return Err(Unreachable::Failed {
+                error: format!("no answer from {host} before the deadline"),
+                attempts,
+            });
         }
         let tried = Instant::now();
-        match attempt(host, remaining).await {
+        match attempt(&docker, remaining).await {
             Ok((docker, version)) => {
                 let engine = Engine::from_version(&version);
-                return (
-                    judge_version(host, &version, engine, attempts),
-                    Some((docker, engine)),
-                );
+                let daemon = Daemon {
+                    docker,
+                    version,
+                    engine,
+                };
+                return Ok((daemon, attempts));
             }
-            Err(Attempt::Hung) => {
-                return (
-                    Outcome::fail(
-                        format!(
-                            "not responding: the daemon at {host} accepted the connection but did not answer within {:.1}s",
-                            tried.elapsed().as_secs_f32()
-                        ),
-                        vec![
-                            format!("restart it: {}", restart_command()),
-                            "then look at its log: journalctl -u docker --since -10min".into(),
-                        ],
-                    ),
-                    None,
-                );
-            }
+            Err(Attempt::Hung) => return Err(Unreachable::Hung(tried.elapsed())),
             Err(Attempt::Transient(e)) if Instant::now() + backoff < retry_until => {
+                log::debug!("docker.daemon: attempt {attempts} failed, retrying: {e}");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
-                let _ = e;
             }
-            Err(Attempt::Transient(e)) | Err(Attempt::Final(e)) => break e,
+            Err(Attempt::Transient(error)) | Err(Attempt::Final(error)) => {
+                return Err(Unreachable::Failed { error, attempts });
+            }
         }
-    };
+    }
+}
+
+/// The verdict on a daemon that could not be reached.
+fn unreachable(host: &str, socket: &SocketFacts, last_error: &str, attempts: u32) -> Outcome {
     let mut fixes = Vec::new();
     if last_error.contains("HTTP 5") {
         fixes.push(format!(
@@ -427,14 +488,11 @@ pub async fn daemon(
             "check that a daemon listens at {host} and is reachable from here"
         ));
     }
-    (
-        Outcome::fail(
-            format!("cannot reach the daemon at {host}: {last_error}"),
-            fixes,
-        )
-        .detail(format!("{attempts} attempt(s)")),
-        None,
+    Outcome::fail(
+        format!("cannot reach the daemon at {host}: {last_error}"),
+        fixes,
     )
+    .detail(format!("{attempts} attempt(s)"))
 }
 
 enum Attempt {
@@ -446,19 +504,20 @@ enum Attempt {
 }
 
 /// One `/version` request (the negotiation and the version check in one): the answer, and
-/// a connection at the API version it names.
+/// the same client set to the API version it names when that is older than bollard's.
 async fn attempt(
-    host: &str,
+    docker: &bollard::Docker,
     remaining: Duration,
-) -> Result<(Docker, bollard::models::SystemVersion), Attempt> {
-    let docker = client::connect_lazy(host, remaining).map_err(Attempt::Final)?;
+) -> Result<(bollard::Docker, bollard::models::SystemVersion), Attempt> {
     let version = match tokio::time::timeout(remaining, docker.version()).await {
         Err(_) => return Err(Attempt::Hung),
         Ok(Err(e)) => return Err(classify(&e)),
         Ok(Ok(v)) => v,
     };
     let api = version.api_version.clone().unwrap_or_default();
-    let negotiated = client::connect_at_api(host, remaining, &api).map_err(Attempt::Final)?;
+    let negotiated = client::at_api(docker.clone(), &api, remaining)
+        .await
+        .map_err(Attempt::Final)?;
     Ok((negotiated, version))
 }
 

@@ -17,22 +17,22 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use super::{Finding, Status};
+use super::{CheckId, Finding, Status};
 use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::receipt::{Loaded, Receipt};
-use crate::system::process::Process;
 
 /// The setup steps that can fix the cause of check `id`.
-pub fn steps_of(id: &str) -> &'static [&'static str] {
+pub fn steps_of(id: CheckId) -> &'static [&'static str] {
     use crate::setup::{act_step, config_steps as c};
     match id {
-        "act.binary" => &[act_step::ID, c::IMAGE],
-        "act.docker" => &[c::ACTRC],
-        "docker.socket" => &[c::GROUP],
-        "container.run" => &[c::IMAGE],
-        "container.socket" => &[c::ENV, c::COMPOSE, c::GROUP, c::IMAGE],
-        "compose.config" => &[c::COMPOSE, c::ENV],
+        CheckId::ActBinary => &[act_step::ID, c::IMAGE],
+        CheckId::ActDocker => &[c::ACTRC],
+        CheckId::DockerSocket => &[c::GROUP],
+        CheckId::ContainerRun => &[c::IMAGE],
+        CheckId::ContainerSocket => &[c::ENV, c::COMPOSE, c::GROUP, c::IMAGE],
+        CheckId::ComposeConfig => &[c::COMPOSE, c::ENV],
         _ => &[],
     }
 }
@@ -61,11 +61,8 @@ pub fn steps_for(findings: &[Finding]) -> Vec<&'static str> {
 /// Setup's options for a fix: doctor's shared flags, `--yes`, no final check (doctor
 /// checks again itself), and what setup installed before (act version, platform image)
 /// unless flags or `ACTSIM_*` say otherwise.
-pub fn setup_args(
-    args: &DoctorArgs,
-    process: &Process,
-    opts: &super::Options,
-) -> Result<SetupArgs> {
+pub fn setup_args(args: &DoctorArgs, ctx: &Context) -> Result<SetupArgs> {
+    let process = &ctx.process;
     let c = &args.common;
     let mut argv: Vec<OsString> = ["actsim", "setup", "--no-check", "--format"]
         .map(OsString::from)
@@ -88,17 +85,15 @@ pub fn setup_args(
         flag("--user", u.into());
     }
     let platform = c.platform_image.clone().or_else(|| {
-        let env = super::bundle::read_bounded(&opts.config_dir.join(".env")).ok()??;
+        let env = super::bundle::read_bounded(&ctx.config_dir.join(".env")).ok()??;
         super::parse_env(&String::from_utf8_lossy(&env)).remove("PLATFORM_IMAGE")
     });
     if let Some(p) = platform.filter(|p| !p.is_empty()) {
         flag("--platform-image", p.into());
     }
     if process.var_nonempty("ACTSIM_ACT_VERSION").is_none()
-        && let Loaded::Found(Receipt { act: Some(act), .. }) = Receipt::load(
-            &crate::system::privsep::Fs::local(),
-            &opts.user.state_dir(process),
-        )
+        && let Loaded::Found(Receipt { act: Some(act), .. }) =
+            Receipt::load(&crate::system::privsep::Fs::local(), &ctx.state_dir)
     {
         flag("--act-version", act.version.into());
     }
@@ -121,10 +116,9 @@ pub fn setup_args(
 mod tests {
     use super::*;
 
-    fn finding(id: &'static str, status: Status) -> Finding {
+    fn finding(id: &str, status: Status) -> Finding {
         Finding {
-            id,
-            title: "",
+            id: serde_json::from_value(id.into()).unwrap(),
             status,
             summary: String::new(),
             detail: String::new(),

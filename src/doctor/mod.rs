@@ -16,10 +16,13 @@ pub enum Status {
 }
 
 /// The result of one check. Every `Fail` carries at least one fix line.
-#[derive(Debug, Clone, Serialize)]
+///
+/// JSON: `id`, `title` (from the id; ignored when read back), `status`, `summary`,
+/// `detail`, `fix`, `duration_ms`. Reading a finding with an id this actsim does not know
+/// fails (see [`CheckId`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Finding {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: CheckId,
     pub status: Status,
     pub summary: String,
     pub detail: String,
@@ -27,22 +30,47 @@ pub struct Finding {
     pub duration_ms: u64,
 }
 
-/// `{"schema": 1, "ok": bool, "checks": [...]}` — the JSON document of `doctor --format json`.
-#[derive(Debug, Clone, Serialize)]
+impl Finding {
+    /// The finding of `id` from its verdict, `duration_ms` measured from `started`.
+    pub fn new(id: CheckId, outcome: Outcome, started: tokio::time::Instant) -> Finding {
+        Finding {
+            id,
+            status: outcome.status,
+            summary: outcome.summary,
+            detail: outcome.detail.join("\n"),
+            fix: outcome.fix,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The human title of its check.
+    pub fn title(&self) -> &'static str {
+        self.id.title()
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Finding", 7)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("title", self.id.title())?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("summary", &self.summary)?;
+        st.serialize_field("detail", &self.detail)?;
+        st.serialize_field("fix", &self.fix)?;
+        st.serialize_field("duration_ms", &self.duration_ms)?;
+        st.end()
+    }
+}
+
+/// `{"schema": 1, "ok": bool, "checks": [...]}` — the JSON document of `doctor --format
+/// json`. The command layer adds what `--fix` did by flattening this into its own document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub schema: u32,
     pub ok: bool,
     pub checks: Vec<Finding>,
-    /// `--fix` only: the setup steps run and the checks before them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<FixReport>,
-}
-
-/// What `doctor --fix` did; `checks` of the report are the ones after it.
-#[derive(Debug, Clone, Serialize)]
-pub struct FixReport {
-    pub steps: Vec<crate::setup::StepReport>,
-    pub checks_before: Vec<Finding>,
 }
 
 impl Report {
@@ -51,16 +79,18 @@ impl Report {
             schema: crate::ui::JSON_SCHEMA,
             ok: !checks.iter().any(|c| c.status == Status::Fail),
             checks,
-            fix: None,
         }
     }
 }
 
 mod act_checks;
 pub mod bundle;
+pub mod check;
+mod cleanup;
 pub mod command;
 pub mod compose_cache;
 mod container_checks;
+pub mod context;
 mod docker_checks;
 pub mod fix;
 pub mod report;
@@ -68,24 +98,11 @@ mod resource_checks;
 mod runner;
 mod stamps;
 
-pub use act_checks::{actrc_files, locate_act};
+pub use check::CheckId;
+pub use cleanup::Cleanup;
 pub use container_checks::parse_env;
-pub use runner::{Cleanup, Drift, GroupView, Options, PREFLIGHT_IDS, preflight, run};
-
-/// Check ids in report order. Stable: documented in the README, used by scripts.
-pub const CHECK_IDS: [&str; 11] = [
-    "docker.cli",
-    "docker.endpoint",
-    "docker.socket",
-    "docker.daemon",
-    "act.binary",
-    "act.docker",
-    "container.run",
-    "container.socket",
-    "compose.config",
-    "act.run",
-    "docker.resources",
-];
+pub use context::{Drift, GroupView, Options, locate_act};
+pub use runner::{preflight, run};
 
 /// A check's verdict before timing is attached.
 #[derive(Debug, Clone)]
@@ -158,20 +175,48 @@ impl Outcome {
     }
 }
 
-/// The human title of a check id.
-pub fn title(id: &str) -> &'static str {
-    match id {
-        "docker.cli" => "Docker CLI",
-        "docker.endpoint" => "Daemon endpoint",
-        "docker.socket" => "Daemon socket access",
-        "docker.daemon" => "Docker daemon",
-        "act.binary" => "act binary",
-        "act.docker" => "act and Docker",
-        "container.run" => "Container round trip",
-        "container.socket" => "Docker from inside a container",
-        "compose.config" => "Compose file",
-        "act.run" => "Workflow run through act",
-        "docker.resources" => "Disk and memory for act",
-        _ => "unknown check",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_round_trips_through_its_json() {
+        let t = tokio::time::Instant::now();
+        let report = Report::new(vec![
+            Finding::new(CheckId::DockerCli, Outcome::pass("docker CLI 28.2.2"), t),
+            Finding::new(
+                CheckId::ContainerSocket,
+                Outcome::fail("permission denied", vec!["actsim setup".into()]).detail("a"),
+                t,
+            ),
+        ]);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["schema"], 1);
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["checks"][1]["id"], "container.socket");
+        assert_eq!(json["checks"][1]["title"], "Docker from inside a container");
+        assert_eq!(json["checks"][1]["status"], "fail");
+        let keys: Vec<&str> = json["checks"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = [
+            "id",
+            "title",
+            "status",
+            "summary",
+            "detail",
+            "fix",
+            "duration_ms",
+        ];
+        want.sort();
+        assert_eq!(keys, want);
+        let back: Report = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, report);
+        let mut unknown = json;
+        unknown["checks"][0]["id"] = "docker.nope".into();
+        assert!(serde_json::from_value::<Report>(unknown).is_err());
     }
 }

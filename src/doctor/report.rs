@@ -20,7 +20,11 @@ pub fn print(ui: &Ui, findings: &[Finding]) {
     if !ui.is_human() {
         return;
     }
-    let width = findings.iter().map(|f| f.id.len()).max().unwrap_or(0);
+    let width = findings
+        .iter()
+        .map(|f| f.id.as_str().len())
+        .max()
+        .unwrap_or(0);
     for f in findings {
         let problem = matches!(f.status, Status::Warn | Status::Fail);
         if ui.quiet && !problem {
@@ -29,7 +33,7 @@ pub fn print(ui: &Ui, findings: &[Finding]) {
         ui.line(&format!(
             "{} {:width$}  {}",
             ui.mark(mark_of(f.status)),
-            f.id,
+            f.id.as_str(),
             f.summary
         ));
         if ui.verbose {

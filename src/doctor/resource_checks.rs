@@ -12,10 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use bollard::Docker;
-use tokio::time::Instant;
 
 use super::Outcome;
-use super::container_checks::Ctx;
+use super::context::After;
 use crate::docker::endpoint;
 use crate::system::program::left;
 
@@ -108,195 +107,210 @@ pub fn space_of(path: &Path) -> Option<(PathBuf, Space)> {
     }
 }
 
-/// The verdict. Pure.
-pub fn judge(f: &Facts) -> Outcome {
-    let mut parts = Vec::new();
-    let mut detail = vec![format!("DockerRootDir {}", f.root_dir)];
-    let mut fail = Vec::new();
-    let mut warn = Vec::new();
-    let mut fixes = Vec::new();
-    match &f.root_space {
-        Ok(space) => {
-            parts.push(format!(
-                "{} free of {} in {}",
+/// The verdict lines being gathered: summary parts, detail, failures, warnings, fixes.
+#[derive(Default)]
+struct Verdict {
+    parts: Vec<String>,
+    detail: Vec<String>,
+    fail: Vec<String>,
+    warn: Vec<String>,
+    fixes: Vec<String>,
+}
+
+impl Verdict {
+    fn outcome(self) -> Outcome {
+        let summary = self.parts.join("; ");
+        let out = if !self.fail.is_empty() {
+            let mut all = self.fail;
+            all.extend(self.warn);
+            Outcome::fail(format!("{}; {summary}", all.join("; ")), self.fixes)
+        } else if !self.warn.is_empty() {
+            Outcome::warn(format!("{}; {summary}", self.warn.join("; ")), self.fixes)
+        } else {
+            Outcome::pass(summary)
+        };
+        out.details(self.detail)
+    }
+
+    /// Free space where the daemon keeps images.
+    fn root(&mut self, f: &Facts) {
+        let space = match &f.root_space {
+            Ok(space) => space,
+            Err(why) => {
+                self.parts
+                    .push(format!("data root {} not measured", f.root_dir));
+                self.detail.push(why.clone());
+                return;
+            }
+        };
+        self.parts.push(format!(
+            "{} free of {} in {}",
+            human_bytes(space.free),
+            human_bytes(space.total),
+            f.root_dir
+        ));
+        if space.free >= WARN_FREE {
+            return;
+        }
+        let line = format!(
+            "only {} free where the daemon keeps images ({}); act's platform images need several GiB (the large ones ~17 GB)",
+            human_bytes(space.free),
+            f.root_dir
+        );
+        if space.free < FAIL_FREE {
+            self.fail.push(line);
+        } else {
+            self.warn.push(line);
+        }
+        self.fixes.push(
+            "free space: docker system prune (stopped containers, unused networks, dangling images, build cache)".to_string(),
+        );
+        self.fixes
+            .push("remove unused images too: docker image prune -a".to_string());
+        self.fixes.push(format!(
+            "or give the daemon a larger data root: \"data-root\" in /etc/docker/daemon.json (now {})",
+            f.root_dir
+        ));
+    }
+
+    /// Free space for act's cache, and the daemon's memory.
+    fn cache_and_memory(&mut self, f: &Facts) {
+        if let Some((dir, space)) = &f.cache {
+            self.detail.push(format!(
+                "act cache {}: {} free of {}",
+                dir.display(),
                 human_bytes(space.free),
-                human_bytes(space.total),
-                f.root_dir
+                human_bytes(space.total)
             ));
-            if space.free < WARN_FREE {
-                let line = format!(
-                    "only {} free where the daemon keeps images ({}); act's platform images need several GiB (the large ones ~17 GB)",
+            if space.free < CACHE_WARN_FREE {
+                self.warn.push(format!(
+                    "only {} free for act's cache ({})",
                     human_bytes(space.free),
-                    f.root_dir
-                );
-                if space.free < FAIL_FREE {
-                    fail.push(line);
-                } else {
-                    warn.push(line);
-                }
-                fixes.push(
-                    "free space: docker system prune (stopped containers, unused networks, dangling images, build cache)".to_string(),
-                );
-                fixes.push("remove unused images too: docker image prune -a".to_string());
-                fixes.push(format!(
-                    "or give the daemon a larger data root: \"data-root\" in /etc/docker/daemon.json (now {})",
-                    f.root_dir
+                    dir.display()
+                ));
+                self.fixes.push(format!(
+                    "free space on the file system of {}",
+                    dir.display()
                 ));
             }
         }
-        Err(why) => {
-            parts.push(format!("data root {} not measured", f.root_dir));
-            detail.push(why.clone());
-        }
-    }
-    if let Some((dir, space)) = &f.cache {
-        detail.push(format!(
-            "act cache {}: {} free of {}",
-            dir.display(),
-            human_bytes(space.free),
-            human_bytes(space.total)
-        ));
-        if space.free < CACHE_WARN_FREE {
-            warn.push(format!(
-                "only {} free for act's cache ({})",
-                human_bytes(space.free),
-                dir.display()
-            ));
-            fixes.push(format!(
-                "free space on the file system of {}",
-                dir.display()
-            ));
-        }
-    }
-    if let Some(mem) = f.mem_total {
-        parts.push(format!("daemon memory {}", human_bytes(mem)));
-        if mem < LOW_MEMORY {
-            warn.push(format!(
-                "the daemon reports only {} of memory; act jobs in the ubuntu images need about 2 GiB",
-                human_bytes(mem)
-            ));
-            fixes.push(
-                "give the daemon (or its VM: Docker Desktop, colima) at least 2 GiB of memory"
-                    .to_string(),
-            );
-        }
-    }
-    match &f.platform {
-        Platform::Unknown => {}
-        Platform::Present { image, size } => {
-            parts.push(format!("platform image {image} is {}", human_bytes(*size)));
-        }
-        Platform::Absent { image } => {
-            let large = is_large_image(image);
-            parts.push(format!(
-                "platform image {image} not present{}",
-                if large {
-                    " (one of the large images, ~17 GB)"
-                } else {
-                    ""
-                }
-            ));
-            detail.push(format!("the first job pulls {image}"));
-            if large
-                && let Ok(space) = &f.root_space
-                && space.free < LARGE_IMAGE
-            {
-                warn.push(format!(
-                    "the mapped platform image {image} is one of the large ones (~17 GB) and {} is free",
-                    human_bytes(space.free)
+        if let Some(mem) = f.mem_total {
+            self.parts
+                .push(format!("daemon memory {}", human_bytes(mem)));
+            if mem < LOW_MEMORY {
+                self.warn.push(format!(
+                    "the daemon reports only {} of memory; act jobs in the ubuntu images need about 2 GiB",
+                    human_bytes(mem)
                 ));
-                fixes.push(
-                    "map a smaller image: actsim setup --platform-image catthehacker/ubuntu:act-latest"
+                self.fixes.push(
+                    "give the daemon (or its VM: Docker Desktop, colima) at least 2 GiB of memory"
                         .to_string(),
                 );
             }
         }
     }
-    let summary = parts.join("; ");
-    let out = if !fail.is_empty() {
-        let mut all = fail;
-        all.extend(warn);
-        Outcome::fail(format!("{}; {summary}", all.join("; ")), fixes)
-    } else if !warn.is_empty() {
-        Outcome::warn(format!("{}; {summary}", warn.join("; ")), fixes)
-    } else {
-        Outcome::pass(summary)
+
+    /// The platform image: its size, or whether the first job's pull fits.
+    fn platform(&mut self, f: &Facts) {
+        match &f.platform {
+            Platform::Unknown => {}
+            Platform::Present { image, size } => {
+                self.parts
+                    .push(format!("platform image {image} is {}", human_bytes(*size)));
+            }
+            Platform::Absent { image } => {
+                let large = is_large_image(image);
+                self.parts.push(format!(
+                    "platform image {image} not present{}",
+                    if large {
+                        " (one of the large images, ~17 GB)"
+                    } else {
+                        ""
+                    }
+                ));
+                self.detail.push(format!("the first job pulls {image}"));
+                if large
+                    && let Ok(space) = &f.root_space
+                    && space.free < LARGE_IMAGE
+                {
+                    self.warn.push(format!(
+                        "the mapped platform image {image} is one of the large ones (~17 GB) and {} is free",
+                        human_bytes(space.free)
+                    ));
+                    self.fixes.push(
+                        "map a smaller image: actsim setup --platform-image catthehacker/ubuntu:act-latest"
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The verdict. Pure.
+pub fn judge(f: &Facts) -> Outcome {
+    let mut v = Verdict {
+        detail: vec![format!("DockerRootDir {}", f.root_dir)],
+        ..Default::default()
     };
-    out.details(detail)
+    v.root(f);
+    v.cache_and_memory(f);
+    v.platform(f);
+    v.outcome()
+}
+
+/// Why the daemon's facts could not be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("the daemon's /info failed: {0}")]
+    Info(String),
+    #[error("the daemon did not answer /info before the deadline")]
+    InfoTimeout,
 }
 
 /// `docker.resources`
-pub async fn resources(ctx: &Ctx<'_>, home: &Path) -> Outcome {
-    let Some(docker) = ctx.docker else {
+pub async fn resources(ctx: &After<'_>) -> Outcome {
+    let Some(docker) = ctx.docker() else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
-    match observe(ctx, docker, home).await {
+    match observe(ctx, docker).await {
         Ok(facts) => judge(&facts),
         Err(why) => Outcome::fail(
-            why,
+            why.to_string(),
             vec!["see docker.daemon; then look at the daemon's log: journalctl -u docker --since -10min".into()],
         ),
     }
 }
 
-async fn observe(ctx: &Ctx<'_>, docker: &Docker, home: &Path) -> Result<Facts, String> {
-    let deadline: Instant = ctx.deadline;
+async fn observe(ctx: &After<'_>, docker: &Docker) -> Result<Facts, ObserveError> {
+    let deadline = ctx.deadline();
     let info = match tokio::time::timeout(left(deadline), docker.info()).await {
         Ok(Ok(info)) => info,
-        Ok(Err(e)) => {
-            return Err(format!(
-                "the daemon's /info failed: {}",
-                crate::docker::client::describe(&e)
-            ));
-        }
-        Err(_) => return Err("the daemon did not answer /info before the deadline".into()),
+        Ok(Err(e)) => return Err(ObserveError::Info(crate::docker::client::describe(&e))),
+        Err(_) => return Err(ObserveError::InfoTimeout),
     };
     let root_dir = info
         .docker_root_dir
         .clone()
         .filter(|d| !d.is_empty())
         .unwrap_or_else(|| "(not reported)".into());
-    let socket = ctx.endpoint.and_then(|e| e.socket_path());
-    let root_space = match &socket {
-        None => Err(format!(
-            "the daemon is remote ({}): its data root is not on this machine",
-            ctx.endpoint.map(|e| e.host.as_str()).unwrap_or("?")
-        )),
-        Some(path) => {
-            let flavour = endpoint::flavour(path, ctx.process, home);
-            if VM_FLAVOURS.contains(&flavour) {
-                Err(format!(
-                    "{flavour} runs the daemon in a VM: its data root is inside the VM"
-                ))
-            } else if !root_dir.starts_with('/') || !Path::new(&root_dir).is_dir() {
-                Err(format!("{root_dir} is not a directory on this machine"))
-            } else {
-                space_of(Path::new(&root_dir))
-                    .map(|(_, s)| s)
-                    .ok_or_else(|| format!("cannot measure the free space of {root_dir}"))
-            }
-        }
+    let root_space = root_space(ctx, &root_dir);
+    let cache = space_of(&ctx.inputs.user().act_cache_dir(ctx.inputs.process()));
+    let platform = match ctx.inputs.platform_image() {
+        None => Platform::Unknown,
+        Some(image) => match tokio::time::timeout(left(deadline), docker.inspect_image(&image))
+            .await
+        {
+            Ok(Ok(i)) => Platform::Present {
+                image,
+                size: i.size.unwrap_or(0).max(0) as u64,
+            },
+            Ok(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            })) => Platform::Absent { image },
+            _ => Platform::Unknown,
+        },
     };
-    let cache = space_of(&ctx.opts.user.act_cache_dir(ctx.process));
-    let platform =
-        match ctx.opts.platform_image.clone().or_else(|| {
-            super::act_checks::configured_platform(ctx.process, ctx.opts).map(|(i, _)| i)
-        }) {
-            None => Platform::Unknown,
-            Some(image) => {
-                match tokio::time::timeout(left(deadline), docker.inspect_image(&image)).await {
-                    Ok(Ok(i)) => Platform::Present {
-                        image,
-                        size: i.size.unwrap_or(0).max(0) as u64,
-                    },
-                    Ok(Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    })) => Platform::Absent { image },
-                    _ => Platform::Unknown,
-                }
-            }
-        };
     Ok(Facts {
         root_dir,
         root_space,
@@ -304,6 +318,28 @@ async fn observe(ctx: &Ctx<'_>, docker: &Docker, home: &Path) -> Result<Facts, S
         cache,
         platform,
     })
+}
+
+/// The data root's space when it is on this machine, else why it is not measured.
+fn root_space(ctx: &After<'_>, root_dir: &str) -> Result<Space, String> {
+    let Some(path) = ctx.endpoint().and_then(|e| e.socket_path()) else {
+        return Err(format!(
+            "the daemon is remote ({}): its data root is not on this machine",
+            ctx.endpoint().map(|e| e.host.as_str()).unwrap_or("?")
+        ));
+    };
+    let flavour = endpoint::flavour(&path, ctx.inputs.process(), ctx.inputs.home());
+    if VM_FLAVOURS.contains(&flavour) {
+        Err(format!(
+            "{flavour} runs the daemon in a VM: its data root is inside the VM"
+        ))
+    } else if !root_dir.starts_with('/') || !Path::new(root_dir).is_dir() {
+        Err(format!("{root_dir} is not a directory on this machine"))
+    } else {
+        space_of(Path::new(root_dir))
+            .map(|(_, s)| s)
+            .ok_or_else(|| format!("cannot measure the free space of {root_dir}"))
+    }
 }
 
 #[cfg(test)]

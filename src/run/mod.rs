@@ -75,22 +75,6 @@ pub fn request(opts: &Options, format: Format, verbose: bool, quiet: bool) -> Re
     }
 }
 
-/// The preflight's doctor options: the run's user and dirs, the fast checks only.
-fn preflight_options(ctx: &Context) -> crate::doctor::Options {
-    crate::doctor::Options {
-        timeout: ctx.timeout,
-        deep: false,
-        config_dir: ctx.config_dir.clone(),
-        bin_dir: ctx.bin_dir.clone(),
-        user: ctx.user.clone(),
-        probe_image: None,
-        platform_image: ctx.platform_image.clone(),
-        group_view: crate::doctor::GroupView::Process,
-        drift: crate::doctor::Drift::default(),
-        state_dir: Some(ctx.state_dir.clone()),
-    }
-}
-
 /// SIGINT, SIGTERM and SIGHUP, listened to for the whole run.
 struct Signals {
     int: tokio::signal::unix::Signal,
@@ -159,7 +143,7 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
             Error::failed(format!("no current directory: {e}"), None)
         ),
     };
-    let opts = preflight_options(ctx);
+    let opts = crate::doctor::Options::new(ctx.timeout);
     if let Some(image) = &args.platform_image
         && let Err(e) = crate::render::check_platform_image(image)
     {
@@ -172,7 +156,7 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
         args.platform_image.is_some() || !workflow::platform_args(&args.act_args).is_empty();
     if !args.no_preflight {
         let (findings, cached) = match or_signal(
-            preflight::run(process, &opts, &state_dir, cli_mapping),
+            preflight::run(ctx, &opts, &state_dir, cli_mapping),
             &mut sigs,
         )
         .await
@@ -281,8 +265,8 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
         }
     }
     let actrc_texts: Vec<String> = [
-        opts.user.actrc_path(process),
-        opts.user.home.join(".actrc"),
+        ctx.user.actrc_path(process),
+        ctx.user.home.join(".actrc"),
         cwd.join(".actrc"),
     ]
     .iter()
@@ -299,7 +283,7 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
         ui.warn(&n);
     }
     let compose = if args.in_container {
-        match in_container_setup(process, &opts.config_dir).await {
+        match in_container_setup(process, &ctx.config_dir).await {
             Ok(c) => {
                 needs.insert(
                     0,
@@ -425,11 +409,11 @@ pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Er
     );
     let (program, full_args, envs) = match &compose {
         None => {
-            let Some(act) = crate::doctor::locate_act(process, &opts) else {
+            let Some(act) = crate::doctor::locate_act(ctx) else {
                 stop!(
                     exit::FAILED,
                     Error::failed(
-                        format!("act not found in {} or on PATH", opts.bin_dir.display()),
+                        format!("act not found in {} or on PATH", ctx.bin_dir.display()),
                         Some("install it: actsim setup".to_string())
                     )
                 );

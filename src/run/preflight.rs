@@ -1,4 +1,4 @@
-//! The preflight: doctor's fast checks ([`crate::doctor::PREFLIGHT_IDS`]; no container is
+//! The preflight: doctor's fast checks ([`crate::doctor::CheckId::PREFLIGHT`]; no container is
 //! started), with the result of a passing run cached in the state dir.
 //!
 //! The cache key covers everything the checks depend on: the endpoint, the socket's
@@ -9,13 +9,13 @@
 //! cannot be written (the run goes on; the next one checks again).
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::userio;
-use crate::doctor::{self, Finding, Options, Status};
-use crate::system::process::Process;
+use crate::context::Context;
+use crate::doctor::{self, CheckId, Finding, Options, Status};
 
 /// The cache file in the state dir.
 pub const CACHE_FILE: &str = "preflight.json";
@@ -33,7 +33,7 @@ struct ActStat {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CachedFinding {
-    id: String,
+    id: CheckId,
     status: Status,
     summary: String,
     detail: String,
@@ -63,18 +63,14 @@ fn stat_of(path: &Path) -> Option<ActStat> {
 }
 
 /// Everything the preflight's verdict depends on, as one string (hashed into the key).
-fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
-    let home = process
-        .var_nonempty("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| opts.user.home.clone());
-    let endpoint = crate::docker::endpoint::resolve(process, &home);
+fn key_material(ctx: &Context, act: &ActStat) -> String {
+    let process = &ctx.process;
     let mut parts = vec![
         format!("actsim {}", env!("CARGO_PKG_VERSION")),
         format!("docker_host {:?}", process.var("DOCKER_HOST")),
-        format!("bin_dir {}", opts.bin_dir.display()),
+        format!("bin_dir {}", ctx.bin_dir.display()),
     ];
-    match &endpoint {
+    match ctx.endpoint() {
         Ok(e) => {
             parts.push(format!("endpoint {}", e.host));
             if let Some(p) = e.socket_path() {
@@ -99,7 +95,7 @@ fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
     gids.dedup();
     parts.push(format!("uid {} gids {gids:?}", nix::unistd::geteuid()));
     parts.push(format!("act {} sha256 {}", act.path, act.sha256));
-    for p in [opts.user.actrc_path(process), opts.user.home.join(".actrc")] {
+    for p in [ctx.user.actrc_path(process), ctx.user.home.join(".actrc")] {
         let hash = userio::read_capped(&p)
             .map(|b| crate::system::files::sha256_hex(&b))
             .unwrap_or_else(|| "absent".into());
@@ -113,7 +109,7 @@ fn key_material(process: &Process, opts: &Options, act: &ActStat) -> String {
 /// `cli_mapping`: the command line maps the platforms (`--platform-image`, `-P`), so act
 /// never stops at its first-run prompt even without an actrc mapping.
 pub async fn run(
-    process: &Process,
+    ctx: &Context,
     opts: &Options,
     state_dir: &Path,
     cli_mapping: bool,
@@ -121,7 +117,7 @@ pub async fn run(
     let cache_path = state_dir.join(CACHE_FILE);
     let cached: Option<Cache> =
         userio::read_capped(&cache_path).and_then(|b| serde_json::from_slice(&b).ok());
-    let act_path = doctor::locate_act(process, opts);
+    let act_path = doctor::locate_act(ctx);
     let mut act = act_path.as_deref().and_then(stat_of).unwrap_or_default();
     if let Some(c) = &cached {
         let same = ActStat {
@@ -135,16 +131,10 @@ pub async fn run(
     if act.sha256.is_empty()
         && let Some(p) = &act_path
     {
-        act.sha256 = crate::system::program::sha256_file(p)
-            .await
-            .unwrap_or_default();
+        act.sha256 = ctx.hashes.of_path_async(p).await.unwrap_or_default();
     }
     let key = crate::system::files::sha256_hex(
-        format!(
-            "{}\ncli mapping {cli_mapping}",
-            key_material(process, opts, &act)
-        )
-        .as_bytes(),
+        format!("{}\ncli mapping {cli_mapping}", key_material(ctx, &act)).as_bytes(),
     );
     if let Some(c) = cached
         && c.schema == 1
@@ -153,10 +143,10 @@ pub async fn run(
     {
         return (findings, true);
     }
-    let mut findings = doctor::preflight(process, opts).await;
+    let mut findings = doctor::preflight(ctx, opts).await;
     if cli_mapping {
         for f in findings.iter_mut() {
-            if f.id == "act.docker"
+            if f.id == CheckId::ActDocker
                 && f.status == Status::Fail
                 && f.summary.starts_with("no platform mapping")
             {
@@ -176,7 +166,7 @@ pub async fn run(
             findings: findings
                 .iter()
                 .map(|f| CachedFinding {
-                    id: f.id.to_string(),
+                    id: f.id,
                     status: f.status,
                     summary: f.summary.clone(),
                     detail: f.detail.clone(),
@@ -196,10 +186,8 @@ fn from_cache(cached: &[CachedFinding]) -> Option<Vec<Finding>> {
     cached
         .iter()
         .map(|c| {
-            let id = doctor::PREFLIGHT_IDS.iter().find(|i| **i == c.id)?;
             Some(Finding {
-                id,
-                title: doctor::title(id),
+                id: CheckId::PREFLIGHT.into_iter().find(|i| *i == c.id)?,
                 status: c.status,
                 summary: c.summary.clone(),
                 detail: c.detail.clone(),

@@ -557,19 +557,20 @@ pub fn failure_reason(error: Option<&Error>, report: &Report) -> String {
 /// Doctor's checks on the new state (setup's last step), shown like `actsim doctor`.
 fn final_check(args: &SetupArgs, process: &Process, ui: &Ui) -> Vec<Finding> {
     let timeout = Duration::from_secs(args.timeout.min(60));
-    let mut opts = match crate::doctor::command::options(process, &args.common, timeout) {
-        Ok(o) => o,
+    let ctx = match crate::doctor::command::context(process, &args.common, timeout) {
+        Ok(c) => c,
         Err(e) => {
             ui.error(&e);
             return Vec::new();
         }
     };
+    let mut opts = crate::doctor::Options::new(timeout);
     // The user's next login: a group added just now counts.
     opts.group_view = crate::doctor::GroupView::Database;
-    opts.drift = crate::receipt_drift(process, &opts.user, &opts.bin_dir);
+    opts.drift = crate::receipt_drift(process, &ctx.user, &ctx.bin_dir);
     opts.drift.lock = crate::act::lockfile::doctor_expectation(args.common.act_lock.as_deref());
     ui.heading("Final check:");
-    let (findings, note) = crate::doctor::command::final_check(process, &opts);
+    let (findings, note) = crate::doctor::command::final_check(&ctx, &opts);
     if let Some(note) = note {
         ui.info(&note);
     }

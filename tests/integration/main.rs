@@ -4,6 +4,7 @@ mod support;
 
 mod compose;
 mod doctor;
+mod doctor_once;
 mod download_errors;
 mod fleet;
 mod layers;

@@ -16,7 +16,10 @@ pub const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin
 
 /// Every doctor check id, in report order.
 pub fn check_ids() -> Vec<&'static str> {
-    actsim::doctor::CHECK_IDS.to_vec()
+    actsim::doctor::CheckId::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect()
 }
 
 /// Every setup step id, in report order.

@@ -1,0 +1,142 @@
+//! The checks doctor knows: [`CheckId`] is the only list of them (report order, titles,
+//! the preflight's subset). The ids are a contract: documented in the README, read by
+//! scripts, serialized exactly as `docker.cli`, `act.binary`, ….
+//!
+//! What can go wrong: nothing at run time; an id a newer actsim wrote and this one does
+//! not know fails deserialization (loudly: the caller sees an error, not a shorter list).
+
+use serde::{Deserialize, Serialize};
+
+/// One check, by its stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CheckId {
+    #[serde(rename = "docker.cli")]
+    DockerCli,
+    #[serde(rename = "docker.endpoint")]
+    DockerEndpoint,
+    #[serde(rename = "docker.socket")]
+    DockerSocket,
+    #[serde(rename = "docker.daemon")]
+    DockerDaemon,
+    #[serde(rename = "act.binary")]
+    ActBinary,
+    #[serde(rename = "act.docker")]
+    ActDocker,
+    #[serde(rename = "container.run")]
+    ContainerRun,
+    #[serde(rename = "container.socket")]
+    ContainerSocket,
+    #[serde(rename = "compose.config")]
+    ComposeConfig,
+    #[serde(rename = "act.run")]
+    ActRun,
+    #[serde(rename = "docker.resources")]
+    DockerResources,
+}
+
+impl CheckId {
+    /// Every check, in report order.
+    pub const ALL: [CheckId; 11] = [
+        CheckId::DockerCli,
+        CheckId::DockerEndpoint,
+        CheckId::DockerSocket,
+        CheckId::DockerDaemon,
+        CheckId::ActBinary,
+        CheckId::ActDocker,
+        CheckId::ContainerRun,
+        CheckId::ContainerSocket,
+        CheckId::ComposeConfig,
+        CheckId::ActRun,
+        CheckId::DockerResources,
+    ];
+
+    /// The checks `actsim run` starts with, in their report order: fast, and no
+    /// container is started.
+    pub const PREFLIGHT: [CheckId; 5] = [
+        CheckId::DockerEndpoint,
+        CheckId::DockerSocket,
+        CheckId::DockerDaemon,
+        CheckId::ActBinary,
+        CheckId::ActDocker,
+    ];
+
+    /// The id as the JSON and the human report show it (`docker.cli`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CheckId::DockerCli => "docker.cli",
+            CheckId::DockerEndpoint => "docker.endpoint",
+            CheckId::DockerSocket => "docker.socket",
+            CheckId::DockerDaemon => "docker.daemon",
+            CheckId::ActBinary => "act.binary",
+            CheckId::ActDocker => "act.docker",
+            CheckId::ContainerRun => "container.run",
+            CheckId::ContainerSocket => "container.socket",
+            CheckId::ComposeConfig => "compose.config",
+            CheckId::ActRun => "act.run",
+            CheckId::DockerResources => "docker.resources",
+        }
+    }
+
+    /// The human title.
+    pub const fn title(self) -> &'static str {
+        match self {
+            CheckId::DockerCli => "Docker CLI",
+            CheckId::DockerEndpoint => "Daemon endpoint",
+            CheckId::DockerSocket => "Daemon socket access",
+            CheckId::DockerDaemon => "Docker daemon",
+            CheckId::ActBinary => "act binary",
+            CheckId::ActDocker => "act and Docker",
+            CheckId::ContainerRun => "Container round trip",
+            CheckId::ContainerSocket => "Docker from inside a container",
+            CheckId::ComposeConfig => "Compose file",
+            CheckId::ActRun => "Workflow run through act",
+            CheckId::DockerResources => "Disk and memory for act",
+        }
+    }
+
+    /// The position in [`CheckId::ALL`].
+    pub fn index(self) -> usize {
+        CheckId::ALL
+            .iter()
+            .position(|c| *c == self)
+            .expect("ALL lists every check")
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_are_the_ids_and_all_is_complete() {
+        for id in CheckId::ALL {
+            assert_eq!(
+                serde_json::to_value(id).unwrap(),
+                serde_json::Value::String(id.as_str().into())
+            );
+            let back: CheckId = serde_json::from_str(&format!("\"{id}\"")).unwrap();
+            assert_eq!(back, id);
+            assert_eq!(CheckId::ALL[id.index()], id);
+            assert!(!id.title().is_empty());
+        }
+        assert!(serde_json::from_str::<CheckId>("\"docker.nope\"").is_err());
+        let mut sorted = CheckId::PREFLIGHT;
+        sorted.sort_by_key(|c| c.index());
+        assert_eq!(
+            sorted.map(CheckId::as_str),
+            [
+                "docker.endpoint",
+                "docker.socket",
+                "docker.daemon",
+                "act.binary",
+                "act.docker"
+            ]
+        );
+    }
+}
