@@ -597,6 +597,30 @@ fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     Ok(certs)
 }
 
+/// What every HTTP client of a run is made with, but the deadline (each use has its own).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub allow_http: bool,
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub github_token: Option<String>,
+    pub proxies: Proxies,
+}
+
+impl HttpSettings {
+    pub fn client(&self, deadline: Instant, ui: &Ui) -> Result<Http> {
+        Http::new(
+            HttpOptions {
+                allow_http: self.allow_http,
+                ca_cert: self.ca_cert.clone(),
+                github_token: self.github_token.clone(),
+                deadline,
+                proxies: self.proxies.clone(),
+            },
+            ui,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,7 +273,7 @@ struct LockRequest {
     archives: Vec<(Platform, PathBuf)>,
     checksums: Option<PathBuf>,
     output: PathBuf,
-    http: crate::setup::act_step::HttpSettings,
+    http: crate::act::download::HttpSettings,
     timeout: Duration,
 }
 
@@ -376,7 +376,7 @@ fn lock_request(args: &crate::cli::LockArgs, process: &Process) -> Result<LockRe
         archives,
         checksums,
         output: args.output.clone(),
-        http: crate::setup::act_step::HttpSettings {
+        http: crate::act::download::HttpSettings {
             proxies: crate::act::download::Proxies::from_process(process),
             allow_http: args.allow_http,
             ca_cert: args

@@ -33,16 +33,6 @@ pub struct Report {
     pub schema: u32,
     pub ok: bool,
     pub checks: Vec<Finding>,
-    /// `--fix` only: the setup steps run and the checks before them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<FixReport>,
-}
-
-/// What `doctor --fix` did; `checks` of the report are the ones after it.
-#[derive(Debug, Clone, Serialize)]
-pub struct FixReport {
-    pub steps: Vec<crate::setup::StepReport>,
-    pub checks_before: Vec<Finding>,
 }
 
 impl Report {
@@ -51,18 +41,15 @@ impl Report {
             schema: crate::ui::JSON_SCHEMA,
             ok: !checks.iter().any(|c| c.status == Status::Fail),
             checks,
-            fix: None,
         }
     }
 }
 
 mod act_checks;
 pub mod bundle;
-pub mod command;
 pub mod compose_cache;
 mod container_checks;
 mod docker_checks;
-pub mod fix;
 pub mod report;
 mod resource_checks;
 mod runner;

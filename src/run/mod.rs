@@ -29,7 +29,7 @@ use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::cli::{Common, Format, RunArgs};
+use crate::cli::{Format, RunArgs};
 use crate::doctor::Status;
 use crate::error::{Error, exit};
 use crate::system::identity::TargetUser;
@@ -144,19 +144,16 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
             Error::failed(format!("no current directory: {e}"), None)
         ),
     };
-    let common = Common {
-        format: args.format,
-        bin_dir: None,
-        config_dir: None,
-        user: None,
+    let req = crate::context::Request {
         platform_image: args.platform_image.clone(),
-        docker_host: None,
-        act_lock: None,
+        format: args.format,
         verbose: args.verbose,
         quiet: args.quiet,
+        timeout: PREFLIGHT_TIMEOUT,
+        ..Default::default()
     };
-    let opts = match crate::doctor::command::options(process, &common, PREFLIGHT_TIMEOUT) {
-        Ok(o) => o,
+    let opts = match crate::context::Context::resolve(process, &req) {
+        Ok(ctx) => crate::setup::check::doctor_options(&ctx, PREFLIGHT_TIMEOUT),
         Err(e) => stop!(e.exit_code(), e),
     };
     if let Some(image) = &args.platform_image
