@@ -81,6 +81,7 @@ pub async fn run(
     let only = only.map(|_| chosen.as_slice());
     let s = &run.settings;
     let deadline = ctx.deadline();
+    log::debug!("taking the state dir lock in {}", s.state_dir.display());
     let _lock = crate::system::lock::acquire(&s.fs, &s.state_dir, deadline, &ctx.ui).await?;
     let _system_lock = match s.records {
         Records::System => Some(
@@ -113,12 +114,14 @@ async fn under_lock(
         log::debug!("the facts changed between the plan and the lock: planning again");
         let again = select(steps::plan(&now), only);
         out.replanned = true;
-        ui.warn("the machine changed since the plan was made; the plan was made again:");
+        let applies = run.opts.yes || !again.iter().any(StepPlan::changes);
+        ui.warn(if applies {
+            "the machine changed since the plan was shown; applying the plan made now instead:"
+        } else {
+            "the machine changed since the plan was shown; the plan made now:"
+        });
         show_plan(run, &again);
-        if !again.iter().any(StepPlan::changes) || run.opts.yes {
-            if run.opts.yes {
-                ui.info("applying the new plan (--yes)");
-            }
+        if applies {
             return Ok((again, receipts));
         }
         // Asked while holding the lock: nobody else changes the machine meanwhile, but the

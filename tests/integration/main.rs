@@ -17,4 +17,5 @@ mod security;
 mod setup_act;
 mod setup_config;
 mod setup_files;
+mod setup_replan;
 mod sudo_join;

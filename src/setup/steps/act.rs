@@ -141,34 +141,7 @@ pub fn up_to_date(f: &Facts) -> bool {
 
 /// The plan for the act step: a pure function of the facts.
 pub fn plan(f: &Facts) -> StepPlan {
-    let mut warnings = Vec::new();
-    for o in &f.others {
-        let version = o.version.as_deref().unwrap_or("unknown version");
-        let whose = if o.by_actsim {
-            "installed by actsim earlier"
-        } else {
-            "not installed by actsim"
-        };
-        warnings.push(format!(
-            "another act at {} (act {version}, {whose})",
-            o.path.display()
-        ));
-        if o.shadows {
-            warnings.push(format!(
-                "{} comes first on PATH and shadows {}; remove it or put {} earlier on PATH",
-                o.path.display(),
-                f.target.display(),
-                f.bin_dir.display()
-            ));
-        }
-    }
-    if !f.bin_dir_on_path {
-        warnings.push(format!(
-            "{} is not on PATH; add it: {}",
-            f.bin_dir.display(),
-            crate::system::process::export_path(&f.bin_dir)
-        ));
-    }
+    let warnings = warnings(f);
     let w = &f.wanted;
     if up_to_date(f) {
         let locked = match &w.pin {
@@ -176,46 +149,19 @@ pub fn plan(f: &Facts) -> StepPlan {
             None => String::new(),
         };
         return StepPlan {
-            id: StepId::Act,
-            summary: format!(
-                "act {} already installed at {}{locked}",
-                w.version,
-                f.target.display()
-            ),
-            details: Vec::new(),
             warnings,
-            action: Action::Keep,
+            ..StepPlan::new(
+                StepId::Act,
+                format!(
+                    "act {} already installed at {}{locked}",
+                    w.version,
+                    f.target.display()
+                ),
+                Action::Keep,
+            )
         };
     }
-    let mut details = match &w.source {
-        Source::Release {
-            archive_url,
-            checksums_url,
-        } => {
-            let mut d = vec![format!("download {archive_url}")];
-            if let Some(c) = checksums_url {
-                d.push(format!("verify its SHA-256 against {c}"));
-            }
-            d
-        }
-        Source::Local { archive, checksums } => {
-            let mut d = vec![format!("read {}", archive.display())];
-            if let Some(c) = checksums {
-                d.push(format!("verify its SHA-256 against {}", c.display()));
-            }
-            d
-        }
-    };
-    match (&w.pin, &w.sha256) {
-        (Some(pin), _) => details.push(format!(
-            "verify its SHA-256 is {} and the binary's {} (from the lock {}; no checksums.txt)",
-            pin.archive_sha256,
-            pin.binary_sha256,
-            pin.lock.display()
-        )),
-        (None, Some(s)) => details.push(format!("verify its SHA-256 is {s}")),
-        (None, None) => {}
-    }
+    let mut details = fetch_details(w);
     details.push(format!("install act into {}", f.target.display()));
     let replaces = f.installed.clone().map(|i| {
         let by_actsim = f
@@ -267,6 +213,73 @@ pub fn plan(f: &Facts) -> StepPlan {
             backup,
         })),
     }
+}
+
+/// Other acts (and whether they shadow ours), and a bin dir missing from PATH.
+fn warnings(f: &Facts) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for o in &f.others {
+        let version = o.version.as_deref().unwrap_or("unknown version");
+        let whose = if o.by_actsim {
+            "installed by actsim earlier"
+        } else {
+            "not installed by actsim"
+        };
+        warnings.push(format!(
+            "another act at {} (act {version}, {whose})",
+            o.path.display()
+        ));
+        if o.shadows {
+            warnings.push(format!(
+                "{} comes first on PATH and shadows {}; remove it or put {} earlier on PATH",
+                o.path.display(),
+                f.target.display(),
+                f.bin_dir.display()
+            ));
+        }
+    }
+    if !f.bin_dir_on_path {
+        warnings.push(format!(
+            "{} is not on PATH; add it: {}",
+            f.bin_dir.display(),
+            crate::system::process::export_path(&f.bin_dir)
+        ));
+    }
+    warnings
+}
+
+/// Where the archive comes from and what it is verified against.
+fn fetch_details(w: &Wanted) -> Vec<String> {
+    let mut details = match &w.source {
+        Source::Release {
+            archive_url,
+            checksums_url,
+        } => {
+            let mut d = vec![format!("download {archive_url}")];
+            if let Some(c) = checksums_url {
+                d.push(format!("verify its SHA-256 against {c}"));
+            }
+            d
+        }
+        Source::Local { archive, checksums } => {
+            let mut d = vec![format!("read {}", archive.display())];
+            if let Some(c) = checksums {
+                d.push(format!("verify its SHA-256 against {}", c.display()));
+            }
+            d
+        }
+    };
+    match (&w.pin, &w.sha256) {
+        (Some(pin), _) => details.push(format!(
+            "verify its SHA-256 is {} and the binary's {} (from the lock {}; no checksums.txt)",
+            pin.archive_sha256,
+            pin.binary_sha256,
+            pin.lock.display()
+        )),
+        (None, Some(s)) => details.push(format!("verify its SHA-256 is {s}")),
+        (None, None) => {}
+    }
+    details
 }
 
 /// What the command line asked of the act step (plain data, filled by the command layer).
