@@ -35,9 +35,9 @@ use crate::ui::Ui;
 pub const ACT: &str = "act";
 pub const IMAGE: &str = "image";
 pub const VOLUME: &str = "volume";
-pub const COMPOSE: &str = crate::setup::config_steps::COMPOSE;
-pub const ENV: &str = crate::setup::config_steps::ENV;
-pub const ACTRC: &str = crate::setup::config_steps::ACTRC;
+pub const COMPOSE: &str = crate::setup::StepId::Compose.as_str();
+pub const ENV: &str = crate::setup::StepId::Env.as_str();
+pub const ACTRC: &str = crate::setup::StepId::Actrc.as_str();
 pub const GROUP: &str = "group";
 pub const STATE: &str = "state";
 /// The repository of the images actsim builds.
@@ -711,7 +711,7 @@ async fn observe(process: &Process, s: &Settings<'_>, ui: &Ui) -> Facts {
             GroupFacts {
                 member: gid.is_some_and(|g| s.user.database_gids().contains(&g) && g != s.user.gid),
                 command: leave_command(&s.user.name, &name, |t| {
-                    crate::groups::have_tool(process, t)
+                    crate::setup::steps::group::have_tool(process, t)
                 }),
                 name,
                 added_by_setup: added,
@@ -1045,7 +1045,7 @@ fn leave_group(process: &Process, cmd: &[String], yes: bool) -> Result<()> {
     let _ = yes;
     let root = nix::unistd::Uid::effective().is_root();
     let shown = format!("sudo {}", cmd.join(" "));
-    if !root && !crate::groups::have_tool(process, "sudo") {
+    if !root && !crate::setup::steps::group::have_tool(process, "sudo") {
         return Err(Error::Privilege {
             what: format!("removing the user from a group ({})", cmd.join(" ")),
             command: format!("as root: {}", cmd.join(" ")),

@@ -36,6 +36,8 @@ pub struct DockerInstall {
     pub engine_kind: crate::docker::engine::Engine,
     /// A connection at the negotiated API version, when the daemon answered.
     pub client: Option<bollard::Docker>,
+    /// What the daemon's `/version` said, when it answered.
+    pub version: Option<bollard::models::SystemVersion>,
     /// Why the daemon did not answer.
     pub daemon_error: Option<String>,
     /// "docker compose 2.x" or "docker-compose 1.29.2 (v1)".
@@ -94,7 +96,25 @@ pub fn socket_meta(path: &Path) -> Option<SocketMeta> {
 
 /// Look at the machine. Spends at most `timeout` on the daemon and the compose tool.
 pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> DockerInstall {
-    let resolved = endpoint::resolve(process, home);
+    detect_at(
+        process,
+        home,
+        endpoint::resolve(process, home),
+        None,
+        timeout,
+    )
+    .await
+}
+
+/// [`detect`] at an endpoint already resolved, reusing a daemon that already answered
+/// (`known`: its client and `/version`) instead of connecting again.
+pub async fn detect_at(
+    process: &Process,
+    home: &Path,
+    resolved: Result<Endpoint, String>,
+    known: Option<(bollard::Docker, bollard::models::SystemVersion)>,
+    timeout: Duration,
+) -> DockerInstall {
     let socket_path = resolved.as_ref().ok().and_then(Endpoint::socket_path);
     let socket = socket_path.as_deref().and_then(socket_meta);
     let flavour = socket_path
@@ -104,29 +124,20 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
     let rootless = socket.as_ref().is_some_and(|s| s.uid != 0);
     let deadline = tokio::time::Instant::now() + timeout;
     let daemon = async {
+        if let Some((d, v)) = known {
+            return (Some(v), Some(d), None);
+        }
         let Ok(e) = &resolved else {
-            return (None, Engine::Docker, None, resolved.clone().err());
+            return (None, None, resolved.clone().err());
         };
-        match crate::docker::client::connect(&e.host, timeout.min(Duration::from_secs(10))).await {
-            Ok(d) => match tokio::time::timeout_at(deadline, d.version()).await {
-                Ok(Ok(v)) => (
-                    Some((
-                        v.version.clone().unwrap_or_default(),
-                        v.api_version.clone().unwrap_or_default(),
-                    )),
-                    Engine::from_version(&v),
-                    Some(d),
-                    None,
-                ),
-                Ok(Err(e)) => (
-                    None,
-                    Engine::Docker,
-                    None,
-                    Some(crate::docker::client::describe(&e)),
-                ),
-                Err(_) => (None, Engine::Docker, None, Some("no answer in time".into())),
-            },
-            Err(e) => (None, Engine::Docker, None, Some(e.into())),
+        match crate::docker::client::connect_with_version(
+            &e.host,
+            timeout.min(Duration::from_secs(10)),
+        )
+        .await
+        {
+            Ok((d, v)) => (Some(v), Some(d), None),
+            Err(e) => (None, None, Some(e.into())),
         }
     };
     let compose = async {
@@ -138,14 +149,23 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
             }
         })
     };
-    let ((engine, engine_kind, client, daemon_error), compose) = tokio::join!(daemon, compose);
+    let ((version, client, daemon_error), compose) = tokio::join!(daemon, compose);
     DockerInstall {
         endpoint: resolved,
         flavour,
         socket,
         rootless,
-        engine,
-        engine_kind,
+        engine: version.as_ref().map(|v| {
+            (
+                v.version.clone().unwrap_or_default(),
+                v.api_version.clone().unwrap_or_default(),
+            )
+        }),
+        engine_kind: version
+            .as_ref()
+            .map(Engine::from_version)
+            .unwrap_or(Engine::Docker),
+        version,
         client,
         daemon_error,
         compose,

@@ -23,4 +23,5 @@ mod setup_env;
 mod setup_files;
 mod setup_flow;
 mod setup_group;
+mod setup_replan;
 mod sudo_join;

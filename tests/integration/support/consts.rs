@@ -24,16 +24,10 @@ pub fn check_ids() -> Vec<&'static str> {
 
 /// Every setup step id, in report order.
 pub fn step_ids() -> Vec<&'static str> {
-    use actsim::setup::config_steps as steps;
-    vec![
-        steps::DOCKER,
-        actsim::setup::act_step::ID,
-        steps::GROUP,
-        steps::IMAGE,
-        steps::COMPOSE,
-        steps::ENV,
-        steps::ACTRC,
-    ]
+    actsim::setup::steps::StepId::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
 }
 
 /// Every uninstall step id, in report order.

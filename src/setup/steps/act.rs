@@ -12,19 +12,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use crate::act::download::Http;
-pub use crate::act::download::HttpSettings;
-use crate::act::install::{self, Extracted, Staged};
+use super::{Action, Run, StepId, StepPlan};
+use crate::act::download::{Http, HttpSettings};
+use crate::act::install::{self, Binary, Extracted, Staged};
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, IoContext, Result};
 use crate::receipt::{self, ActReceipt, Replaced};
-use crate::setup::{Action, Receipts, Settings, StepPlan, StepReport, StepStatus};
+use crate::setup::report::{StepReport, StepStatus};
+use crate::setup::settings::{Receipts, Settings};
 use crate::system::process::Process;
-use crate::ui::Ui;
-
-pub const ID: &str = "act";
 
 /// How long an `act --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -145,34 +141,7 @@ pub fn up_to_date(f: &Facts) -> bool {
 
 /// The plan for the act step: a pure function of the facts.
 pub fn plan(f: &Facts) -> StepPlan {
-    let mut warnings = Vec::new();
-    for o in &f.others {
-        let version = o.version.as_deref().unwrap_or("unknown version");
-        let whose = if o.by_actsim {
-            "installed by actsim earlier"
-        } else {
-            "not installed by actsim"
-        };
-        warnings.push(format!(
-            "another act at {} (act {version}, {whose})",
-            o.path.display()
-        ));
-        if o.shadows {
-            warnings.push(format!(
-                "{} comes first on PATH and shadows {}; remove it or put {} earlier on PATH",
-                o.path.display(),
-                f.target.display(),
-                f.bin_dir.display()
-            ));
-        }
-    }
-    if !f.bin_dir_on_path {
-        warnings.push(format!(
-            "{} is not on PATH; add it: {}",
-            f.bin_dir.display(),
-            crate::system::process::export_path(&f.bin_dir)
-        ));
-    }
+    let warnings = warnings(f);
     let w = &f.wanted;
     if up_to_date(f) {
         let locked = match &w.pin {
@@ -180,46 +149,19 @@ pub fn plan(f: &Facts) -> StepPlan {
             None => String::new(),
         };
         return StepPlan {
-            id: ID,
-            summary: format!(
-                "act {} already installed at {}{locked}",
-                w.version,
-                f.target.display()
-            ),
-            details: Vec::new(),
             warnings,
-            action: Action::Keep,
+            ..StepPlan::new(
+                StepId::Act,
+                format!(
+                    "act {} already installed at {}{locked}",
+                    w.version,
+                    f.target.display()
+                ),
+                Action::Keep,
+            )
         };
     }
-    let mut details = match &w.source {
-        Source::Release {
-            archive_url,
-            checksums_url,
-        } => {
-            let mut d = vec![format!("download {archive_url}")];
-            if let Some(c) = checksums_url {
-                d.push(format!("verify its SHA-256 against {c}"));
-            }
-            d
-        }
-        Source::Local { archive, checksums } => {
-            let mut d = vec![format!("read {}", archive.display())];
-            if let Some(c) = checksums {
-                d.push(format!("verify its SHA-256 against {}", c.display()));
-            }
-            d
-        }
-    };
-    match (&w.pin, &w.sha256) {
-        (Some(pin), _) => details.push(format!(
-            "verify its SHA-256 is {} and the binary's {} (from the lock {}; no checksums.txt)",
-            pin.archive_sha256,
-            pin.binary_sha256,
-            pin.lock.display()
-        )),
-        (None, Some(s)) => details.push(format!("verify its SHA-256 is {s}")),
-        (None, None) => {}
-    }
+    let mut details = fetch_details(w);
     details.push(format!("install act into {}", f.target.display()));
     let replaces = f.installed.clone().map(|i| {
         let by_actsim = f
@@ -260,17 +202,103 @@ pub fn plan(f: &Facts) -> StepPlan {
         ),
     };
     StepPlan {
-        id: ID,
+        id: StepId::Act,
         summary,
         details,
         warnings,
-        action: Action::Act(Box::new(Install {
+        action: Action::InstallAct(Box::new(Install {
             wanted: w.clone(),
             target: f.target.clone(),
             replaces,
             backup,
         })),
     }
+}
+
+/// Other acts (and whether they shadow ours), and a bin dir missing from PATH.
+fn warnings(f: &Facts) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for o in &f.others {
+        let version = o.version.as_deref().unwrap_or("unknown version");
+        let whose = if o.by_actsim {
+            "installed by actsim earlier"
+        } else {
+            "not installed by actsim"
+        };
+        warnings.push(format!(
+            "another act at {} (act {version}, {whose})",
+            o.path.display()
+        ));
+        if o.shadows {
+            warnings.push(format!(
+                "{} comes first on PATH and shadows {}; remove it or put {} earlier on PATH",
+                o.path.display(),
+                f.target.display(),
+                f.bin_dir.display()
+            ));
+        }
+    }
+    if !f.bin_dir_on_path {
+        warnings.push(format!(
+            "{} is not on PATH; add it: {}",
+            f.bin_dir.display(),
+            crate::system::process::export_path(&f.bin_dir)
+        ));
+    }
+    warnings
+}
+
+/// Where the archive comes from and what it is verified against.
+fn fetch_details(w: &Wanted) -> Vec<String> {
+    let mut details = match &w.source {
+        Source::Release {
+            archive_url,
+            checksums_url,
+        } => {
+            let mut d = vec![format!("download {archive_url}")];
+            if let Some(c) = checksums_url {
+                d.push(format!("verify its SHA-256 against {c}"));
+            }
+            d
+        }
+        Source::Local { archive, checksums } => {
+            let mut d = vec![format!("read {}", archive.display())];
+            if let Some(c) = checksums {
+                d.push(format!("verify its SHA-256 against {}", c.display()));
+            }
+            d
+        }
+    };
+    match (&w.pin, &w.sha256) {
+        (Some(pin), _) => details.push(format!(
+            "verify its SHA-256 is {} and the binary's {} (from the lock {}; no checksums.txt)",
+            pin.archive_sha256,
+            pin.binary_sha256,
+            pin.lock.display()
+        )),
+        (None, Some(s)) => details.push(format!("verify its SHA-256 is {s}")),
+        (None, None) => {}
+    }
+    details
+}
+
+/// What the command line asked of the act step (plain data, filled by the command layer).
+#[derive(Debug, Clone, Default)]
+pub struct Asked {
+    /// `--act-version`.
+    pub version: Option<String>,
+    /// `--act-base-url`.
+    pub base_url: Option<String>,
+    /// `--act-archive`.
+    pub archive: Option<PathBuf>,
+    /// `--act-checksums`.
+    pub checksums: Option<PathBuf>,
+    /// `--act-sha256`.
+    pub sha256: Option<String>,
+    /// `--ca-cert`.
+    pub ca_cert: Option<PathBuf>,
+    /// `--allow-http`.
+    pub allow_http: bool,
 }
 
 /// Validated act options, before anything is observed.
@@ -288,23 +316,25 @@ pub struct Request {
     pub http: HttpSettings,
 }
 
-/// Check the act options (usage errors, exit 2) without touching disk or network.
+/// Check the act options (usage errors, exit 2) without touching disk or network; the
+/// lock (`act_lock`) is read through `fs`.
 pub fn request(
-    args: &crate::cli::SetupArgs,
+    asked: &Asked,
+    act_lock: Option<&Path>,
     process: &Process,
     fs: &crate::system::privsep::Fs,
 ) -> Result<Request> {
-    let lock = match &args.common.act_lock {
+    let lock = match act_lock {
         Some(path) => Some((path, crate::act::lockfile::ActLock::load_via(fs, path)?)),
         None => None,
     };
-    let raw_version = args
-        .act_version
+    let raw_version = asked
+        .version
         .clone()
         .or_else(|| lock.as_ref().map(|(_, l)| l.act_version.clone()))
         .unwrap_or_else(|| crate::act::DEFAULT_VERSION.to_string());
     let version = release::parse_version(&raw_version)?;
-    let sha256 = match &args.act_sha256 {
+    let sha256 = match &asked.sha256 {
         None => None,
         Some(s) => Some(release::normalize_sha256(s).ok_or_else(|| {
             Error::usage(
@@ -320,11 +350,52 @@ pub fn request(
             &lock,
             &version,
             sha256.as_deref(),
-            args,
+            asked.checksums.is_some(),
         )?),
     };
-    if args.act_archive.is_some() {
-        if args.act_checksums.is_none() && sha256.is_none() && lock.is_none() {
+    check_source(asked, &version, sha256.is_some() || lock.is_some())?;
+    let base_url = asked
+        .base_url
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| release::DEFAULT_BASE_URL.to_string());
+    if asked.archive.is_none() {
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+            Error::usage(
+                format!("--act-base-url {base_url:?} is not a URL: {e}"),
+                Some("pass e.g. https://github.com/nektos/act/releases/download".to_string()),
+            )
+        })?;
+        release::check_url(&parsed, asked.allow_http)?;
+    }
+    Ok(Request {
+        version,
+        base_url_given: asked.base_url.as_deref().is_some_and(|b| !b.is_empty()),
+        base_url,
+        archive: asked.archive.clone(),
+        checksums: asked.checksums.clone(),
+        sha256: lock
+            .as_ref()
+            .map(|(pin, _)| pin.archive_sha256.clone())
+            .or(sha256),
+        lock,
+        http: HttpSettings {
+            allow_http: asked.allow_http,
+            ca_cert: asked
+                .ca_cert
+                .clone()
+                .or_else(|| process.var_nonempty("SSL_CERT_FILE").map(PathBuf::from)),
+            github_token: process.var_nonempty("GITHUB_TOKEN").map(str::to_string),
+            proxies: crate::act::download::Proxies::from_process(process),
+        },
+    })
+}
+
+/// `--act-archive` needs something to verify it against and a concrete version;
+/// `--act-checksums` needs `--act-archive`.
+fn check_source(asked: &Asked, version: &VersionRequest, pinned: bool) -> Result<()> {
+    if asked.archive.is_some() {
+        if asked.checksums.is_none() && !pinned {
             return Err(Error::usage(
                 "--act-archive needs something to verify it against",
                 Some(
@@ -333,13 +404,13 @@ pub fn request(
                 ),
             ));
         }
-        if version == VersionRequest::Latest {
+        if *version == VersionRequest::Latest {
             return Err(Error::usage(
                 "--act-version latest cannot be used with --act-archive",
                 Some("pass the archive's version, e.g. --act-version 0.2.89".to_string()),
             ));
         }
-    } else if args.act_checksums.is_some() {
+    } else if asked.checksums.is_some() {
         return Err(Error::usage(
             "--act-checksums is only used with --act-archive",
             Some(
@@ -348,43 +419,7 @@ pub fn request(
             ),
         ));
     }
-    let base_url = args
-        .act_base_url
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| release::DEFAULT_BASE_URL.to_string());
-    let allow_http = args.allow_http;
-    if args.act_archive.is_none() {
-        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
-            Error::usage(
-                format!("--act-base-url {base_url:?} is not a URL: {e}"),
-                Some("pass e.g. https://github.com/nektos/act/releases/download".to_string()),
-            )
-        })?;
-        release::check_url(&parsed, allow_http)?;
-    }
-    let ca_cert = args
-        .ca_cert
-        .clone()
-        .or_else(|| process.var_nonempty("SSL_CERT_FILE").map(PathBuf::from));
-    Ok(Request {
-        version,
-        base_url_given: args.act_base_url.as_deref().is_some_and(|b| !b.is_empty()),
-        base_url,
-        archive: args.act_archive.clone(),
-        checksums: args.act_checksums.clone(),
-        sha256: lock
-            .as_ref()
-            .map(|(pin, _)| pin.archive_sha256.clone())
-            .or(sha256),
-        lock,
-        http: HttpSettings {
-            allow_http,
-            ca_cert,
-            github_token: process.var_nonempty("GITHUB_TOKEN").map(str::to_string),
-            proxies: crate::act::download::Proxies::from_process(process),
-        },
-    })
+    Ok(())
 }
 
 /// This platform's entry of a lock, checked against the other act options. Fails closed
@@ -394,7 +429,7 @@ fn pin_from_lock(
     lock: &crate::act::lockfile::ActLock,
     version: &VersionRequest,
     sha256: Option<&str>,
-    args: &crate::cli::SetupArgs,
+    checksums_given: bool,
 ) -> Result<(Pin, crate::act::lockfile::LockedAsset)> {
     let what = path.display().to_string();
     let VersionRequest::Exact(v) = version else {
@@ -418,7 +453,7 @@ fn pin_from_lock(
             )),
         });
     }
-    if args.act_checksums.is_some() {
+    if checksums_given {
         return Err(Error::usage(
             "--act-checksums is not used with --act-lock (the lock holds the verified hashes)",
             Some("drop --act-checksums".to_string()),
@@ -453,40 +488,36 @@ fn pin_from_lock(
     ))
 }
 
-/// Observe the act side of the machine. Network only for `latest`.
-pub async fn observe(
-    req: &Request,
-    s: &Settings,
-    receipts: &Receipts,
-    process: &Process,
-    ui: &Ui,
-) -> Result<Facts> {
+/// Observe the act side of the machine. Network only for `latest`. The installed binary
+/// is hashed through the run's hashes (once per version of the file).
+pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
+    let s = &run.settings;
+    let wanted = wanted(run).await?;
+    let target = s.bin_dir.join("act");
+    let record = trusted_record(s, receipts, &wanted.version, &wanted.asset, &target);
+    let installed = installed(run, &target, record.as_ref());
+    let (others, bin_dir_on_path) = others(run, &target, record.as_ref());
+    Ok(Facts {
+        bin_dir: s.bin_dir.clone(),
+        target,
+        backup_dir: s.records_dir().join("backup"),
+        wanted,
+        installed,
+        receipt: record,
+        others,
+        bin_dir_on_path,
+    })
+}
+
+/// The act asked for, with `latest` resolved.
+async fn wanted(run: &Run<'_>) -> Result<Wanted> {
+    let req = &run.requests.act;
     let version = match &req.version {
         VersionRequest::Exact(v) => v.clone(),
-        VersionRequest::Latest => {
-            let url = release::latest_url(&req.base_url).ok_or_else(|| {
-                Error::usage(
-                    format!(
-                        "cannot resolve \"latest\" from {}: not in GitHub's …/releases/download layout",
-                        req.base_url
-                    ),
-                    Some("pass a concrete --act-version".to_string()),
-                )
-            })?;
-            let http = req.http.client(Instant::now() + s.timeout, ui)?;
-            let v = tokio::time::timeout(s.timeout, http.latest_version(&url))
-                .await
-                .map_err(|_| Error::Download {
-                    url: url.clone(),
-                    reason: format!("no answer within {}s", s.timeout.as_secs()),
-                    hint: Some("raise --timeout, or pass a concrete --act-version".into()),
-                })??;
-            ui.info(&format!("latest act release: {v}"));
-            v
-        }
+        VersionRequest::Latest => latest(run).await?,
     };
-    let (asset, source) = match &req.archive {
-        Some(archive) => (
+    let (asset, source) = match (&req.archive, &req.lock) {
+        (Some(archive), _) => (
             archive
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -496,39 +527,71 @@ pub async fn observe(
                 checksums: req.checksums.as_deref().map(absolute),
             },
         ),
-        None => match &req.lock {
-            // A lock: its URL, or the same asset from --act-base-url; no checksums.txt.
-            Some((_, entry)) => (
-                entry.asset.clone(),
-                Source::Release {
-                    archive_url: if req.base_url_given {
-                        release::release_url(&req.base_url, &version, &entry.asset)
-                    } else {
-                        entry.url.clone()
-                    },
-                    checksums_url: None,
+        // A lock: its URL, or the same asset from --act-base-url; no checksums.txt.
+        (None, Some((_, entry))) => (
+            entry.asset.clone(),
+            Source::Release {
+                archive_url: if req.base_url_given {
+                    release::release_url(&req.base_url, &version, &entry.asset)
+                } else {
+                    entry.url.clone()
                 },
-            ),
-            None => {
-                let asset = release::host_asset()?;
-                (
-                    asset.clone(),
-                    Source::Release {
-                        archive_url: release::release_url(&req.base_url, &version, &asset),
-                        checksums_url: Some(release::release_url(
-                            &req.base_url,
-                            &version,
-                            "checksums.txt",
-                        )),
-                    },
-                )
-            }
-        },
+                checksums_url: None,
+            },
+        ),
+        (None, None) => {
+            let asset = release::host_asset()?;
+            (
+                asset.clone(),
+                Source::Release {
+                    archive_url: release::release_url(&req.base_url, &version, &asset),
+                    checksums_url: Some(release::release_url(
+                        &req.base_url,
+                        &version,
+                        "checksums.txt",
+                    )),
+                },
+            )
+        }
     };
-    let target = s.bin_dir.join("act");
-    let act_receipt = trusted_record(s, receipts, &version, &asset, &target);
-    let home = crate::setup::own_home(process);
-    let installed = match s.fs.open(&target, release::MAX_BINARY_BYTES) {
+    Ok(Wanted {
+        version,
+        asset,
+        source,
+        sha256: req.sha256.clone(),
+        pin: req.lock.as_ref().map(|(pin, _)| pin.clone()),
+    })
+}
+
+/// The newest release's version (`--act-version latest`).
+async fn latest(run: &Run<'_>) -> Result<String> {
+    let (req, ctx) = (&run.requests.act, run.ctx);
+    let url = release::latest_url(&req.base_url).ok_or_else(|| {
+        Error::usage(
+            format!(
+                "cannot resolve \"latest\" from {}: not in GitHub's …/releases/download layout",
+                req.base_url
+            ),
+            Some("pass a concrete --act-version".to_string()),
+        )
+    })?;
+    let http = req.http.client(ctx.deadline(), &ctx.ui)?;
+    let v = tokio::time::timeout(ctx.timeout, http.latest_version(&url))
+        .await
+        .map_err(|_| Error::Download {
+            url: url.clone(),
+            reason: format!("no answer within {}s", ctx.timeout.as_secs()),
+            hint: Some("raise --timeout, or pass a concrete --act-version".into()),
+        })??;
+    ctx.ui.info(&format!("latest act release: {v}"));
+    Ok(v)
+}
+
+/// The binary at `target`: its SHA-256 and version (the record's when it is the recorded
+/// binary, else what `act --version` says).
+fn installed(run: &Run<'_>, target: &Path, record: Option<&ActReceipt>) -> Option<Installed> {
+    let s = &run.settings;
+    match s.fs.open(target, release::MAX_BINARY_BYTES) {
         Ok(None) => None,
         // A link or something else planted there: replaced like any unknown act.
         Err(_) => Some(Installed {
@@ -536,17 +599,20 @@ pub async fn observe(
             version: None,
         }),
         Ok(Some(file)) => {
-            let sha256 = crate::system::files::sha256_reader(file).unwrap_or_default();
-            let ours = act_receipt
-                .as_ref()
-                .filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
+            let sha256 = run.ctx.hashes.of_file(file, target).unwrap_or_default();
+            let ours = record.filter(|r| r.binary_sha256 == sha256 && r.install_path == target);
             let version = match ours {
                 Some(r) => Some(r.version.clone()),
-                None => install::act_version(&s.fs, &target, &home, VERSION_TIMEOUT),
+                None => install::act_version(&s.fs, target, &s.docker_home, VERSION_TIMEOUT),
             };
             Some(Installed { sha256, version })
         }
-    };
+    }
+}
+
+/// The other acts on PATH, and whether the bin dir is on PATH.
+fn others(run: &Run<'_>, target: &Path, record: Option<&ActReceipt>) -> (Vec<OtherAct>, bool) {
+    let (s, process) = (&run.settings, &run.ctx.process);
     let path_dirs = process.path_dirs();
     let rank = |dir: &Path| {
         path_dirs
@@ -557,36 +623,21 @@ pub async fn observe(
     let others = process
         .which_all("act")
         .into_iter()
-        .filter(|p| !crate::system::process::same_path(p, &target))
+        .filter(|p| !crate::system::process::same_path(p, target))
         .map(|p| {
             let their_rank = p.parent().and_then(rank);
             OtherAct {
-                version: install::act_version(&s.fs, &p, &home, VERSION_TIMEOUT),
+                version: install::act_version(&s.fs, &p, &s.docker_home, VERSION_TIMEOUT),
                 shadows: match (their_rank, our_rank) {
                     (Some(t), Some(o)) => t < o,
                     _ => true,
                 },
-                by_actsim: act_receipt.as_ref().is_some_and(|r| r.install_path == p),
+                by_actsim: record.is_some_and(|r| r.install_path == p),
                 path: p,
             }
         })
         .collect();
-    Ok(Facts {
-        bin_dir: s.bin_dir.clone(),
-        target,
-        backup_dir: s.records_dir().join("backup"),
-        wanted: Wanted {
-            version,
-            asset,
-            source,
-            sha256: req.sha256.clone(),
-            pin: req.lock.as_ref().map(|(pin, _)| pin.clone()),
-        },
-        installed,
-        receipt: act_receipt,
-        others,
-        bin_dir_on_path: our_rank.is_some(),
-    })
+    (others, our_rank.is_some())
 }
 
 /// The record of the installed act that this run may trust: root's own (or, as the user,
@@ -698,41 +749,26 @@ async fn expected_sha256(
 
 /// Download (or read), verify and install. The bin dir is unchanged unless this returns
 /// `Ok`.
-pub async fn apply(
-    inst: &Install,
-    s: &Settings,
-    req: &Request,
-    receipts: &mut Receipts,
-    process: &Process,
-    ui: &Ui,
-) -> Result<StepReport> {
-    let deadline = Instant::now() + s.timeout;
+pub async fn apply(run: &Run<'_>, inst: &Install, receipts: &mut Receipts) -> Result<StepReport> {
     let origin = inst.wanted.source.origin();
-    let work = apply_inner(inst, s, req, receipts, process, ui, deadline);
-    match tokio::time::timeout_at(deadline, work).await {
+    let timeout = run.ctx.timeout;
+    match tokio::time::timeout_at(run.ctx.deadline(), install(run, inst, receipts)).await {
         Ok(r) => r,
         Err(_) => Err(Error::Download {
             url: origin,
             reason: format!(
                 "not finished within {}s (--timeout); nothing was installed",
-                s.timeout.as_secs()
+                timeout.as_secs()
             ),
             hint: Some("check the network or the mirror, or raise --timeout".into()),
         }),
     }
 }
 
-async fn apply_inner(
-    inst: &Install,
-    s: &Settings,
-    req: &Request,
-    receipts: &mut Receipts,
-    process: &Process,
-    ui: &Ui,
-    deadline: Instant,
-) -> Result<StepReport> {
+async fn install(run: &Run<'_>, inst: &Install, receipts: &mut Receipts) -> Result<StepReport> {
+    let (s, ui) = (&run.settings, &run.ctx.ui);
     let w = &inst.wanted;
-    let http = req.http.client(deadline, ui)?;
+    let http = run.requests.act.http.client(run.ctx.deadline(), ui)?;
     let expected = expected_sha256(w, &http, &s.fs).await?;
     for stale in install::remove_stale_staging(&s.fs, &s.bin_dir) {
         ui.info(&format!(
@@ -740,38 +776,73 @@ async fn apply_inner(
             stale.display()
         ));
     }
-    let staged = Staged::create(&s.fs, &s.bin_dir)?;
+    let mut staged = Staged::create(&s.fs, &s.bin_dir)?;
+    let extracted = extract(run, w, &http, &staged).await?;
+    let binary = verify(w, &expected, extracted, ui)?;
+    staged.seal()?;
+    check_runs(run, w, &staged).await?;
+    let backup = record(run, inst, &expected, &binary, receipts);
+    staged.commit(&inst.target, backup.as_deref())?;
+    // Its digest is known from the extraction: nobody hashes the installed file again.
+    if let Ok(Some(installed)) = s.fs.open(&inst.target, release::MAX_BINARY_BYTES) {
+        run.ctx.hashes.remember(&installed, &binary.sha256);
+    }
+    receipts.save_records(s)?;
+    Ok(StepReport {
+        id: StepId::Act.as_str(),
+        status: StepStatus::Changed,
+        summary: format!(
+            "installed act {} at {} (sha256 {}…)",
+            w.version,
+            inst.target.display(),
+            &binary.sha256[..12]
+        ),
+        ..Default::default()
+    })
+}
+
+/// Stream the release archive (or read the local one) into the staged file, hashing it.
+async fn extract(run: &Run<'_>, w: &Wanted, http: &Http, staged: &Staged) -> Result<Extracted> {
     let out = std::sync::Arc::new(staged.file().try_clone().at(&staged.path)?);
-    let extracted: Extracted = match &w.source {
+    match &w.source {
         Source::Release { archive_url, .. } => {
             let label = format!("downloading {}", w.asset);
             http.stream(archive_url, &label, move |reader| {
                 install::extract_act(reader, &out)
             })
-            .await?
+            .await
         }
         Source::Local { archive, .. } => {
             let archive = archive.clone();
-            ui.info(&format!("reading {} ...", archive.display()));
-            let file =
-                s.fs.open(&archive, release::MAX_ARCHIVE_BYTES)
-                    .and_then(|f| {
-                        f.ok_or_else(|| {
-                            Error::failed(format!("{}: no such file", archive.display()), None)
-                        })
+            run.ctx
+                .ui
+                .info(&format!("reading {} ...", archive.display()));
+            let file = run
+                .settings
+                .fs
+                .open(&archive, release::MAX_ARCHIVE_BYTES)
+                .and_then(|f| {
+                    f.ok_or_else(|| {
+                        Error::failed(format!("{}: no such file", archive.display()), None)
                     })
-                    .map_err(|e| Error::Verify {
-                        what: archive.display().to_string(),
-                        reason: format!("cannot read: {e}"),
-                        hint: Some("check the --act-archive path".into()),
-                    })?;
+                })
+                .map_err(|e| Error::Verify {
+                    what: archive.display().to_string(),
+                    reason: format!("cannot read: {e}"),
+                    hint: Some("check the --act-archive path".into()),
+                })?;
             tokio::task::spawn_blocking(move || {
                 install::extract_act(std::io::BufReader::new(file), &out)
             })
             .await
-            .map_err(|e| Error::failed(format!("extracting {}: {e}", archive.display()), None))?
+            .map_err(|e| Error::failed(format!("extracting {}: {e}", archive.display()), None))
         }
-    };
+    }
+}
+
+/// The archive's hash is the expected one and it held an act binary (the locked one,
+/// with a lock).
+fn verify(w: &Wanted, expected: &str, extracted: Extracted, ui: &crate::ui::Ui) -> Result<Binary> {
     ui.info(&format!(
         "verifying {} ({} bytes)",
         w.asset, extracted.archive_bytes
@@ -779,7 +850,7 @@ async fn apply_inner(
     if extracted.archive_sha256 != expected {
         return Err(Error::ChecksumMismatch {
             what: w.source.origin(),
-            expected,
+            expected: expected.to_string(),
             actual: extracted.archive_sha256,
         });
     }
@@ -801,13 +872,19 @@ async fn apply_inner(
             actual: binary.sha256,
         });
     }
-    let mut staged = staged;
-    staged.seal()?;
-    let staged_path = staged.path.clone();
-    let fs = s.fs.clone();
-    let home = crate::setup::own_home(process);
+    Ok(binary)
+}
+
+/// The staged binary runs here (`act --version`); a version other than the asked one is
+/// a warning.
+async fn check_runs(run: &Run<'_>, w: &Wanted, staged: &Staged) -> Result<()> {
+    let (fs, path, home) = (
+        run.settings.fs.clone(),
+        staged.path.clone(),
+        run.ctx.docker_home.clone(),
+    );
     let ran = tokio::task::spawn_blocking(move || {
-        install::act_version(&fs, &staged_path, &home, VERSION_TIMEOUT)
+        install::act_version(&fs, &path, &home, VERSION_TIMEOUT)
     })
     .await
     .ok()
@@ -826,40 +903,52 @@ async fn apply_inner(
         });
     };
     if ran_version != w.version {
-        ui.warn(&format!(
+        run.ctx.ui.warn(&format!(
             "the verified archive holds act {ran_version}, not {}",
             w.version
         ));
     }
+    Ok(())
+}
+
+/// Record the install in the receipt that records act (and root's verified hashes); the
+/// backup the replaced binary goes to, if any.
+fn record(
+    run: &Run<'_>,
+    inst: &Install,
+    expected: &str,
+    binary: &Binary,
+    receipts: &mut Receipts,
+) -> Option<PathBuf> {
+    let w = &inst.wanted;
     let now = receipt::now_rfc3339();
-    let records = receipts.records_mut(s);
+    let records = receipts.records_mut(&run.settings);
     let mut replaced = records
         .act
         .as_ref()
         .map(|r| r.replaced.clone())
         .unwrap_or_default();
     // Only a regular file is kept (a link planted there is just replaced).
-    let backup = inst.backup.as_deref().filter(|_| {
+    let backup = inst.backup.clone().filter(|_| {
         inst.replaces
             .as_ref()
             .is_some_and(|(old, _)| !old.sha256.is_empty())
     });
-    if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, backup) {
+    if let (Some((old, by_actsim)), Some(backup)) = (&inst.replaces, &backup) {
         replaced.push(Replaced {
             path: inst.target.clone(),
             sha256: old.sha256.clone(),
             version: old.version.clone(),
-            backup: backup.to_path_buf(),
+            backup: backup.clone(),
             installed_by_actsim: *by_actsim,
             replaced_at: now.clone(),
         });
     }
-    staged.commit(&inst.target, backup)?;
     records.act = Some(ActReceipt {
         version: w.version.clone(),
         asset: w.asset.clone(),
         source: w.source.origin(),
-        archive_sha256: expected.clone(),
+        archive_sha256: expected.to_string(),
         binary_sha256: binary.sha256.clone(),
         install_path: inst.target.clone(),
         installed_at: now,
@@ -869,22 +958,11 @@ async fn apply_inner(
         system.remember(receipt::Verified {
             version: w.version.clone(),
             asset: w.asset.clone(),
-            archive_sha256: expected,
+            archive_sha256: expected.to_string(),
             binary_sha256: binary.sha256.clone(),
         });
     }
-    receipts.save_records(s)?;
-    Ok(StepReport {
-        id: ID,
-        status: StepStatus::Changed,
-        summary: format!(
-            "installed act {} at {} (sha256 {}…)",
-            w.version,
-            inst.target.display(),
-            &binary.sha256[..12]
-        ),
-        ..Default::default()
-    })
+    backup
 }
 
 #[cfg(test)]
@@ -929,7 +1007,7 @@ mod tests {
     #[test]
     fn fresh_machine_installs_with_download_and_verify_details() {
         let p = plan(&facts());
-        let Action::Act(inst) = &p.action else {
+        let Action::InstallAct(inst) = &p.action else {
             panic!("{p:?}")
         };
         assert!(inst.replaces.is_none() && inst.backup.is_none());
@@ -958,7 +1036,7 @@ mod tests {
         // Another version requested: replace ours, keeping a copy.
         let mut g = f.clone();
         g.wanted.version = "0.2.90".into();
-        let Action::Act(inst) = plan(&g).action else {
+        let Action::InstallAct(inst) = plan(&g).action else {
             panic!()
         };
         assert!(inst.replaces.as_ref().unwrap().1);
@@ -971,7 +1049,7 @@ mod tests {
         let mut h = f.clone();
         h.installed.as_mut().unwrap().sha256 = "c".repeat(64);
         let p = plan(&h);
-        let Action::Act(inst) = &p.action else {
+        let Action::InstallAct(inst) = &p.action else {
             panic!()
         };
         assert!(!inst.replaces.as_ref().unwrap().1);
@@ -984,14 +1062,14 @@ mod tests {
         // A pinned archive hash different from the receipt's: reinstall.
         let mut k = f.clone();
         k.wanted.sha256 = Some("d".repeat(64));
-        assert!(matches!(plan(&k).action, Action::Act(_)));
+        assert!(matches!(plan(&k).action, Action::InstallAct(_)));
         k.wanted.sha256 = Some("a".repeat(64));
         assert_eq!(plan(&k).action, Action::Keep);
 
         // A different bin dir than the receipt's: install there.
         let mut m = f.clone();
         m.target = "/opt/bin/act".into();
-        assert!(matches!(plan(&m).action, Action::Act(_)));
+        assert!(matches!(plan(&m).action, Action::InstallAct(_)));
     }
 
     #[test]
@@ -1005,7 +1083,7 @@ mod tests {
             by_actsim: false,
         }];
         let p = plan(&f);
-        assert!(matches!(p.action, Action::Act(_)));
+        assert!(matches!(p.action, Action::InstallAct(_)));
         let all = p.warnings.join("\n");
         assert!(
             all.contains("/usr/bin/act (act 0.2.50, not installed by actsim)"),

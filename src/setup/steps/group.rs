@@ -1,4 +1,4 @@
-//! Group membership for socket access: which group to join, and joining it.
+//! The `group` step: join the group that owns the daemon socket, for socket access.
 //!
 //! The group is the one that owns the resolved socket (`--docker-group` overrides) — never
 //! group `root` (gid 0): that is refused with the alternatives. A rootless or user-owned
@@ -6,13 +6,141 @@
 //! `addgroup USER GROUP`), never an edit of `/etc/group`. Without root, the one command runs
 //! through `sudo` (interactive) or `sudo -n` (`--yes`); when that cannot work the step needs
 //! privileges (exit 5) and prints the exact command.
+//!
+//! What can go wrong: `--docker-group` names no group (exit 2), the socket's group is root
+//! (refused), joining needs root (exit 5 with the exact command).
 
 use std::process::{Command, Stdio};
 
-use crate::docker::detect::SocketMeta;
+use super::{Action, Run, StepId, StepPlan};
+use crate::docker::detect::{DockerInstall, SocketMeta};
 use crate::error::{Error, Result};
+use crate::receipt::Receipt;
+use crate::setup::report::{StepReport, StepStatus};
 use crate::system::identity::TargetUser;
 use crate::system::process::Process;
+
+/// What the group step observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub decision: Decision,
+    /// The command that joins (empty unless the decision is to join).
+    pub command: Vec<String>,
+}
+
+/// The change: run `command` to add the user to `group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Join {
+    pub group: String,
+    pub gid: u32,
+    pub command: Vec<String>,
+}
+
+/// Decide from the socket's ownership, the user's groups and `--docker-group`.
+pub fn observe(run: &Run<'_>, docker: &DockerInstall) -> Result<Facts> {
+    let s = &run.settings;
+    let group_override = match run.opts.docker_group.as_deref() {
+        Some(name) => Some(
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map(|g| (g.name, g.gid.as_raw()))
+                .ok_or_else(|| {
+                    Error::usage(
+                        format!("--docker-group {name}: no such group"),
+                        Some(
+                            "name an existing group, or leave it out to use the socket's group"
+                                .into(),
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let decision = decide(
+        docker.socket.as_ref(),
+        &s.user,
+        &s.user.database_gids(),
+        group_override.as_ref().map(|(n, g)| (n.as_str(), *g)),
+        crate::system::identity::group_name,
+    );
+    let command = match &decision {
+        Decision::Join { group, .. } => {
+            join_command(&s.user.name, group, |t| have_tool(&run.ctx.process, t))
+        }
+        _ => Vec::new(),
+    };
+    Ok(Facts { decision, command })
+}
+
+/// The group step's plan. Pure.
+pub fn plan(f: &super::Facts) -> StepPlan {
+    let id = StepId::Group;
+    match &f.group.decision {
+        Decision::Skip(why) => StepPlan::new(id, why.clone(), Action::Skip),
+        Decision::Member { group, gid } => StepPlan::new(
+            id,
+            format!("already in group {group} (gid {gid}), which owns the socket"),
+            Action::Keep,
+        ),
+        Decision::Join { group, gid } => {
+            let command = &f.group.command;
+            let mut p = StepPlan::new(
+                id,
+                format!("add the user to group {group} (gid {gid}), which owns the socket"),
+                Action::JoinGroup(Join {
+                    group: group.clone(),
+                    gid: *gid,
+                    command: command.clone(),
+                }),
+            );
+            p.details.push(format!(
+                "runs: {}",
+                crate::system::process::sh_join(command)
+            ));
+            p.details.push(format!(
+                "the current login gains the group after logging in again, or: newgrp {group}"
+            ));
+            p
+        }
+        Decision::Refuse {
+            reason,
+            alternatives,
+        } => {
+            let mut p = StepPlan::new(
+                id,
+                reason.clone(),
+                Action::Refuse(format!("{reason}. Instead: {}", alternatives.join("; "))),
+            );
+            p.details.extend(alternatives.iter().cloned());
+            p
+        }
+    }
+}
+
+/// Join the group (through sudo when not root) and record it.
+pub fn apply(run: &Run<'_>, join: &Join, receipt: &mut Receipt) -> Result<StepReport> {
+    let elevation = if nix::unistd::Uid::effective().is_root() {
+        Elevation::Root
+    } else if !run.opts.yes && run.ctx.terminal {
+        Elevation::SudoInteractive
+    } else {
+        Elevation::SudoNonInteractive
+    };
+    run_join(&run.ctx.process, &join.command, elevation)?;
+    let section = receipt.docker.get_or_insert_with(Default::default);
+    section.group = Some(join.group.clone());
+    section.group_added = true;
+    Ok(StepReport {
+        id: StepId::Group.as_str(),
+        status: StepStatus::Changed,
+        summary: format!(
+            "added {} to group {} (gid {}); this login gains it after logging in again, or: newgrp {}",
+            run.settings.user.name, join.group, join.gid, join.group
+        ),
+        ..Default::default()
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

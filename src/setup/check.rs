@@ -1,0 +1,160 @@
+//! Setup's last step (and `doctor --fix`'s check after fixing): doctor's checks on the
+//! new state, for the user's next login.
+//!
+//! In-process, with the run's [`Context`], when the checks can run as this process is;
+//! in a child `actsim doctor --format json` when they cannot: as root for another user
+//! (the child drops to them), or when the group database lists the socket's group that
+//! this login does not carry yet (setup just added it: the child runs under `sg GROUP`).
+//!
+//! What can go wrong: the child does not run or prints no JSON (no findings, with a note;
+//! a `sg` child that fails falls back to the in-process check), Ctrl-C (containers the
+//! checks created are removed; no findings, with a note).
+
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::doctor::{Cleanup, Finding, GroupView, Options, Report};
+use crate::error::Error;
+
+/// Doctor's options for a check of `timeout` (not deep, this login's groups, no drift):
+/// who and where come from the [`Context`].
+pub fn doctor_options(timeout: Duration) -> Options {
+    Options::new(timeout)
+}
+
+/// The checks after setup changed things: the user's next login (a group added just now
+/// counts), against the receipts just written.
+pub fn after_setup(ctx: &Context, opts: &mut Options) {
+    opts.group_view = GroupView::Database;
+    opts.drift = crate::setup::records::drift(&ctx.process, &ctx.user, &ctx.bin_dir);
+    opts.drift.lock = crate::act::lockfile::doctor_expectation(ctx.act_lock.as_deref());
+}
+
+/// Setup's final check, shown like `actsim doctor`: at most 60 s.
+pub async fn final_check(ctx: &Context) -> Vec<Finding> {
+    let mut opts = doctor_options(ctx.timeout.min(Duration::from_secs(60)));
+    after_setup(ctx, &mut opts);
+    ctx.ui.heading("Final check:");
+    let (findings, note) = run(ctx, &opts).await;
+    if let Some(note) = note {
+        ctx.ui.info(&note);
+    }
+    crate::doctor::report::print(&ctx.ui, &findings);
+    findings
+}
+
+/// Doctor's checks on the new state, and a note on how they ran.
+pub async fn run(ctx: &Context, opts: &Options) -> (Vec<Finding>, Option<String>) {
+    let user = &ctx.user;
+    if crate::system::privsep::needs_separation(user) {
+        // Root for another user: a child doctor that drops to them.
+        return match child(ctx, opts, None).await {
+            Some(findings) => (
+                findings,
+                Some(format!(
+                    "checked as {} (uid {}) with the groups of their next login",
+                    user.name, user.uid
+                )),
+            ),
+            None => (
+                Vec::new(),
+                Some(format!("the check as {} did not run", user.name)),
+            ),
+        };
+    }
+    if let Some((group, gid)) = pending_group(ctx)
+        && let Some(findings) = child(ctx, opts, Some(&group)).await
+    {
+        return (
+            findings,
+            Some(format!(
+                "checked as {} with group {group} (gid {gid}) through sg: this login gains it after logging in again or `newgrp {group}`",
+                user.name
+            )),
+        );
+    }
+    match in_process(ctx, opts).await {
+        Ok(f) => (f, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
+}
+
+/// The checks in this process, with the run's [`Context`] (so they reuse its endpoint,
+/// daemon connection and hashes), removing the containers they created on Ctrl-C.
+pub async fn in_process(ctx: &Context, opts: &Options) -> Result<Vec<Finding>, Error> {
+    let cleanup = Cleanup::default();
+    tokio::select! {
+        findings = crate::doctor::run(ctx, opts, &cleanup) => Ok(findings),
+        stop = crate::system::signals::stopped() => {
+            cleanup.purge(Duration::from_secs(3)).await;
+            Err(Error::Interrupted(stop))
+        }
+    }
+}
+
+/// The socket group the user's next login has and this process lacks.
+fn pending_group(ctx: &Context) -> Option<(String, u32)> {
+    let user = &ctx.user;
+    if !user.is_current || user.uid == 0 {
+        return None;
+    }
+    let endpoint = ctx.endpoint().as_ref().ok()?;
+    let meta = crate::docker::detect::socket_meta(&endpoint.socket_path()?)?;
+    let now = crate::system::identity::process_gids();
+    (user.database_gids().contains(&meta.gid) && !now.contains(&meta.gid))
+        .then(|| (crate::system::identity::group_name(meta.gid), meta.gid))
+}
+
+/// `actsim doctor --format json …` in a child: under `sg GROUP` (a group this login lacks),
+/// or as root with `--user` (the child drops to the user).
+async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Finding>> {
+    let exe = std::env::current_exe().ok()?;
+    let mut words = vec![
+        exe.to_string_lossy().to_string(),
+        "doctor".into(),
+        "--format".into(),
+        "json".into(),
+        "--timeout".into(),
+        opts.timeout.as_secs().max(1).to_string(),
+        "--bin-dir".into(),
+        ctx.bin_dir.to_string_lossy().to_string(),
+        "--config-dir".into(),
+        ctx.config_dir.to_string_lossy().to_string(),
+    ];
+    if let Some(p) = &ctx.platform_image {
+        words.extend(["--platform-image".into(), p.clone()]);
+    }
+    let mut cmd = match sg {
+        Some(group) => {
+            let mut c = tokio::process::Command::new("sg");
+            c.args([group, "-c", &crate::system::process::sh_join(&words)]);
+            c
+        }
+        None => {
+            words.extend(["--user".into(), ctx.user.name.clone()]);
+            let mut c = tokio::process::Command::new("/proc/self/exe");
+            c.args(&words[1..]);
+            c
+        }
+    };
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
+    parse_findings(&out.stdout)
+}
+
+/// The findings of doctor's JSON (`None` when it does not parse: the child did not run
+/// as it should).
+fn parse_findings(json: &[u8]) -> Option<Vec<Finding>> {
+    match serde_json::from_slice::<Report>(json) {
+        Ok(report) => Some(report.checks),
+        Err(e) => {
+            log::debug!("the child doctor's report does not parse: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! What the file steps (`compose`, `env`, `actrc`) share: the facts of one destination,
+//! its pure plan (create, update, keep the user's edit, refuse) and the write.
+//!
+//! What can go wrong: a destination is a symbolic link or a directory (that step fails,
+//! the others go on), the user edited it (kept; ours goes beside it unless they agree on
+//! the terminal to replace it).
+
+use std::path::PathBuf;
+
+use super::{Action, Run, StepId, StepPlan};
+use crate::context::Context;
+use crate::error::Result;
+use crate::receipt::{FileReceipt, Receipt};
+use crate::render;
+use crate::setup::report::{StepReport, StepStatus};
+use crate::system::files;
+use crate::system::privsep::Fs;
+
+/// One destination file, observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    pub id: StepId,
+    pub path: PathBuf,
+    pub mode: u32,
+    pub current: Option<Vec<u8>>,
+    pub new: Vec<u8>,
+    /// What actsim last wrote there (receipt).
+    pub last_sha: Option<String>,
+    /// For actrc: the user's file maps one of our labels to another image.
+    pub user_mapping: bool,
+    /// Why the destination cannot be written (a symbolic link or a directory there): this
+    /// file's step fails, the other steps go on.
+    pub refused: Option<String>,
+}
+
+/// A file that needs the socket (compose, env): its facts, or why there is nothing to
+/// render (no local socket).
+pub type Observed = std::result::Result<Facts, String>;
+
+/// The change: write `bytes` to `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    /// The user edited it: ask (terminal) or write beside (`--yes`).
+    pub edited: bool,
+    pub diff: String,
+}
+
+/// The platform image act maps its labels to (`--platform-image`, else the default),
+/// checked.
+pub fn platform_image(ctx: &Context) -> Result<&str> {
+    let platform = ctx
+        .platform_image
+        .as_deref()
+        .unwrap_or(render::DEFAULT_PLATFORM_IMAGE);
+    render::check_platform_image(platform)?;
+    Ok(platform)
+}
+
+/// Observe destination `path` of step `id`, which should hold `new`.
+pub fn observe(
+    run: &Run<'_>,
+    id: StepId,
+    path: PathBuf,
+    mode: u32,
+    new: Vec<u8>,
+    receipt: &Receipt,
+) -> Facts {
+    let found = existing(&run.settings.fs, &path);
+    facts(id, path, mode, found, new, receipt)
+}
+
+/// The facts of destination `path`, whose current bytes (or why it cannot be written) are
+/// `found`.
+pub fn facts(
+    id: StepId,
+    path: PathBuf,
+    mode: u32,
+    (current, refused): (Option<Vec<u8>>, Option<String>),
+    new: Vec<u8>,
+    receipt: &Receipt,
+) -> Facts {
+    Facts {
+        id,
+        path,
+        mode,
+        current,
+        new,
+        last_sha: receipt.files.get(id.as_str()).map(|f| f.sha256.clone()),
+        user_mapping: false,
+        refused,
+    }
+}
+
+/// The current bytes of a destination, or why it cannot be written (a link or a directory
+/// there, with the way out).
+pub fn existing(fs: &Fs, path: &std::path::Path) -> (Option<Vec<u8>>, Option<String>) {
+    match fs.read(path, files::MAX_READ) {
+        Ok(current) => (current, None),
+        Err(e) => (
+            None,
+            Some(match e.hint() {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            }),
+        ),
+    }
+}
+
+/// The plan of a file that needs the socket. Pure.
+pub fn plan_observed(id: StepId, file: &Observed) -> StepPlan {
+    match file {
+        Err(why) => StepPlan::new(id, why.clone(), Action::Skip),
+        Ok(file) => plan(file),
+    }
+}
+
+/// The plan of one file. Pure.
+pub fn plan(file: &Facts) -> StepPlan {
+    if let Some(why) = &file.refused {
+        return StepPlan::new(file.id, why.clone(), Action::Refuse(why.clone()));
+    }
+    let shown = file.path.display().to_string();
+    let decision = files::decide(
+        &file.path,
+        file.current.as_deref(),
+        &file.new,
+        file.last_sha.as_deref(),
+    );
+    // actrc: a merge that only adds our mappings to the user's own file is no edit of theirs.
+    let action = match decision.action {
+        files::Action::UserEdited if file.id == StepId::Actrc && !file.user_mapping => {
+            files::Action::Update
+        }
+        a => a,
+    };
+    let write = |edited: bool| {
+        Action::Write(Write {
+            path: file.path.clone(),
+            bytes: file.new.clone(),
+            mode: file.mode,
+            edited,
+            diff: decision.diff.clone(),
+        })
+    };
+    let mut p = match action {
+        files::Action::Unchanged => {
+            return StepPlan::new(file.id, format!("{shown} is up to date"), Action::Keep);
+        }
+        files::Action::Create => StepPlan::new(file.id, format!("write {shown}"), write(false)),
+        files::Action::Update => StepPlan::new(file.id, format!("update {shown}"), write(false)),
+        files::Action::UserEdited => {
+            let mut p = StepPlan::new(
+                file.id,
+                format!(
+                    "{shown} was edited by you: keep it (ours goes to {})",
+                    files::beside_path(&file.path).display()
+                ),
+                write(true),
+            );
+            p.warnings.push(format!(
+                "{shown} differs from what actsim last wrote; it is kept unless you agree to replace it"
+            ));
+            p
+        }
+    };
+    if action == files::Action::Create {
+        p.details.push(format!("new file, mode {:04o}", file.mode));
+    } else {
+        p.details.extend(decision.diff.lines().map(str::to_string));
+    }
+    p
+}
+
+/// Write the file (or, for a file the user edited and did not agree to replace, ours
+/// beside it) and record what was written.
+pub async fn apply(
+    run: &Run<'_>,
+    id: StepId,
+    w: &Write,
+    receipt: &mut Receipt,
+) -> Result<StepReport> {
+    let s = &run.settings;
+    let report = |status, summary: String| StepReport {
+        id: id.as_str(),
+        status,
+        summary,
+        diff: Some(w.diff.clone()),
+        ..Default::default()
+    };
+    if let Some(dir) = w.path.parent() {
+        s.fs.ensure_user_dir(dir)?;
+    }
+    if !replace(run, w).await? {
+        let beside = s.fs.write_beside(&w.path, &w.bytes, w.mode)?;
+        run.ctx.ui.warn(&format!(
+            "kept your edited {}; actsim's version is in {}",
+            w.path.display(),
+            beside.display()
+        ));
+        return Ok(report(
+            StepStatus::Skipped,
+            format!(
+                "kept your edited {}; ours is in {}",
+                w.path.display(),
+                beside.display()
+            ),
+        ));
+    }
+    s.fs.write_atomic(&w.path, &w.bytes, w.mode)?;
+    receipt.files.insert(
+        id.as_str().to_string(),
+        FileReceipt {
+            path: w.path.clone(),
+            sha256: files::sha256_hex(&w.bytes),
+        },
+    );
+    Ok(report(
+        StepStatus::Changed,
+        format!("wrote {}", w.path.display()),
+    ))
+}
+
+/// Whether to replace the destination: always unless the user edited it; then only when
+/// they agree on the terminal (never with `--yes` or without a terminal).
+async fn replace(run: &Run<'_>, w: &Write) -> Result<bool> {
+    if !w.edited {
+        return Ok(true);
+    }
+    if run.opts.yes || !run.ctx.terminal {
+        return Ok(false);
+    }
+    run.ctx.ui.info(&w.diff);
+    crate::setup::confirm::ask(
+        &format!("Replace your edited {}?", w.path.display()),
+        "could not ask",
+        "pass --yes to keep your file and write ours beside it",
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_destination_fails_its_own_step_only() {
+        let file = |id, refused: Option<&str>| Facts {
+            id,
+            path: PathBuf::from(format!("/cfg/{id}")),
+            mode: 0o600,
+            current: None,
+            new: b"X=1\n".to_vec(),
+            last_sha: None,
+            user_mapping: false,
+            refused: refused.map(str::to_string),
+        };
+        let why = "refusing to write /cfg/env: it is a symbolic link (to /etc/passwd)";
+        let refused = plan(&file(StepId::Env, Some(why)));
+        assert_eq!(refused.summary, why);
+        assert_eq!(refused.action, Action::Refuse(why.to_string()));
+        let fine = plan(&file(StepId::Compose, None));
+        assert!(matches!(
+            fine.action,
+            Action::Write(Write { edited: false, .. })
+        ));
+    }
+}

@@ -1,0 +1,201 @@
+//! Setup applies the plan it showed: under the state-dir lock it looks again, and when the
+//! machine changed meanwhile it plans again and says so (`"replanned": true`, a human
+//! line) instead of silently applying a plan nobody saw.
+//!
+//! The test holds the lock itself (a flock on `<state dir>/setup.lock`, as another setup
+//! would), starts `setup --yes`, waits until setup logs that it takes the lock (its plan is
+//! made), changes what the plan depends on (or not), and releases it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde_json::Value;
+
+use crate::support::world::World;
+
+/// A `setup --yes --format json --no-check` of `w` running in the background, its stderr
+/// collected as it comes.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    fn start(w: &World) -> Running {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_actsim"));
+        cmd.args(["setup", "--yes", "--no-check", "--format", "json"])
+            .args(["--timeout", "120", "--act-base-url", &w.mirror().base_url()])
+            .args(["--platform-image", w.image()])
+            .arg("--bin-dir")
+            .arg(w.bin())
+            .arg("--config-dir")
+            .arg(w.config())
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("ACTSIM_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        w.within_std(&mut cmd);
+        let mut child = cmd.spawn().expect("starting actsim setup");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (pipe, sink) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Running { child, stderr }
+    }
+
+    /// Wait (at most a minute) until stderr says `text`.
+    #[track_caller]
+    fn wait_for(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.stderr.lock().unwrap().contains(text) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "setup ended ({status}) before saying {text:?}:\n{}",
+                    self.err()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "setup did not say {text:?}:\n{}",
+                self.err()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn err(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Wait for the exit: its code and the JSON report.
+    #[track_caller]
+    fn finish(mut self) -> (i32, Value, String) {
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+        let status = self.child.wait().unwrap();
+        // Let the reader thread drain the pipe.
+        std::thread::sleep(Duration::from_millis(100));
+        let err = self.err();
+        let json = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{err}"));
+        (status.code().unwrap_or(-1), json, err)
+    }
+}
+
+/// Hold the state dir's lock like another setup would.
+fn hold_lock(state: &Path) -> Flock<std::fs::File> {
+    std::fs::create_dir_all(state).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("setup.lock"))
+        .unwrap();
+    Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .unwrap_or_else(|(_, e)| panic!("locking: {e}"))
+}
+
+#[track_caller]
+fn status<'a>(json: &'a Value, id: &str) -> &'a str {
+    json["steps"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["id"] == id))
+        .and_then(|s| s["status"].as_str())
+        .unwrap_or_else(|| panic!("no step {id}:\n{json:#}"))
+}
+
+/// The debug line setup logs right before it takes the lock (the plan is made by then).
+const WAITING: &str = "taking the state dir lock";
+
+#[test]
+fn setup_replans_under_the_lock_when_the_machine_changed_and_says_so() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+
+    // The plan shown: write .env again (it was removed); compose is up to date.
+    std::fs::remove_file(w.env_file()).unwrap();
+    let lock = hold_lock(&w.state());
+    let mut run = Running::start(&w);
+    run.wait_for(WAITING);
+    // Meanwhile the compose file goes too: the confirmed plan would leave it missing.
+    std::fs::remove_file(w.compose()).unwrap();
+    drop(lock);
+    let (code, json, err) = run.finish();
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(json["replanned"], true, "{json:#}\n{err}");
+    assert!(
+        err.contains(
+            "the machine changed since the plan was shown; applying the plan made now instead"
+        ),
+        "{err}"
+    );
+    assert_eq!(status(&json, "env"), "changed", "{json:#}");
+    assert_eq!(status(&json, "compose"), "changed", "{json:#}");
+    assert!(w.compose().is_file() && w.env_file().is_file());
+}
+
+#[test]
+fn setup_applies_the_confirmed_plan_when_nothing_changed_while_it_waited() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+
+    std::fs::remove_file(w.env_file()).unwrap();
+    let lock = hold_lock(&w.state());
+    let mut run = Running::start(&w);
+    run.wait_for(WAITING);
+    drop(lock);
+    let (code, json, err) = run.finish();
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert!(json.get("replanned").is_none(), "{json:#}");
+    assert!(!err.contains("the machine changed"), "{err}");
+    assert_eq!(status(&json, "env"), "changed", "{json:#}");
+    assert_eq!(status(&json, "compose"), "ok", "{json:#}");
+
+    // And a run that needs no lock at all reports no replan either.
+    let out = w.setup_json().arg("--no-check").run();
+    out.assert_success();
+    assert!(out.json().get("replanned").is_none(), "{out}");
+}
+
+/// How many debug lines of `err` contain `needle`.
+fn count(err: &str, needle: &str) -> usize {
+    err.lines().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn setup_hashes_act_resolves_the_endpoint_and_connects_once_per_run() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let act = format!("hashing {}", w.act().display());
+    for args in [&["--no-check"][..], &[][..]] {
+        // A rerun that changes something, so it takes the lock and observes again.
+        std::fs::remove_file(w.env_file()).unwrap();
+        let out = w.setup_json().args(args).env("ACTSIM_LOG", "debug").run();
+        out.assert_success();
+        let err = out.stderr.clone();
+        let counts = (
+            count(&err, &act),
+            count(&err, "resolved the Docker endpoint"),
+            count(&err, "connecting to the Docker daemon at"),
+        );
+        eprintln!("setup {args:?}: (hashes of act, endpoints, connections) = {counts:?}");
+        assert_eq!(counts, (1, 1, 1), "setup {args:?}\n{err}");
+    }
+}
