@@ -36,6 +36,7 @@ pub fn connect_lazy(host: &str, timeout: Duration) -> Result<Docker, String> {
 /// bollard's own, else at bollard's: the negotiation of [`connect`] when the caller already
 /// holds the daemon's `/version` answer, so it costs no second request.
 pub fn connect_at_api(host: &str, timeout: Duration, api: &str) -> Result<Docker, String> {
+    log::debug!("connecting to the Docker daemon at {host} (API {api})");
     let secs = timeout.as_secs().max(1);
     let version = match api.split_once('.') {
         Some((a, b)) => match (a.parse::<usize>(), b.parse::<usize>()) {

@@ -10,6 +10,7 @@ mod layers;
 mod lifecycle;
 mod lock;
 mod manual;
+mod output;
 mod podman;
 mod resources;
 mod run;
