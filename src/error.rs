@@ -181,6 +181,31 @@ impl Error {
     }
 }
 
+/// The one error-chain formatter: `head`, then each cause of `source` and further down,
+/// joined by `": "` on one line. A cause whose text the line already holds is left out
+/// (many errors repeat their source's message), so nothing is said twice.
+pub fn chain_from(
+    head: impl Into<String>,
+    source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
+    let mut out = head.into();
+    let mut source = source;
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// `err` and its causes on one line (see [`chain_from`]): `"a: b: c"`.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    chain_from(err.to_string(), err.source())
+}
+
 /// `result.at(path)?` turns an `io::Error` into [`Error::Io`] naming the path.
 pub trait IoContext<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;
@@ -225,5 +250,18 @@ mod tests {
             "run: sudo usermod -aG docker alice"
         );
         assert_eq!(Error::failed("x", None).exit_code(), 1);
+    }
+
+    #[test]
+    fn the_chain_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] Middle);
+        #[derive(Debug, thiserror::Error)]
+        #[error("middle: {0}")]
+        struct Middle(#[source] std::io::Error);
+        let e = Outer(Middle(std::io::Error::other("inner")));
+        assert_eq!(chain(&e), "outer: middle: inner");
+        assert_eq!(chain_from("head", None), "head");
     }
 }

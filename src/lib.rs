@@ -50,11 +50,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         cli::Command::Doctor(args) => doctor::command::main(args, &process),
         cli::Command::Setup(args) => setup::run(args, &process),
-        cli::Command::Run(args) => run::main(args, &process),
-        cli::Command::Uninstall(args) => uninstall::run(args, &process),
+        cli::Command::Run(args) => commands::run::main(args, &process),
+        cli::Command::Uninstall(args) => commands::uninstall::main(args, &process),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),
-        cli::Command::Lock(args) => act::lockfile::main(args, &process),
+        cli::Command::Lock(args) => commands::lock::main(args, &process),
     }
 }
 

@@ -319,14 +319,11 @@ fn environment() -> Environment<'static> {
 }
 
 fn template_error(name: &str, e: minijinja::Error) -> Error {
-    let mut msg = format!("rendering templates/{name} failed: {e}");
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
     Error::failed(
-        msg,
+        crate::error::chain_from(
+            format!("rendering templates/{name} failed: {e}"),
+            std::error::Error::source(&e),
+        ),
         Some("this is a bug in actsim; please report it".into()),
     )
 }

@@ -269,6 +269,28 @@ impl Progress {
     }
 }
 
+impl crate::system::progress::Meter for Progress {
+    fn inc(&self, n: u64) {
+        Progress::inc(self, n)
+    }
+    fn finish(&self) {
+        Progress::finish(self)
+    }
+}
+
+/// The lower layers' notices ([`crate::system::progress`]) shown like any other line.
+impl crate::system::progress::Progress for Ui {
+    fn info(&self, text: &str) {
+        Ui::info(self, text)
+    }
+    fn warn(&self, text: &str) {
+        Ui::warn(self, text)
+    }
+    fn meter(&self, label: &str, total: Option<u64>) -> Box<dyn crate::system::progress::Meter> {
+        Box::new(self.progress(label, total))
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();

@@ -18,18 +18,16 @@
 //! command), declined or no terminal without `--yes` (exit 3, nothing changed).
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::cli::{Format, UninstallArgs};
-use crate::error::{Error, Result, exit};
+use crate::context::{Context, Daemon};
+use crate::error::{Error, Result};
 use crate::receipt::{Loaded, Receipt};
 use crate::render::PLATFORM_LABELS;
 use crate::setup::{StepReport, StepStatus};
-use crate::system::identity::TargetUser;
 use crate::system::privsep::Fs;
 use crate::system::process::Process;
 use crate::ui::Ui;
@@ -500,19 +498,23 @@ pub mod userio {
     const MAX_BINARY: u64 = 512 << 20;
 
     /// SHA-256 of a regular file, never through a link; `None` when absent.
-    pub fn hash(fs: &Fs, path: &Path) -> std::result::Result<Option<String>, String> {
-        match fs.open(path, MAX_BINARY) {
-            Ok(None) => Ok(None),
-            Ok(Some(f)) => crate::system::files::sha256_reader(f)
+    pub fn hash(fs: &Fs, path: &Path) -> Result<Option<String>> {
+        match fs.open(path, MAX_BINARY)? {
+            None => Ok(None),
+            Some(f) => crate::system::files::sha256_reader(f)
                 .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) => Err(e.to_string()),
+                .map_err(|e| Error::io(path, e)),
         }
     }
 
     /// A configuration file (≤ 1 MiB, regular, no link); `None` when absent.
-    pub fn read(fs: &Fs, path: &Path) -> std::result::Result<Option<Vec<u8>>, String> {
-        fs.read(path, MAX_READ).map_err(|e| e.to_string())
+    pub fn read(fs: &Fs, path: &Path) -> Result<Option<Vec<u8>>> {
+        fs.read(path, MAX_READ)
+    }
+
+    /// A failed read or hash as uninstall reports it: the message, exit 1, no hint.
+    fn failed(e: Error) -> Error {
+        Error::failed(e.to_string(), None)
     }
 
     /// Whether `dir` exists (as anything).
@@ -523,7 +525,7 @@ pub mod userio {
     /// Unlink `path` when it is a regular file whose hash is `sha`. `Ok(false)`: it was
     /// already gone. A file with another hash is refused (it changed since planning).
     pub fn remove_if(fs: &Fs, path: &Path, sha: &str) -> Result<bool> {
-        match hash(fs, path).map_err(|e| Error::failed(e, None))? {
+        match hash(fs, path).map_err(failed)? {
             None => Ok(false),
             Some(h) if h == sha => fs.remove(path),
             Some(_) => Err(Error::failed(
@@ -536,11 +538,7 @@ pub mod userio {
     /// Put `backup` (hash `sha`) back at `target`, atomically, mode 0755; the copy is
     /// hashed again afterwards.
     pub fn restore(fs: &Fs, backup: &Path, target: &Path, sha: &str) -> Result<()> {
-        if hash(fs, backup)
-            .map_err(|e| Error::failed(e, None))?
-            .as_deref()
-            != Some(sha)
-        {
+        if hash(fs, backup).map_err(failed)?.as_deref() != Some(sha) {
             return Err(Error::failed(
                 format!(
                     "{} does not hold the act setup replaced: not restored",
@@ -550,11 +548,7 @@ pub mod userio {
             ));
         }
         fs.copy(backup, target, 0o755, MAX_BINARY)?;
-        if hash(fs, target)
-            .map_err(|e| Error::failed(e, None))?
-            .as_deref()
-            != Some(sha)
-        {
+        if hash(fs, target).map_err(failed)?.as_deref() != Some(sha) {
             return Err(Error::failed(
                 format!("{} changed while it was restored", target.display()),
                 Some("run uninstall again".into()),
@@ -615,9 +609,22 @@ pub mod userio {
     }
 }
 
+/// `actsim uninstall`'s options (the command layer fills them from the command line; the
+/// user, format and quietness are the [`Context`]'s).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub yes: bool,
+    pub dry_run: bool,
+    pub keep_act: bool,
+    pub remove_group: bool,
+    /// `--timeout`.
+    pub timeout: Duration,
+}
+
 /// Where things are, for whom.
-struct Settings {
-    user: TargetUser,
+struct Settings<'a> {
+    ctx: &'a Context,
+    user: &'a crate::system::identity::TargetUser,
     /// The one door to the file system (separated when root acts for another user).
     fs: Fs,
     state_dir: PathBuf,
@@ -627,7 +634,7 @@ struct Settings {
     timeout: Duration,
 }
 
-async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
+async fn observe(process: &Process, s: &Settings<'_>, ui: &Ui) -> Facts {
     let load = |fs: &Fs, dir: &Path| match Receipt::load(fs, dir) {
         Loaded::Found(r) => (r, true),
         Loaded::Missing => (Receipt::default(), false),
@@ -673,7 +680,7 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
         if let Some(f) = receipt.files.get(id) {
             let (current, refused) = match userio::read(fs, &f.path) {
                 Ok(c) => (c, None),
-                Err(e) => (None, Some(e)),
+                Err(e) => (None, Some(e.to_string())),
             };
             if id == ENV
                 && let Some(bytes) = &current
@@ -690,13 +697,8 @@ async fn observe(process: &Process, s: &Settings, ui: &Ui) -> Facts {
             });
         }
     }
-    let home = process
-        .var_nonempty("HOME")
-        .filter(|_| s.user.is_current)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| s.user.home.clone());
     let volume_name = crate::render::cache_volume_name(s.user.uid);
-    let (images, volume) = daemon_facts(process, &home, &volume_name, s.timeout).await;
+    let (images, volume) = daemon_facts(s.ctx, &volume_name, s.timeout).await;
     let group = receipt
         .docker
         .as_ref()
@@ -744,16 +746,28 @@ type DaemonFacts = (
     std::result::Result<bool, String>,
 );
 
-async fn daemon_facts(
-    process: &Process,
-    home: &Path,
-    volume: &str,
-    timeout: Duration,
-) -> DaemonFacts {
+/// The run's one daemon client: the context's, else connected now (once) and kept there.
+async fn docker(ctx: &Context, timeout: Duration) -> std::result::Result<bollard::Docker, String> {
+    if let Some(d) = ctx.daemon() {
+        return Ok(d.docker);
+    }
+    let host = ctx.endpoint().as_ref().map_err(Clone::clone)?.host.clone();
+    let (docker, version) = crate::docker::client::connect_with_version(&host, timeout).await?;
+    ctx.remember_daemon(&Daemon {
+        docker: docker.clone(),
+        engine: crate::docker::engine::Engine::from_version(&version),
+        version,
+    });
+    Ok(docker)
+}
+
+async fn daemon_facts(ctx: &Context, volume: &str, timeout: Duration) -> DaemonFacts {
+    // The client is the run's (later steps use it with the full timeout); looking costs
+    // at most 20s.
+    let client_timeout = timeout;
     let timeout = timeout.min(Duration::from_secs(20));
     let work = async {
-        let host = crate::docker::endpoint::resolve(process, home)?.host;
-        let docker = crate::docker::client::connect(&host, timeout).await?;
+        let docker = docker(ctx, client_timeout).await?;
         let mut filters = std::collections::HashMap::new();
         filters.insert("reference".to_string(), vec![format!("{IMAGE_REPO}:*")]);
         filters.insert(
@@ -795,7 +809,7 @@ async fn daemon_facts(
 
 async fn apply(
     process: &Process,
-    s: &Settings,
+    s: &Settings<'_>,
     step: &Step,
     ui: &Ui,
     yes: bool,
@@ -844,7 +858,8 @@ async fn apply(
             ours,
         } => {
             // The restore is renamed over ours: ours must still be what the plan saw.
-            let now = userio::hash(&s.fs, target).map_err(|e| Error::failed(e, None))?;
+            let now =
+                userio::hash(&s.fs, target).map_err(|e| Error::failed(e.to_string(), None))?;
             if now.is_some() && now != *ours {
                 return Err(Error::failed(
                     format!("{} changed while uninstalling: kept", target.display()),
@@ -880,11 +895,7 @@ async fn apply(
             ))
         }
         Change::RemoveImages(list) => {
-            let home = s.user.home.clone();
-            let host = crate::docker::endpoint::resolve(process, &home)
-                .map_err(|e| Error::failed(e, None))?
-                .host;
-            let docker = crate::docker::client::connect(&host, s.timeout)
+            let docker = docker(s.ctx, s.timeout)
                 .await
                 .map_err(|e| Error::failed(e, None))?;
             let mut removed = Vec::new();
@@ -947,10 +958,7 @@ async fn apply(
             ))
         }
         Change::RemoveVolume(name) => {
-            let host = crate::docker::endpoint::resolve(process, &s.user.home)
-                .map_err(|e| Error::failed(e, None))?
-                .host;
-            let docker = crate::docker::client::connect(&host, s.timeout)
+            let docker = docker(s.ctx, s.timeout)
                 .await
                 .map_err(|e| Error::failed(e, None))?;
             match docker
@@ -1011,7 +1019,7 @@ async fn apply(
 
 /// After act at `path` is gone or restored: when root's receipt recorded it, drop that
 /// record and its backups there (root's state dir itself stays: it is the machine's).
-fn forget_system_act(s: &Settings, path: &Path) -> Result<()> {
+fn forget_system_act(s: &Settings<'_>, path: &Path) -> Result<()> {
     if !s.fs.is_separated() {
         return Ok(());
     }
@@ -1073,7 +1081,7 @@ fn leave_group(process: &Process, cmd: &[String], yes: bool) -> Result<()> {
     }
 }
 
-fn show_plan(ui: &Ui, s: &Settings, plan: &[Step]) {
+fn show_plan(ui: &Ui, s: &Settings<'_>, plan: &[Step]) {
     ui.heading(&format!(
         "actsim uninstall for {} (uid {}): state dir {}",
         s.user.name,
@@ -1104,20 +1112,22 @@ fn show_plan(ui: &Ui, s: &Settings, plan: &[Step]) {
     }
 }
 
-async fn uninstall(
-    args: &UninstallArgs,
-    process: &Process,
-    ui: &Ui,
+/// Observe, plan, show, confirm and apply for `ctx`'s user; each step's report goes to
+/// `steps` as it is done, what was kept on purpose to `kept`.
+pub async fn uninstall(
+    ctx: &Context,
+    args: &Options,
     steps: &mut Vec<StepReport>,
     kept: &mut Vec<Kept>,
 ) -> Result<()> {
-    let user = TargetUser::resolve(args.user.as_deref(), process)?;
+    let (process, ui) = (&ctx.process, &ctx.ui);
     let s = Settings {
-        fs: Fs::for_user(&user),
-        state_dir: user.state_dir(process),
-        system_state_dir: crate::setup::system_state_dir(process),
-        timeout: Duration::from_secs(args.timeout),
-        user,
+        ctx,
+        fs: Fs::for_user(&ctx.user),
+        state_dir: ctx.state_dir.clone(),
+        system_state_dir: ctx.system_state_dir.clone(),
+        timeout: args.timeout,
+        user: &ctx.user,
     };
     let flags = Flags {
         keep_act: args.keep_act,
@@ -1188,61 +1198,6 @@ async fn uninstall(
         steps.push(report);
     }
     Ok(())
-}
-
-/// Entry point of `actsim uninstall`: runs, prints the outcome, returns the exit code.
-pub fn run(args: UninstallArgs, process: &Process) -> ExitCode {
-    let ui = Ui::new(process, args.format, false, args.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&Error::failed(
-                format!("starting the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
-    let mut steps = Vec::new();
-    let mut kept = Vec::new();
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            r = uninstall(&args, process, &ui, &mut steps, &mut kept) => r,
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
-    });
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    let code = match &outcome {
-        Ok(()) if steps.iter().any(|s| s.status == StepStatus::Failed) => exit::FAILED,
-        Ok(()) => exit::OK,
-        Err(e) => {
-            ui.error(e);
-            e.exit_code()
-        }
-    };
-    for k in &kept {
-        ui.info(&format!("kept {}: {}", k.path.display(), k.reason));
-    }
-    let report = Report {
-        schema: crate::ui::JSON_SCHEMA,
-        ok: outcome.is_ok() && !steps.iter().any(|s| s.status == StepStatus::Failed),
-        changed: steps.iter().any(|s| s.status == StepStatus::Changed),
-        steps,
-        kept,
-    };
-    if args.format == Format::Json {
-        ui.json(&report);
-    } else if outcome.is_ok() && !args.dry_run {
-        ui.info(&crate::setup::summary_line(
-            "uninstall",
-            report.ok,
-            &report.steps,
-        ));
-    }
-    ExitCode::from(code)
 }
 
 #[cfg(test)]

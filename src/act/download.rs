@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::act::release;
 use crate::error::{Error, Result};
-use crate::ui::Ui;
+use crate::system::progress::Progress;
 
 /// Attempts per URL before giving up (the deadline may end them sooner).
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -99,11 +99,57 @@ impl Proxies {
     }
 }
 
+/// The HTTP settings of a run, resolved from the command line and the environment before
+/// anything is fetched (setup's act step and `actsim lock` share them).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub allow_http: bool,
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub github_token: Option<String>,
+    pub proxies: Proxies,
+}
+
+impl HttpSettings {
+    /// `--allow-http` and `--ca-cert` as given; the CA file falls back to `SSL_CERT_FILE`,
+    /// the token is `GITHUB_TOKEN`, the proxies are the environment's.
+    pub fn from_process(
+        p: &crate::system::process::Process,
+        allow_http: bool,
+        ca_cert: Option<std::path::PathBuf>,
+    ) -> HttpSettings {
+        HttpSettings {
+            allow_http,
+            ca_cert: ca_cert.or_else(|| p.var_nonempty("SSL_CERT_FILE").map(Into::into)),
+            github_token: p.var_nonempty("GITHUB_TOKEN").map(str::to_string),
+            proxies: Proxies::from_process(p),
+        }
+    }
+
+    /// A client whose requests all end by `deadline`, telling `progress` about retries and
+    /// showing downloads on it.
+    pub fn client<P: Progress + Clone + 'static>(
+        &self,
+        deadline: Instant,
+        progress: &P,
+    ) -> Result<Http> {
+        Http::new(
+            HttpOptions {
+                allow_http: self.allow_http,
+                ca_cert: self.ca_cert.clone(),
+                github_token: self.github_token.clone(),
+                deadline,
+                proxies: self.proxies.clone(),
+            },
+            std::sync::Arc::new(progress.clone()),
+        )
+    }
+}
+
 pub struct Http {
     client: reqwest::Client,
     no_redirect: reqwest::Client,
     opts: HttpOptions,
-    ui: Ui,
+    progress: std::sync::Arc<dyn Progress>,
 }
 
 /// How one attempt ended, when it did not succeed.
@@ -240,17 +286,7 @@ fn error_chain(e: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut out = head.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    crate::error::chain_from(head, std::error::Error::source(e))
 }
 
 /// A [`std::io::Read`] over chunks sent from the async side; EOF when the sender is gone.
@@ -275,7 +311,7 @@ impl std::io::Read for ChannelReader {
 }
 
 impl Http {
-    pub fn new(opts: HttpOptions, ui: &Ui) -> Result<Self> {
+    pub fn new(opts: HttpOptions, progress: std::sync::Arc<dyn Progress>) -> Result<Self> {
         let mut certs = Vec::new();
         if let Some(path) = &opts.ca_cert {
             certs = load_ca(path)?;
@@ -317,7 +353,7 @@ impl Http {
             client: build(true)?,
             no_redirect: build(false)?,
             opts,
-            ui: ui.clone(),
+            progress,
         })
     }
 
@@ -332,7 +368,7 @@ impl Http {
         if parsed.scheme() == "http"
             && let Some(proxy) = self.opts.proxies.for_url(&parsed)
         {
-            self.ui.warn(&format!(
+            self.progress.warn(&format!(
                 "{url} is plain http through the proxy {}: the proxy sees (and could change) it; the SHA-256 check still applies",
                 redact_proxy(&proxy)
             ));
@@ -377,7 +413,7 @@ impl Http {
                             wait.as_secs_f32()
                         )
                     } else {
-                        self.ui.info(&format!(
+                        self.progress.info(&format!(
                             "  retrying in {:.1}s: {reason}",
                             wait.as_secs_f32()
                         ));
@@ -526,7 +562,7 @@ impl Http {
             async move {
                 let mut resp = self.send(&self.client, &parsed).await?;
                 let announced = resp.content_length();
-                let progress = self.ui.progress(label, announced);
+                let progress = self.progress.meter(label, announced);
                 let (tx, rx) = mpsc::channel::<Bytes>(64);
                 let worker = tokio::task::spawn_blocking(move || {
                     consume(ChannelReader {

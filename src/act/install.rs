@@ -31,7 +31,43 @@ pub struct Extracted {
     pub archive_sha256: String,
     pub archive_bytes: u64,
     /// The `act` entry written to the staged file, or why the archive is unusable.
-    pub binary: std::result::Result<Binary, String>,
+    pub binary: std::result::Result<Binary, ArchiveError>,
+}
+
+/// Why an archive holds no usable `act` binary (the archive's hash is known all the same).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("staging file: {0}")]
+    Staging(#[source] std::io::Error),
+    #[error("not a tar.gz archive: {0}")]
+    NotTarGz(#[source] std::io::Error),
+    #[error("corrupt tar.gz archive: {0}")]
+    Corrupt(#[source] std::io::Error),
+    #[error("corrupt entry name: {0}")]
+    EntryName(#[source] std::io::Error),
+    #[error("refusing unsafe path in archive: {0}")]
+    UnsafePath(#[source] release::UnsafePath),
+    #[error("the archive holds more than one act entry")]
+    TwoActs,
+    #[error("the act entry is not a regular file ({0})")]
+    NotRegular(String),
+    #[error("the act entry is {0} bytes, more than the {MAX_BINARY_BYTES} allowed")]
+    TooLarge(u64),
+    #[error("the act entry is larger than the {MAX_BINARY_BYTES} bytes allowed")]
+    GrewTooLarge,
+    #[error("writing the staged act: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("reading the archive: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("the archive holds no top-level act binary")]
+    NoAct,
+}
+
+/// The message, for callers that keep errors as text.
+impl From<ArchiveError> for String {
+    fn from(e: ArchiveError) -> String {
+        e.to_string()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +107,7 @@ pub fn extract_act(reader: impl Read, out: &File) -> Extracted {
     let binary = match (binary, drained) {
         (Ok(b), Ok(_)) => Ok(b),
         (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) => Err(format!("reading the archive: {e}")),
+        (Ok(_), Err(e)) => Err(ArchiveError::Read(e)),
     };
     Extracted {
         archive_sha256: hex::encode(hashing.hasher.finalize()),
@@ -80,67 +116,54 @@ pub fn extract_act(reader: impl Read, out: &File) -> Extracted {
     }
 }
 
-fn extract_from(reader: &mut impl Read, out: &File) -> std::result::Result<Binary, String> {
+fn extract_from(reader: &mut impl Read, out: &File) -> std::result::Result<Binary, ArchiveError> {
     let mut out = out;
-    out.set_len(0).map_err(|e| format!("staging file: {e}"))?;
-    out.rewind().map_err(|e| format!("staging file: {e}"))?;
+    out.set_len(0).map_err(ArchiveError::Staging)?;
+    out.rewind().map_err(ArchiveError::Staging)?;
     let gz = flate2::read::GzDecoder::new(reader);
     let mut archive = tar::Archive::new(gz);
     let mut found: Option<Binary> = None;
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("not a tar.gz archive: {e}"))?;
+    let entries = archive.entries().map_err(ArchiveError::NotTarGz)?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("corrupt tar.gz archive: {e}"))?;
-        let path = entry
-            .path()
-            .map_err(|e| format!("corrupt entry name: {e}"))?
-            .into_owned();
-        let is_act = release::classify_entry(&path)
-            .map_err(|why| format!("refusing unsafe path in archive: {why}"))?;
+        let mut entry = entry.map_err(ArchiveError::Corrupt)?;
+        let path = entry.path().map_err(ArchiveError::EntryName)?.into_owned();
+        let is_act = release::classify_entry(&path).map_err(ArchiveError::UnsafePath)?;
         if !is_act {
             continue;
         }
         if found.is_some() {
-            return Err("the archive holds more than one act entry".into());
+            return Err(ArchiveError::TwoActs);
         }
         let kind = entry.header().entry_type();
         if !kind.is_file() {
-            return Err(format!("the act entry is not a regular file ({kind:?})"));
+            return Err(ArchiveError::NotRegular(format!("{kind:?}")));
         }
         let size = entry.header().size().unwrap_or(u64::MAX);
         if size > MAX_BINARY_BYTES {
-            return Err(format!(
-                "the act entry is {size} bytes, more than the {MAX_BINARY_BYTES} allowed"
-            ));
+            return Err(ArchiveError::TooLarge(size));
         }
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         let mut limited = (&mut entry).take(MAX_BINARY_BYTES + 1);
         loop {
-            let n = limited
-                .read(&mut buf)
-                .map_err(|e| format!("corrupt tar.gz archive: {e}"))?;
+            let n = limited.read(&mut buf).map_err(ArchiveError::Corrupt)?;
             if n == 0 {
                 break;
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(|e| format!("writing the staged act: {e}"))?;
+            out.write_all(&buf[..n]).map_err(ArchiveError::Write)?;
             written += n as u64;
         }
         if written > MAX_BINARY_BYTES {
-            return Err(format!(
-                "the act entry is larger than the {MAX_BINARY_BYTES} bytes allowed"
-            ));
+            return Err(ArchiveError::GrewTooLarge);
         }
         found = Some(Binary {
             sha256: hex::encode(hasher.finalize()),
             size: written,
         });
     }
-    found.ok_or_else(|| "the archive holds no top-level act binary".to_string())
+    found.ok_or(ArchiveError::NoAct)
 }
 
 /// `act --version` → `0.2.89` (killed after `timeout`). Run by whoever may execute
@@ -363,7 +386,7 @@ mod tests {
             let staged = Staged::create(&Fs::local(), &d.join("bin")).unwrap();
             let got = extract_act(&data[..], staged.file());
             assert_eq!(got.archive_sha256, hex::encode(Sha256::digest(&data)));
-            let err = got.binary.unwrap_err();
+            let err = got.binary.unwrap_err().to_string();
             assert!(err.contains(want), "{err} should contain {want}");
             drop(staged);
             // The bin dir was created for the staging file and is gone again.
@@ -387,7 +410,7 @@ mod tests {
         let data = gz.finish().unwrap();
         let staged = Staged::create(&Fs::local(), &d).unwrap();
         let got = extract_act(&data[..], staged.file());
-        let err = got.binary.unwrap_err();
+        let err = got.binary.unwrap_err().to_string();
         assert!(
             err.contains("314572800 bytes, more than the 268435456 allowed"),
             "{err}"

@@ -19,17 +19,17 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::act::download::HttpSettings;
 use crate::act::install;
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, Result};
 use crate::system::process::Process;
-use crate::ui::Ui;
+use crate::system::progress::Progress;
 
 /// Where `actsim lock` writes when `-o` is not given.
 pub const DEFAULT_PATH: &str = "actsim.lock";
@@ -208,16 +208,36 @@ pub struct Platform {
     pub asset: String,
 }
 
+/// A platform act publishes no release for, or not spelled `OS/ARCH`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    #[error("{0:?} is not OS/ARCH (like linux/x86_64)")]
+    NotOsArch(String),
+    #[error("act publishes no release for the OS {0:?}")]
+    Os(String),
+    #[error("act publishes no release for the architecture {0:?}")]
+    Arch(String),
+    #[error("act publishes no release for {0}")]
+    NoRelease(String),
+}
+
+/// The message, for callers that keep errors as text.
+impl From<PlatformError> for String {
+    fn from(e: PlatformError) -> String {
+        e.to_string()
+    }
+}
+
 /// `OS/ARCH` as act's releases name them; `amd64`/`aarch64`/`x86`/`macos` are accepted too.
-pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
+pub fn parse_platform(raw: &str) -> std::result::Result<Platform, PlatformError> {
     let (os, arch) = raw
         .trim()
         .split_once('/')
-        .ok_or_else(|| format!("{raw:?} is not OS/ARCH (like linux/x86_64)"))?;
+        .ok_or_else(|| PlatformError::NotOsArch(raw.to_string()))?;
     let os = match os.to_ascii_lowercase().as_str() {
         "linux" => "linux",
         "darwin" | "macos" => "darwin",
-        other => return Err(format!("act publishes no release for the OS {other:?}")),
+        other => return Err(PlatformError::Os(other.to_string())),
     };
     let arch = match arch.to_ascii_lowercase().as_str() {
         "x86_64" | "amd64" => "x86_64",
@@ -226,11 +246,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
         "armv6" => "armv6",
         "i386" | "x86" => "i386",
         "riscv64" => "riscv64",
-        other => {
-            return Err(format!(
-                "act publishes no release for the architecture {other:?}"
-            ));
-        }
+        other => return Err(PlatformError::Arch(other.to_string())),
     };
     let std_os = if os == "darwin" { "macos" } else { "linux" };
     let std_arch = match arch {
@@ -239,7 +255,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
         a => a,
     };
     let asset = release::asset_name(std_os, std_arch)
-        .ok_or_else(|| format!("act publishes no release for {os}/{arch}"))?;
+        .ok_or_else(|| PlatformError::NoRelease(format!("{os}/{arch}")))?;
     Ok(Platform {
         key: format!("{os}/{arch}"),
         asset,
@@ -247,7 +263,7 @@ pub fn parse_platform(raw: &str) -> std::result::Result<Platform, String> {
 }
 
 /// The platform of the machine this runs on.
-pub fn host_platform() -> std::result::Result<Platform, String> {
+pub fn host_platform() -> std::result::Result<Platform, PlatformError> {
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         o => o,
@@ -264,20 +280,35 @@ pub fn platform_of_asset(asset: &str) -> Option<Platform> {
         .filter(|p| p.asset == asset)
 }
 
-/// `actsim lock`'s validated options.
-#[derive(Debug, Clone)]
-struct LockRequest {
-    version: VersionRequest,
-    base_url: String,
-    platforms: Vec<Platform>,
-    archives: Vec<(Platform, PathBuf)>,
-    checksums: Option<PathBuf>,
-    output: PathBuf,
-    http: crate::setup::act_step::HttpSettings,
-    timeout: Duration,
+/// `actsim lock`'s options as given (the command layer fills them from the command line).
+#[derive(Debug, Clone, Default)]
+pub struct LockOptions {
+    pub act_version: String,
+    pub act_base_url: Option<String>,
+    pub act_archive: Vec<PathBuf>,
+    pub act_checksums: Option<PathBuf>,
+    pub platform: Vec<String>,
+    pub output: PathBuf,
+    pub timeout: Duration,
+    pub ca_cert: Option<PathBuf>,
+    pub allow_http: bool,
 }
 
-fn lock_request(args: &crate::cli::LockArgs, process: &Process) -> Result<LockRequest> {
+/// `actsim lock`'s validated options.
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    pub version: VersionRequest,
+    pub base_url: String,
+    pub platforms: Vec<Platform>,
+    pub archives: Vec<(Platform, PathBuf)>,
+    pub checksums: Option<PathBuf>,
+    pub output: PathBuf,
+    pub http: HttpSettings,
+    pub timeout: Duration,
+}
+
+/// Check `actsim lock`'s options (usage errors, exit 2) without touching disk or network.
+pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest> {
     let version = release::parse_version(&args.act_version)?;
     let mut platforms = Vec::new();
     for raw in &args.platform {
@@ -376,16 +407,8 @@ fn lock_request(args: &crate::cli::LockArgs, process: &Process) -> Result<LockRe
         archives,
         checksums,
         output: args.output.clone(),
-        http: crate::setup::act_step::HttpSettings {
-            proxies: crate::act::download::Proxies::from_process(process),
-            allow_http: args.allow_http,
-            ca_cert: args
-                .ca_cert
-                .clone()
-                .or_else(|| process.var_nonempty("SSL_CERT_FILE").map(PathBuf::from)),
-            github_token: process.var_nonempty("GITHUB_TOKEN").map(str::to_string),
-        },
-        timeout: Duration::from_secs(args.timeout),
+        http: HttpSettings::from_process(process, args.allow_http, args.ca_cert.clone()),
+        timeout: args.timeout,
     })
 }
 
@@ -434,7 +457,7 @@ fn locked_entry(
     }
     let binary = got.binary.map_err(|reason| Error::Verify {
         what: origin.to_string(),
-        reason,
+        reason: reason.to_string(),
         hint: Some("the archive is not an act release as goreleaser packs it".into()),
     })?;
     Ok(LockedAsset {
@@ -456,8 +479,14 @@ fn listed_sha(text: &str, asset: &str, what: &str) -> Result<String> {
     })
 }
 
-async fn build_lock(req: &LockRequest, ui: &Ui, deadline: Instant) -> Result<ActLock> {
-    let http = req.http.client(deadline, ui)?;
+/// Read or download each archive of `req` once, verify it and hash its binary: the lock.
+/// Everything ends by `deadline`; `progress` is told what is read and downloaded.
+pub async fn build_lock<P: Progress + Clone + 'static>(
+    req: &LockRequest,
+    progress: &P,
+    deadline: Instant,
+) -> Result<ActLock> {
+    let http = req.http.client(deadline, progress)?;
     let version = match &req.version {
         VersionRequest::Exact(v) => v.clone(),
         VersionRequest::Latest => {
@@ -484,7 +513,7 @@ async fn build_lock(req: &LockRequest, ui: &Ui, deadline: Instant) -> Result<Act
         for (p, archive) in &req.archives {
             let listed = listed_sha(&text, &p.asset, &what)?;
             let origin = archive.display().to_string();
-            ui.info(&format!("reading {origin} ..."));
+            progress.info(&format!("reading {origin} ..."));
             let file = std::fs::File::open(archive).map_err(|e| Error::Verify {
                 what: origin.clone(),
                 reason: format!("cannot read: {e}"),
@@ -524,60 +553,15 @@ async fn build_lock(req: &LockRequest, ui: &Ui, deadline: Instant) -> Result<Act
     })
 }
 
-/// Entry point of `actsim lock`.
-pub fn main(args: crate::cli::LockArgs, process: &Process) -> ExitCode {
-    let ui = Ui::new(process, crate::cli::Format::Human, false, false);
-    let result = (|| -> Result<ActLock> {
-        let req = lock_request(&args, process)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::failed(format!("starting the async runtime: {e}"), None))?;
-        let deadline = Instant::now() + req.timeout;
-        let lock = runtime.block_on(async {
-            tokio::select! {
-                r = tokio::time::timeout_at(deadline, build_lock(&req, &ui, deadline)) => r.unwrap_or_else(|_| Err(Error::Download {
-                    url: req.base_url.clone(),
-                    reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
-                    hint: Some("check the network or the mirror, or raise --timeout".into()),
-                })),
-                stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-            }
-        })?;
-        // As the running user, into a directory of their choosing (like any output file).
-        crate::system::files::write_atomic(
-            &req.output,
-            lock.to_toml().as_bytes(),
-            0o644,
-            crate::system::files::Walk::Lenient,
-        )?;
-        for (platform, entry) in &lock.platforms {
-            ui.step(
-                "locked",
-                platform,
-                &format!(
-                    "{} archive {}… binary {}…",
-                    entry.asset,
-                    &entry.archive_sha256[..12],
-                    &entry.binary_sha256[..12]
-                ),
-            );
-        }
-        ui.info(&format!(
-            "wrote {} (act {}, {} platforms)",
-            req.output.display(),
-            lock.act_version,
-            lock.platforms.len()
-        ));
-        Ok(lock)
-    })();
-    match result {
-        Ok(_) => ExitCode::from(crate::error::exit::OK),
-        Err(e) => {
-            ui.error(&e);
-            ExitCode::from(e.exit_code())
-        }
-    }
+/// Write `lock` to `path` atomically, as the running user, into a directory of their
+/// choosing (like any output file).
+pub fn write(path: &Path, lock: &ActLock) -> Result<()> {
+    crate::system::files::write_atomic(
+        path,
+        lock.to_toml().as_bytes(),
+        0o644,
+        crate::system::files::Walk::Lenient,
+    )
 }
 
 #[cfg(test)]

@@ -182,18 +182,27 @@ pub fn is_github_host(url: &reqwest::Url) -> bool {
     url.scheme() == "https" && matches!(url.host_str(), Some("github.com") | Some("api.github.com"))
 }
 
+/// A path inside an archive that could land outside the directory it is unpacked in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafePath {
+    #[error("{} goes up with ..", .0.display())]
+    GoesUp(std::path::PathBuf),
+    #[error("{} is an absolute path", .0.display())]
+    Absolute(std::path::PathBuf),
+}
+
 /// Whether a path inside the archive is safe (relative, no `..`), and whether it is the
 /// `act` binary at the archive's top level (`act` or `./act`).
-pub fn classify_entry(path: &std::path::Path) -> std::result::Result<bool, String> {
+pub fn classify_entry(path: &std::path::Path) -> std::result::Result<bool, UnsafePath> {
     use std::path::Component;
     let mut normal = Vec::new();
     for c in path.components() {
         match c {
             Component::Normal(s) => normal.push(s),
             Component::CurDir => {}
-            Component::ParentDir => return Err(format!("{} goes up with ..", path.display())),
+            Component::ParentDir => return Err(UnsafePath::GoesUp(path.to_path_buf())),
             Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("{} is an absolute path", path.display()));
+                return Err(UnsafePath::Absolute(path.to_path_buf()));
             }
         }
     }

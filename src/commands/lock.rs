@@ -1,1 +1,79 @@
-//! `actsim lock` from the command line (see [`super`]).
+//! `actsim lock`: the command line → [`LockOptions`], a runtime, the lock written and each
+//! platform's line printed; errors with their hint and exit code (2 for a bad option, 4
+//! for a failed download or checksum, 130/143 when interrupted).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::act::lockfile::{self, ActLock, LockOptions};
+use crate::cli::LockArgs;
+use crate::error::{Error, Result};
+use crate::system::process::Process;
+use crate::ui::{Format, Ui};
+
+fn options(args: LockArgs) -> LockOptions {
+    LockOptions {
+        act_version: args.act_version,
+        act_base_url: args.act_base_url,
+        act_archive: args.act_archive,
+        act_checksums: args.act_checksums,
+        platform: args.platform,
+        output: args.output,
+        timeout: Duration::from_secs(args.timeout),
+        ca_cert: args.ca_cert,
+        allow_http: args.allow_http,
+    }
+}
+
+/// Entry point of `actsim lock`.
+pub fn main(args: LockArgs, process: &Process) -> ExitCode {
+    let ui = Ui::new(process, Format::Human, false, false);
+    match lock(&options(args), process, &ui) {
+        Ok(_) => ExitCode::from(crate::error::exit::OK),
+        Err(e) => {
+            ui.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn lock(opts: &LockOptions, process: &Process, ui: &Ui) -> Result<ActLock> {
+    let req = lockfile::lock_request(opts, process)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("starting the async runtime: {e}"), None))?;
+    let deadline = Instant::now() + req.timeout;
+    let lock = runtime.block_on(async {
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, lockfile::build_lock(&req, ui, deadline)) => r.unwrap_or_else(|_| Err(Error::Download {
+                url: req.base_url.clone(),
+                reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
+                hint: Some("check the network or the mirror, or raise --timeout".into()),
+            })),
+            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
+        }
+    })?;
+    lockfile::write(&req.output, &lock)?;
+    for (platform, entry) in &lock.platforms {
+        ui.step(
+            "locked",
+            platform,
+            &format!(
+                "{} archive {}… binary {}…",
+                entry.asset,
+                &entry.archive_sha256[..12],
+                &entry.binary_sha256[..12]
+            ),
+        );
+    }
+    ui.info(&format!(
+        "wrote {} (act {}, {} platforms)",
+        req.output.display(),
+        lock.act_version,
+        lock.platforms.len()
+    ));
+    Ok(lock)
+}

@@ -6,7 +6,7 @@
 //!
 //! What can go wrong: no socket at the path, an address scheme bollard cannot use (ssh://),
 //! a daemon that accepts and never answers (the caller's deadline ends it); errors come back
-//! as one line without Rust debug noise ([`describe`]).
+//! as one line without Rust debug noise ([`describe`]); [`connect`]'s as a [`ConnectError`].
 
 use std::time::Duration;
 
@@ -79,17 +79,65 @@ pub fn connect_at_api(host: &str, timeout: Duration, api: &str) -> Result<Docker
     }
 }
 
+/// Why no daemon answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The address is not usable ([`connect_lazy`]'s line: no socket, a scheme bollard
+    /// cannot use, an API version not understood).
+    #[error("{0}")]
+    Address(String),
+    /// The daemon answered the request with an error ([`describe`]'s line).
+    #[error("{0}")]
+    Request(String),
+    /// The daemon accepted the connection and said nothing in time.
+    #[error("the daemon at {host} accepted the connection but did not answer within {secs}s")]
+    Silent { host: String, secs: f32 },
+}
+
+/// The message, for callers that keep errors as text.
+impl From<ConnectError> for String {
+    fn from(e: ConnectError) -> String {
+        e.to_string()
+    }
+}
+
 /// Connect and negotiate the API version (one `/version` request).
-pub async fn connect(host: &str, timeout: Duration) -> Result<Docker, String> {
-    let docker = connect_lazy(host, timeout)?;
+pub async fn connect(host: &str, timeout: Duration) -> Result<Docker, ConnectError> {
+    let docker = connect_lazy(host, timeout).map_err(ConnectError::Address)?;
     match tokio::time::timeout(timeout, docker.negotiate_version()).await {
         Ok(Ok(d)) => Ok(d),
-        Ok(Err(e)) => Err(describe(&e)),
-        Err(_) => Err(format!(
-            "the daemon at {host} accepted the connection but did not answer within {}s",
-            timeout.as_secs_f32()
-        )),
+        Ok(Err(e)) => Err(ConnectError::Request(describe(&e))),
+        Err(_) => Err(ConnectError::Silent {
+            host: host.to_string(),
+            secs: timeout.as_secs_f32(),
+        }),
     }
+}
+
+/// Connect and ask `/version` (one request), then talk at the API version the daemon
+/// speaks: the client, and what the daemon said.
+pub async fn connect_with_version(
+    host: &str,
+    timeout: Duration,
+) -> Result<(Docker, bollard::models::SystemVersion), ConnectError> {
+    let docker = connect_lazy(host, timeout).map_err(ConnectError::Address)?;
+    let version = match tokio::time::timeout(timeout, docker.version()).await {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return Err(ConnectError::Request(describe(&e))),
+        Err(_) => {
+            return Err(ConnectError::Silent {
+                host: host.to_string(),
+                secs: timeout.as_secs_f32(),
+            });
+        }
+    };
+    let api = version.api_version.clone().unwrap_or_default();
+    let docker = if api.is_empty() {
+        docker
+    } else {
+        connect_at_api(host, timeout, &api).map_err(ConnectError::Address)?
+    };
+    Ok((docker, version))
 }
 
 /// A one-line description of a bollard error, without Rust debug noise.
@@ -101,26 +149,7 @@ pub fn describe(e: &bollard::errors::Error) -> String {
             message,
         } => format!("daemon answered HTTP {status_code}: {}", message.trim()),
         B::SocketNotFoundError(p) => format!("no socket at {p}"),
-        B::HyperResponseError { err } => {
-            let mut msg = err.to_string();
-            let mut src = std::error::Error::source(err);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
-        }
-        other => {
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                let s_text = s.to_string();
-                if !msg.contains(&s_text) {
-                    msg = format!("{msg}: {s_text}");
-                }
-                src = s.source();
-            }
-            msg
-        }
+        B::HyperResponseError { err } => crate::error::chain(err),
+        other => crate::error::chain(other),
     }
 }

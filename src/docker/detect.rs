@@ -126,7 +126,7 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
                 ),
                 Err(_) => (None, Engine::Docker, None, Some("no answer in time".into())),
             },
-            Err(e) => (None, Engine::Docker, None, Some(e)),
+            Err(e) => (None, Engine::Docker, None, Some(e.into())),
         }
     };
     let compose = async {

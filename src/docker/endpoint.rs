@@ -69,19 +69,46 @@ pub fn docker_config_dir(process: &Process, home: &Path) -> PathBuf {
         .unwrap_or_else(|| home.join(".docker"))
 }
 
-/// Resolve the daemon endpoint as the docker CLI would. `Err` explains a broken context.
-/// Logs one `resolved the Docker endpoint` debug line (a run resolves it once: see
-/// `Context::endpoint`).
+/// Why the docker CLI's configuration names no usable endpoint (a broken context).
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("reading {}: {source}", .path.display())]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::error::Error>,
+    },
+    #[error("{} is not valid JSON: {source}", .path.display())]
+    NotJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("docker context {name} ({from}) has no readable meta file {}: {source}", .meta.display())]
+    NoMeta {
+        name: String,
+        from: String,
+        meta: PathBuf,
+        #[source]
+        source: Box<crate::error::Error>,
+    },
+    #[error("{} has no Endpoints.docker.Host", .0.display())]
+    NoHost(PathBuf),
+}
+
+/// Resolve the daemon endpoint as the docker CLI would. `Err` explains a broken context
+/// ([`EndpointError`]'s line: the form the run shares, see `Context::endpoint`).
+/// Logs one `resolved the Docker endpoint` debug line (a run resolves it once).
 pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
     let resolved = resolve_quietly(process, home);
     match &resolved {
         Ok(e) => log::debug!("resolved the Docker endpoint: {} ({})", e.host, e.why()),
         Err(e) => log::debug!("resolved the Docker endpoint: none: {e}"),
     }
-    resolved
+    resolved.map_err(|e| e.to_string())
 }
 
-fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, String> {
+fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, EndpointError> {
     let mut warnings = Vec::new();
     match process.var("DOCKER_HOST") {
         Some(h) if !h.trim().is_empty() => {
@@ -123,19 +150,22 @@ fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, String> {
     let text = crate::system::files::read_bounded(&meta, crate::system::files::MAX_READ)
         .and_then(|t| t.ok_or_else(|| crate::error::Error::failed("no such file", None)))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|e| {
-            format!(
-                "docker context {name} ({from}) has no readable meta file {}: {e}",
-                meta.display()
-            )
+        .map_err(|source| EndpointError::NoMeta {
+            name: name.clone(),
+            from: from.clone(),
+            meta: meta.clone(),
+            source: Box::new(source),
         })?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not valid JSON: {e}", meta.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| EndpointError::NotJson {
+            path: meta.clone(),
+            source,
+        })?;
     let host = json
         .pointer("/Endpoints/docker/Host")
         .and_then(|h| h.as_str())
         .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("{} has no Endpoints.docker.Host", meta.display()))?;
+        .ok_or_else(|| EndpointError::NoHost(meta.clone()))?;
     Ok(Endpoint {
         host: host.to_string(),
         source: Source::Context { name, from },
@@ -144,15 +174,23 @@ fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, String> {
 }
 
 /// `currentContext` of a docker `config.json`; `None` when the file or field is absent.
-fn current_context(config_json: &Path) -> Result<Option<String>, String> {
+fn current_context(config_json: &Path) -> Result<Option<String>, EndpointError> {
     let text = match crate::system::files::read_bounded(config_json, crate::system::files::MAX_READ)
     {
         Ok(Some(t)) => String::from_utf8_lossy(&t).into_owned(),
         Ok(None) => return Ok(None),
-        Err(e) => return Err(format!("reading {}: {e}", config_json.display())),
+        Err(source) => {
+            return Err(EndpointError::ReadConfig {
+                path: config_json.to_path_buf(),
+                source: Box::new(source),
+            });
+        }
     };
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not valid JSON: {e}", config_json.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| EndpointError::NotJson {
+            path: config_json.to_path_buf(),
+            source,
+        })?;
     Ok(json
         .get("currentContext")
         .and_then(|v| v.as_str())

@@ -6,7 +6,7 @@
 //! same binary SHA-256. What can go wrong: the binary is unreadable, the daemon refuses the
 //! import; both come back as one-line errors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptionsBuilder;
@@ -19,8 +19,35 @@ pub const SHA_LABEL: &str = "io.actsim.act-sha256";
 /// Where the binary lives inside the image.
 pub const ACT_IN_IMAGE: &str = "/usr/local/bin/act";
 
+/// Why an image could not be inspected or built.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The daemon refused a request about an image ([`super::client::describe`]'s line).
+    #[error("{reason}")]
+    Daemon { image: String, reason: String },
+    #[error("docker import of {image} failed: {reason}")]
+    Import { image: String, reason: String },
+    #[error("reading {}: {source}", .binary.display())]
+    Read {
+        binary: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("streaming the image tar: {0}")]
+    Stream(#[source] std::io::Error),
+    #[error("building the image tar failed: {0}")]
+    Producer(String),
+}
+
+/// The message, for callers that keep errors as text.
+impl From<ImageError> for String {
+    fn from(e: ImageError) -> String {
+        e.to_string()
+    }
+}
+
 /// The SHA-256 recorded on an existing image, `None` when the image is absent.
-pub async fn image_sha(docker: &Docker, image: &str) -> Result<Option<String>, String> {
+pub async fn image_sha(docker: &Docker, image: &str) -> Result<Option<String>, ImageError> {
     match docker.inspect_image(image).await {
         Ok(info) => Ok(Some(
             info.config
@@ -31,12 +58,15 @@ pub async fn image_sha(docker: &Docker, image: &str) -> Result<Option<String>, S
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(e) => Err(super::client::describe(&e)),
+        Err(e) => Err(ImageError::Daemon {
+            image: image.to_string(),
+            reason: super::client::describe(&e),
+        }),
     }
 }
 
 /// Whether `image` exists at all.
-pub async fn exists(docker: &Docker, image: &str) -> Result<bool, String> {
+pub async fn exists(docker: &Docker, image: &str) -> Result<bool, ImageError> {
     Ok(image_sha(docker, image).await?.is_some())
 }
 
@@ -53,7 +83,7 @@ pub async fn import_act_image(
     shown: &Path,
     sha256: &str,
     image: &str,
-) -> Result<(), String> {
+) -> Result<(), ImageError> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let shown = shown.to_path_buf();
     let producer = tokio::task::spawn_blocking(move || write_tar(binary, &shown, tx));
@@ -81,17 +111,17 @@ pub async fn import_act_image(
     let mut result = Ok(());
     while let Some(item) = stream.next().await {
         if let Err(e) = item {
-            result = Err(format!(
-                "docker import of {image} failed: {}",
-                super::client::describe(&e)
-            ));
+            result = Err(ImageError::Import {
+                image: image.to_string(),
+                reason: super::client::describe(&e),
+            });
             break;
         }
     }
     match producer.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(e),
-        Err(e) => return Err(format!("building the image tar failed: {e}")),
+        Err(e) => return Err(ImageError::Producer(e.to_string())),
     }
     result
 }
@@ -143,18 +173,18 @@ fn write_tar(
     mut file: std::fs::File,
     binary: &Path,
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), String> {
+) -> Result<(), ImageError> {
     use std::io::{Read, Seek};
     let mut writer = ChannelWriter {
         tx,
         buf: Vec::with_capacity(ChannelWriter::CHUNK),
     };
-    file.rewind()
-        .map_err(|e| format!("reading {}: {e}", binary.display()))?;
-    let len = file
-        .metadata()
-        .map_err(|e| format!("reading {}: {e}", binary.display()))?
-        .len();
+    let read = |source| ImageError::Read {
+        binary: binary.to_path_buf(),
+        source,
+    };
+    file.rewind().map_err(read)?;
+    let len = file.metadata().map_err(read)?.len();
     let mut builder = tar::Builder::new(&mut writer);
     let dir = |path: &str, mode: u32| {
         let mut h = tar::Header::new_gnu();
@@ -166,7 +196,7 @@ fn write_tar(
         h.set_cksum();
         h
     };
-    let io = |e: std::io::Error| format!("streaming the image tar: {e}");
+    let io = ImageError::Stream;
     for (path, mode) in [
         ("tmp/", 0o1777),
         ("usr/", 0o755),

@@ -295,7 +295,7 @@ async fn program_line(process: &Process, name: &str, args: &[&str], deadline: In
     };
     match run_program(&path, args, &[], None, deadline).await {
         Ok(ran) => format!("{} {}: {}", path.display(), args.join(" "), ran.output()),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 

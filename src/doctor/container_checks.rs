@@ -69,7 +69,7 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
             Ok(Ok(false)) => Err(ProbeProblem::Fail(format!(
                 "probe image {custom} is not present locally (actsim never pulls it)"
             ))),
-            Ok(Err(e)) => Err(ProbeProblem::Fail(e)),
+            Ok(Err(e)) => Err(ProbeProblem::Fail(e.into())),
             Err(_) => Err(ProbeProblem::Fail(
                 "the daemon did not answer in time".into(),
             )),
@@ -93,6 +93,7 @@ pub async fn probe_image(ctx: &Ctx<'_>) -> Probe {
                 image::import_act_image(docker, ctx.engine, file, &act.path, &act.sha256, &name)
                     .await
                     .map(|_| name.clone())
+                    .map_err(String::from)
             }
         }
     };

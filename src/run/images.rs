@@ -39,14 +39,29 @@ pub struct ImageReport {
     pub reason: Option<String>,
 }
 
+/// Why an image could not be looked up or pulled.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The daemon refused the request ([`describe`]'s line).
+    #[error("{0}")]
+    Daemon(String),
+    /// The pull stream reported an error (the registry's message).
+    #[error("{0}")]
+    Pull(String),
+    #[error("the daemon did not answer before --timeout")]
+    LookupTimeout,
+    #[error("the pull did not finish before --timeout")]
+    PullTimeout,
+}
+
 /// Whether the daemon has `image` (404 is "no"; other errors are errors).
-pub async fn present(docker: &Docker, image: &str) -> Result<bool, String> {
+pub async fn present(docker: &Docker, image: &str) -> Result<bool, ImageError> {
     match docker.inspect_image(image).await {
         Ok(_) => Ok(true),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(false),
-        Err(e) => Err(describe(&e)),
+        Err(e) => Err(ImageError::Daemon(describe(&e))),
     }
 }
 
@@ -85,7 +100,7 @@ pub async fn ensure(
         let found = match deadline {
             Some(d) => tokio::time::timeout_at(d, present(docker, &need.image))
                 .await
-                .unwrap_or_else(|_| Err("the daemon did not answer before --timeout".into())),
+                .unwrap_or(Err(ImageError::LookupTimeout)),
             None => present(docker, &need.image).await,
         };
         match found {
@@ -98,7 +113,7 @@ pub async fn ensure(
                 let pulled = match deadline {
                     Some(d) => tokio::time::timeout_at(d, pull(docker, &need.image, ui))
                         .await
-                        .unwrap_or_else(|_| Err("the pull did not finish before --timeout".into())),
+                        .unwrap_or(Err(ImageError::PullTimeout)),
                     None => pull(docker, &need.image, ui).await,
                 };
                 match pulled {
@@ -106,14 +121,14 @@ pub async fn ensure(
                     Err(e) => out.push(report(Status::Missing, Some(format!("pull failed: {e}")))),
                 }
             }
-            Err(e) => out.push(report(Status::Missing, Some(e))),
+            Err(e) => out.push(report(Status::Missing, Some(e.to_string()))),
         }
     }
     out
 }
 
 /// Pull `image`, showing each layer's progress.
-async fn pull(docker: &Docker, image: &str, ui: &Ui) -> Result<(), String> {
+async fn pull(docker: &Docker, image: &str, ui: &Ui) -> Result<(), ImageError> {
     let (repo, tag) = split_ref(image);
     let mut builder = CreateImageOptionsBuilder::default().from_image(&repo);
     if !tag.is_empty() {
@@ -129,9 +144,9 @@ async fn pull(docker: &Docker, image: &str, ui: &Ui) -> Result<(), String> {
         .with_timeout(std::time::Duration::from_secs(7 * 86400));
     let mut stream = docker.create_image(Some(builder.build()), None, None);
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| describe(&e))?;
+        let info = item.map_err(|e| ImageError::Daemon(describe(&e)))?;
         if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(err);
+            return Err(ImageError::Pull(err));
         }
         let (Some(id), Some(status)) = (info.id, info.status) else {
             continue;

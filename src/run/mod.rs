@@ -22,20 +22,18 @@ pub mod workflow;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::cli::{Common, Format, RunArgs};
+use crate::context::{Context, Request};
 use crate::doctor::Status;
 use crate::error::{Error, exit};
-use crate::system::identity::TargetUser;
 use crate::system::process::Process;
 use crate::system::signals::Stop;
-use crate::ui::Ui;
+use crate::ui::{Format, Ui};
 use act::{JobStatus, Show, Tracker};
 use summary::{Document, JobReport};
 
@@ -46,32 +44,51 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What cleanup may spend.
 const CLEANUP_BUDGET: Duration = Duration::from_secs(30);
 
-pub fn main(args: RunArgs, process: &Process) -> ExitCode {
-    let ui = Ui::new(process, args.format, args.verbose, args.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            ui.error(&Error::failed(
-                format!("cannot start the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
-    let mut doc = Document::default();
-    let error = runtime.block_on(run(&args, process, &ui, &mut doc));
-    summary::human(&ui, &doc);
-    if let Some(e) = &error {
-        ui.error(e);
+/// `actsim run`'s options as given (the command layer fills them from the command line;
+/// format, verbosity and the target user are the [`Context`]'s).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub event: String,
+    pub workflows: Option<PathBuf>,
+    pub job: Option<String>,
+    pub platform_image: Option<String>,
+    pub in_container: bool,
+    pub no_pull: bool,
+    /// `--idle-timeout`, seconds.
+    pub idle_timeout: u64,
+    /// `--timeout`, seconds.
+    pub timeout: Option<u64>,
+    pub log_dir: Option<PathBuf>,
+    pub no_preflight: bool,
+    pub act_args: Vec<String>,
+}
+
+/// What the context of a run asks for: doctor's fast checks have their own deadline.
+pub fn request(opts: &Options, format: Format, verbose: bool, quiet: bool) -> Request {
+    Request {
+        format,
+        verbose,
+        quiet,
+        platform_image: opts.platform_image.clone(),
+        timeout: PREFLIGHT_TIMEOUT,
+        ..Request::default()
     }
-    if args.format == Format::Json {
-        ui.json(&doc);
+}
+
+/// The preflight's doctor options: the run's user and dirs, the fast checks only.
+fn preflight_options(ctx: &Context) -> crate::doctor::Options {
+    crate::doctor::Options {
+        timeout: ctx.timeout,
+        deep: false,
+        config_dir: ctx.config_dir.clone(),
+        bin_dir: ctx.bin_dir.clone(),
+        user: ctx.user.clone(),
+        probe_image: None,
+        platform_image: ctx.platform_image.clone(),
+        group_view: crate::doctor::GroupView::Process,
+        drift: crate::doctor::Drift::default(),
+        state_dir: Some(ctx.state_dir.clone()),
     }
-    ExitCode::from(doc.exit_code)
 }
 
 /// SIGINT, SIGTERM and SIGHUP, listened to for the whole run.
@@ -119,7 +136,9 @@ fn signal_error(code: u8) -> Error {
 }
 
 /// Everything of a run; fills `doc` as it goes and returns the error to print, if any.
-async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> Option<Error> {
+pub async fn run(ctx: &Context, args: &Options, doc: &mut Document) -> Option<Error> {
+    let process = &ctx.process;
+    let ui = &ctx.ui;
     let since = SystemTime::now();
     let started = Instant::now();
     let deadline = args.timeout.map(|s| started + Duration::from_secs(s));
@@ -133,10 +152,6 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
             return Some($err);
         }};
     }
-    let user = match TargetUser::resolve(None, process) {
-        Ok(u) => u,
-        Err(e) => stop!(e.exit_code(), e),
-    };
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => stop!(
@@ -144,27 +159,13 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
             Error::failed(format!("no current directory: {e}"), None)
         ),
     };
-    let common = Common {
-        format: args.format,
-        bin_dir: None,
-        config_dir: None,
-        user: None,
-        platform_image: args.platform_image.clone(),
-        docker_host: None,
-        act_lock: None,
-        verbose: args.verbose,
-        quiet: args.quiet,
-    };
-    let opts = match crate::doctor::command::options(process, &common, PREFLIGHT_TIMEOUT) {
-        Ok(o) => o,
-        Err(e) => stop!(e.exit_code(), e),
-    };
+    let opts = preflight_options(ctx);
     if let Some(image) = &args.platform_image
         && let Err(e) = crate::render::check_platform_image(image)
     {
         stop!(exit::USAGE, e);
     }
-    let state_dir = user.state_dir(process);
+    let state_dir = ctx.state_dir.clone();
 
     // 1. Preflight.
     let cli_mapping =
@@ -317,15 +318,14 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
     };
 
     // 3. The daemon, and the images first.
-    let home = process
-        .var_nonempty("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| user.home.clone());
-    let endpoint = match crate::docker::endpoint::resolve(process, &home) {
+    let endpoint = match ctx.endpoint() {
         Ok(e) => e,
         Err(e) => stop!(
             exit::FAILED,
-            Error::failed(e, Some("actsim doctor shows what is wrong".to_string()))
+            Error::failed(
+                e.clone(),
+                Some("actsim doctor shows what is wrong".to_string())
+            )
         ),
     };
     let docker = match or_signal(
@@ -376,7 +376,7 @@ async fn run(args: &RunArgs, process: &Process, ui: &Ui, doc: &mut Document) -> 
         stop!(exit::FAILED, err);
     }
     for i in &doc.images {
-        if args.verbose {
+        if ui.verbose {
             ui.info(&format!("image {} ({}): {:?}", i.image, i.label, i.status));
         }
     }

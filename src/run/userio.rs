@@ -30,14 +30,38 @@ pub fn write_state(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
     crate::system::files::write_atomic(path, bytes, 0o600, crate::system::files::Walk::Lenient)
 }
 
+/// Why a run has no log file (the run goes on without one).
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("cannot create {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot use {}: {source}", .dir.display())]
+    Use {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+}
+
 /// Create a new log file `run-<UTC time>-<pid>.log` in `dir` (0700, created if needed),
 /// opened exclusively without following links, and keep only the newest `keep` logs.
-pub fn create_log(dir: &Path, keep: usize) -> Result<(std::fs::File, PathBuf), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let meta =
-        std::fs::symlink_metadata(dir).map_err(|e| format!("cannot use {}: {e}", dir.display()))?;
+pub fn create_log(dir: &Path, keep: usize) -> Result<(std::fs::File, PathBuf), LogError> {
+    std::fs::create_dir_all(dir).map_err(|source| LogError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| LogError::Use {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     if !meta.is_dir() {
-        return Err(format!("{} is not a directory", dir.display()));
+        return Err(LogError::NotADirectory(dir.to_path_buf()));
     }
     if meta.permissions().mode() & 0o022 != 0 && meta.uid() == nix::unistd::geteuid().as_raw() {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
@@ -52,7 +76,10 @@ pub fn create_log(dir: &Path, keep: usize) -> Result<(std::fs::File, PathBuf), S
         .mode(0o600)
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(|source| LogError::Create {
+            path: path.clone(),
+            source,
+        })?;
     prune(dir, keep);
     Ok((file, path))
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::act::download::{Http, HttpOptions};
+use crate::act::download::Http;
+pub use crate::act::download::HttpSettings;
 use crate::act::install::{self, Extracted, Staged};
 use crate::act::release::{self, VersionRequest};
 use crate::error::{Error, IoContext, Result};
@@ -285,29 +286,6 @@ pub struct Request {
     /// `--act-lock`: this platform's locked asset.
     pub lock: Option<(Pin, crate::act::lockfile::LockedAsset)>,
     pub http: HttpSettings,
-}
-
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    pub allow_http: bool,
-    pub ca_cert: Option<PathBuf>,
-    pub github_token: Option<String>,
-    pub proxies: crate::act::download::Proxies,
-}
-
-impl HttpSettings {
-    pub fn client(&self, deadline: Instant, ui: &Ui) -> Result<Http> {
-        Http::new(
-            HttpOptions {
-                allow_http: self.allow_http,
-                ca_cert: self.ca_cert.clone(),
-                github_token: self.github_token.clone(),
-                deadline,
-                proxies: self.proxies.clone(),
-            },
-            ui,
-        )
-    }
 }
 
 /// Check the act options (usage errors, exit 2) without touching disk or network.
@@ -807,7 +785,7 @@ async fn apply_inner(
     }
     let binary = extracted.binary.map_err(|reason| Error::Verify {
         what: w.source.origin(),
-        reason,
+        reason: reason.to_string(),
         hint: Some("the archive is not an act release as goreleaser packs it".into()),
     })?;
     if let Some(pin) = &w.pin

@@ -68,14 +68,9 @@ impl Hashes {
     }
 
     /// [`Hashes::of_path`] off the async threads.
-    pub async fn of_path_async(&self, path: &Path) -> Result<String, String> {
-        let (me, path) = (self.clone(), path.to_path_buf());
-        tokio::task::spawn_blocking(move || {
-            me.of_path(&path)
-                .map_err(|e| format!("reading {}: {e}", path.display()))
-        })
-        .await
-        .map_err(|e| e.to_string())?
+    pub async fn of_path_async(&self, path: &Path) -> Result<String, super::program::ReadError> {
+        let (me, owned) = (self.clone(), path.to_path_buf());
+        super::program::blocking_read(path, move || me.of_path(&owned)).await
     }
 
     /// Record the digest of a file whose bytes were hashed as they were written (an act

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::system::privsep::Fs;
-use crate::ui::Ui;
+use crate::system::progress::Progress;
 
 /// The lock file's name in a state dir.
 pub const FILE_NAME: &str = "setup.lock";
@@ -30,10 +30,15 @@ pub struct StateLock {
     pub path: PathBuf,
 }
 
-/// Take the lock in `dir` (created if missing), waiting until `deadline`. Tells the user
+/// Take the lock in `dir` (created if missing), waiting until `deadline`. Tells `notices`
 /// once that it is waiting, and for whom. The lock file is opened (created) by whoever
 /// owns `dir` ([`Fs`]), never through a link and never truncated through one.
-pub async fn acquire(fs: &Fs, dir: &Path, deadline: Instant, ui: &Ui) -> Result<StateLock> {
+pub async fn acquire(
+    fs: &Fs,
+    dir: &Path,
+    deadline: Instant,
+    notices: &dyn Progress,
+) -> Result<StateLock> {
     fs.create_dir_all(dir)?;
     let path = dir.join(FILE_NAME);
     let started = Instant::now();
@@ -51,7 +56,7 @@ pub async fn acquire(fs: &Fs, dir: &Path, deadline: Instant, ui: &Ui) -> Result<
             }
             Err((file, Errno::EWOULDBLOCK)) => {
                 if !said {
-                    ui.info(&format!(
+                    notices.info(&format!(
                         "waiting for another actsim setup{} to finish (lock {})",
                         holder(file)
                             .map(|p| format!(" (pid {p})"))
@@ -98,7 +103,7 @@ mod tests {
     #[tokio::test]
     async fn second_holder_waits_then_times_out_and_gets_it_after_release() {
         let dir = std::env::temp_dir().join(format!("actsim-lock-{}", std::process::id()));
-        let ui = Ui::plain();
+        let ui = crate::system::progress::Silent;
         let first = acquire(&Fs::local(), &dir, Instant::now(), &ui)
             .await
             .unwrap();

@@ -1,10 +1,11 @@
 //! Small helpers the checks share: running a program under a deadline (never inheriting a
 //! terminal, so nothing can stop at a prompt), hashing a file, parsing versions.
 //!
-//! What can go wrong: a program that cannot start or outlives the deadline (killed, and
-//! reported as such), an unreadable file; both come back as one-line errors.
+//! What can go wrong: a program that cannot start, fails while being waited for, or
+//! outlives the deadline (killed, and reported as such): a [`ProgramError`]; an unreadable
+//! file: a [`ReadError`]. Both display as one line naming the program or file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -31,6 +32,50 @@ impl Ran {
     }
 }
 
+/// Why a program gave no [`Ran`].
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    /// It could not be started (no such file, not executable).
+    #[error("cannot run {}: {source}", .program.display())]
+    NotStarted {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting for it failed.
+    #[error("running {}: {source}", .program.display())]
+    Failed {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// It was still running at the deadline, and was killed.
+    #[error("{} {args} did not finish before the deadline", .program.display())]
+    Deadline { program: PathBuf, args: String },
+}
+
+/// A file that could not be read (to hash it).
+#[derive(Debug, thiserror::Error)]
+#[error("reading {}: {source}", .path.display())]
+pub struct ReadError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The message, for callers that keep errors as text.
+impl From<ProgramError> for String {
+    fn from(e: ProgramError) -> String {
+        e.to_string()
+    }
+}
+
+impl From<ReadError> for String {
+    fn from(e: ReadError) -> String {
+        e.to_string()
+    }
+}
+
 /// Run `program args` with stdin closed, killed when `deadline` passes.
 pub async fn run_program(
     program: &Path,
@@ -38,7 +83,7 @@ pub async fn run_program(
     envs: &[(&str, &str)],
     cwd: Option<&Path>,
     deadline: Instant,
-) -> Result<Ran, String> {
+) -> Result<Ran, ProgramError> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -51,33 +96,45 @@ pub async fn run_program(
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let child = cmd.spawn().map_err(|source| ProgramError::NotStarted {
+        program: program.to_path_buf(),
+        source,
+    })?;
     match tokio::time::timeout_at(deadline, child.wait_with_output()).await {
         Ok(Ok(out)) => Ok(Ran {
             code: out.status.code(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }),
-        Ok(Err(e)) => Err(format!("running {}: {e}", program.display())),
-        Err(_) => Err(format!(
-            "{} {} did not finish before the deadline",
-            program.display(),
-            args.join(" ")
-        )),
+        Ok(Err(source)) => Err(ProgramError::Failed {
+            program: program.to_path_buf(),
+            source,
+        }),
+        Err(_) => Err(ProgramError::Deadline {
+            program: program.to_path_buf(),
+            args: args.join(" "),
+        }),
     }
 }
 
 /// SHA-256 of a file, hex ([`crate::system::files::sha256_file`]), computed off the async threads.
-pub async fn sha256_file(path: &Path) -> Result<String, String> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        crate::system::files::sha256_file(&path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))
+pub async fn sha256_file(path: &Path) -> Result<String, ReadError> {
+    let owned = path.to_path_buf();
+    blocking_read(path, move || crate::system::files::sha256_file(&owned)).await
+}
+
+/// Run the read `f` of `path` off the async threads.
+pub async fn blocking_read<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ReadError> {
+    let read = tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    read.map_err(|source| ReadError {
+        path: path.to_path_buf(),
+        source,
     })
-    .await
-    .map_err(|e| e.to_string())?
 }
 
 /// `"1.41"` -> `(1, 41)`.
@@ -151,7 +208,12 @@ mod tests {
             Instant::now() + Duration::from_millis(200),
         )
         .await;
-        assert!(r.unwrap_err().contains("deadline"));
+        let e = r.unwrap_err();
+        assert!(matches!(e, ProgramError::Deadline { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("/bin/sleep 5 did not finish before the deadline")
+        );
         assert!(start.elapsed() < Duration::from_secs(2));
     }
 }

@@ -3,16 +3,14 @@
 //! both are there), doctor's `compose.config` (and v1's end-of-life warning), and `run --rm
 //! actions-simulator --bug-report` of the generated file reaching the daemon.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use crate::support::Cmd;
-use crate::support::compose::{COMPOSE_V2_VERSION, ComposeV2Config};
-use crate::support::engine_world::{self, World};
-use crate::support::fixtures::{self, require_daemon};
-use crate::support::images::busybox_platform_image;
-use crate::support::mirror::VERSION;
+use crate::support::compose::{
+    COMPOSE_V2_VERSION, ComposeCleanup, ComposeV2Config, assert_bug_report_reaches_the_daemon,
+    project,
+};
+use crate::support::report::{step, summary};
 use crate::support::temp;
+use crate::support::world::World;
 
 /// The test `DOCKER_CONFIG` makes `docker compose version` print the fixture's version, for
 /// the command it is given to only.
@@ -39,77 +37,9 @@ fn compose_v2_config_dir_enables_the_plugin_for_that_command_only() {
     );
 }
 
-/// `COMPOSE_PROJECT_NAME` of this test, so it never meets a real user's project.
-fn project(tag: &str) -> String {
-    format!("actsim-test-compose-{tag}-{}", std::process::id())
-}
-
-fn volume_exists(name: &str) -> bool {
-    Cmd::new("docker")
-        .args(["volume", "inspect", name])
-        .timeout(Duration::from_secs(30))
-        .run()
-        .code
-        == Some(0)
-}
-
-/// `docker compose down` of the test's project, and the cache volume when the test created
-/// it (the compose file names one per uid, shared with real runs of that user).
-struct ComposeCleanup {
-    compose: Vec<String>,
-    file: PathBuf,
-    cwd: PathBuf,
-    project: String,
-    docker_config: Option<PathBuf>,
-    volume: Option<String>,
-}
-
-impl ComposeCleanup {
-    fn new(w: &World, compose: &[&str], cwd: &Path, project: &str) -> ComposeCleanup {
-        let me = nix::unistd::getuid().as_raw();
-        let volume = format!("actsim-act-cache-{me}");
-        ComposeCleanup {
-            compose: compose.iter().map(|s| s.to_string()).collect(),
-            file: w.compose_file(),
-            cwd: cwd.to_path_buf(),
-            project: project.to_string(),
-            docker_config: w.docker_config.clone(),
-            volume: (!volume_exists(&volume)).then_some(volume),
-        }
-    }
-}
-
-impl Drop for ComposeCleanup {
-    fn drop(&mut self) {
-        let mut cmd = Cmd::new(&self.compose[0])
-            .args(&self.compose[1..])
-            .arg("-f")
-            .arg(&self.file)
-            .args(["down", "--remove-orphans"])
-            .current_dir(&self.cwd)
-            .env("PWD", &self.cwd)
-            .env("COMPOSE_PROJECT_NAME", &self.project)
-            .timeout(Duration::from_secs(60));
-        if let Some(cfg) = &self.docker_config {
-            cmd = cmd.env("DOCKER_CONFIG", cfg);
-        }
-        let _ = cmd.run();
-        if let Some(v) = &self.volume {
-            let _ = Cmd::new("docker")
-                .args(["volume", "rm", v])
-                .timeout(Duration::from_secs(30))
-                .run();
-        }
-    }
-}
-
 /// A world on the real daemon with the busybox platform image.
 fn world() -> Option<World> {
-    if !require_daemon() {
-        return None;
-    }
-    let image = busybox_platform_image()?;
-    World::new(&image)
+    World::new().daemon().build()
 }
 
 /// `COMPOSE... -f FILE run --rm actions-simulator --bug-report` from a fresh directory:
@@ -119,7 +49,7 @@ fn assert_service_reaches_the_daemon(w: &World, compose: &[&str], tag: &str) {
     let repo = temp::dir();
     let project = project(tag);
     let _cleanup = ComposeCleanup::new(w, compose, repo.path(), &project);
-    let file = w.compose_file();
+    let file = w.compose();
     let mut args: Vec<&str> = compose[1..].to_vec();
     args.extend([
         "-f",
@@ -134,20 +64,7 @@ fn assert_service_reaches_the_daemon(w: &World, compose: &[&str], tag: &str) {
         .env("COMPOSE_PROJECT_NAME", &project)
         .run();
     out.assert_success();
-    let engine = fixtures::daemon_version().expect("the daemon's /version");
-    let engine_version = engine["Version"].as_str().unwrap().to_string();
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.contains("act version") && l.contains(VERSION)),
-        "not the act setup installed in the image\n{out}"
-    );
-    assert!(
-        out.stdout
-            .lines()
-            .any(|l| l.trim_start().starts_with("Engine version:") && l.contains(&engine_version)),
-        "act in the simulator did not reach the daemon\n{out}"
-    );
+    assert_bug_report_reaches_the_daemon(&out);
 }
 
 #[test]
@@ -158,10 +75,10 @@ fn compose_v2_setup_detects_the_plugin_validates_and_runs_the_service() {
     let Some(mut w) = world() else {
         return;
     };
-    w.docker_config = Some(cfg.path().to_path_buf());
-    let out = w.setup().run();
+    w.set_docker_config(cfg.path());
+    let out = w.setup_json().run();
     out.assert_success();
-    let docker = engine_world::summary(engine_world::step(&out, "docker"));
+    let docker = summary(step(&out, "docker"));
     assert!(
         docker.contains(&format!("docker compose {COMPOSE_V2_VERSION}")),
         "setup detects compose v2\n{out}"
@@ -197,9 +114,9 @@ fn compose_v2_is_preferred_and_v1_alone_warns_that_it_is_end_of_life() {
         return;
     }
     // Without the plugin: v1, with the end-of-life warning and the way to v2.
-    let out = w.setup().run();
+    let out = w.setup_json().run();
     out.assert_success();
-    let docker = engine_world::summary(engine_world::step(&out, "docker"));
+    let docker = summary(step(&out, "docker"));
     assert!(
         docker.contains("docker-compose 1.") && docker.contains("(v1, end of life)"),
         "{out}"
@@ -211,7 +128,7 @@ fn compose_v2_is_preferred_and_v1_alone_warns_that_it_is_end_of_life() {
     assert_service_reaches_the_daemon(&w, &["docker-compose"], "v1");
 
     // Both installed: v2 wins, the warning is gone.
-    w.docker_config = Some(cfg.path().to_path_buf());
+    w.set_docker_config(cfg.path());
     let out = w.doctor(60).run();
     out.assert_success();
     assert_eq!(out.status("compose.config"), "pass", "{out}");
@@ -237,7 +154,7 @@ fn compose_config_is_validated_once_per_change_of_the_file_the_env_or_the_tool()
     let Some(mut w) = world() else {
         return;
     };
-    w.setup().run().assert_success();
+    w.setup_json().run().assert_success();
     let cached = "validated by an earlier run";
     let out = w.doctor(60).arg("-v").run();
     out.assert_success();
@@ -258,14 +175,14 @@ fn compose_config_is_validated_once_per_change_of_the_file_the_env_or_the_tool()
     out.assert_check_mentions("compose.config", cached);
 
     // The compose file changes: validated again (and the edit is reported).
-    let compose = std::fs::read_to_string(w.compose_file()).unwrap();
-    std::fs::write(w.compose_file(), format!("{compose}# edited\n")).unwrap();
+    let compose = std::fs::read_to_string(w.compose()).unwrap();
+    std::fs::write(w.compose(), format!("{compose}# edited\n")).unwrap();
     let out = w.doctor(60).run();
     assert!(!out.check_text("compose.config").contains(cached), "{out}");
     out.assert_check_mentions("compose.config", "edited since actsim wrote it");
 
     // Another compose tool (v2 instead of v1): validated again, with it.
-    w.docker_config = Some(cfg.path().to_path_buf());
+    w.set_docker_config(cfg.path());
     let out = w.doctor(60).run();
     assert!(!out.check_text("compose.config").contains(cached), "{out}");
     out.assert_check_mentions(
@@ -280,7 +197,7 @@ fn compose_config_is_validated_once_per_change_of_the_file_the_env_or_the_tool()
     );
 
     // A compose file that does not validate is never cached.
-    std::fs::write(w.compose_file(), "services: [\n").unwrap();
+    std::fs::write(w.compose(), "services: [\n").unwrap();
     for _ in 0..2 {
         let out = w.doctor(60).run();
         assert_eq!(out.status("compose.config"), "fail", "{out}");

@@ -10,30 +10,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::SYSTEM_PATH;
+use crate::support::consts::check_ids;
+use crate::support::exit;
 use crate::support::images::busybox_platform_image;
 use crate::support::proxy::SocketProxy;
 use crate::support::sockets::{FakePath, FaultSocket};
 use crate::support::temp::{self, BinDir, TempDir};
 use crate::support::users::{TempGroup, TempUser, require_root};
 use crate::support::{Cmd, Outcome, fixtures, require_daemon};
-
-/// Every check id, in report order.
-const IDS: [&str; 11] = [
-    "docker.cli",
-    "docker.endpoint",
-    "docker.socket",
-    "docker.daemon",
-    "act.binary",
-    "act.docker",
-    "container.run",
-    "container.socket",
-    "compose.config",
-    "act.run",
-    "docker.resources",
-];
-
-/// Directories every run gets on PATH after the bin dir (act is in none of them).
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The `--timeout` of runs against the real daemon: generous, the machine is shared.
 const TIMEOUT_SECS: u64 = 60;
@@ -112,6 +97,7 @@ impl DoctorCmd for Cmd {
 /// The JSON contract: `{"schema": 1, "ok", "checks": [{"id", "title", "status", "summary", "detail",
 /// "fix", "duration_ms"}]}`, every id once and in order, every fail with a fix, `ok`
 /// false exactly when something failed, exit code 1 exactly when something failed.
+#[track_caller]
 fn assert_contract(out: &Outcome) {
     let json = out.json();
     let obj = json.as_object().expect("the document is an object");
@@ -129,7 +115,11 @@ fn assert_contract(out: &Outcome) {
     let checks = json["checks"]
         .as_array()
         .unwrap_or_else(|| panic!("checks is not an array\n{out}"));
-    assert_eq!(out.check_ids(), IDS, "check ids and their order\n{out}");
+    assert_eq!(
+        out.check_ids(),
+        check_ids(),
+        "check ids and their order\n{out}"
+    );
     let mut failed = false;
     for c in checks {
         let id = c["id"].as_str().unwrap();
@@ -178,6 +168,7 @@ fn assert_contract(out: &Outcome) {
 }
 
 /// No container of this doctor run (named `actsim-<kind>-<pid>-...`) is left behind.
+#[track_caller]
 fn assert_no_leftover_containers(out: &Outcome) {
     let ps = Cmd::new("docker")
         .args(["ps", "-a", "--format", "{{.Names}}"])
@@ -248,7 +239,7 @@ fn doctor_human_output_is_on_stderr_only_one_line_per_check() {
     let out = m.doctor("human").run();
     out.assert_success().assert_stdout_empty();
     // One line per check: its mark (the status the JSON run found), then its id.
-    for id in IDS {
+    for id in check_ids() {
         let mark = match json.status(id) {
             "pass" => "✓",
             "warn" => "!",
@@ -313,7 +304,7 @@ fn doctor_bad_flags_exit_2_with_nothing_on_stdout() {
             .args(&args)
             .timeout(Duration::from_secs(30))
             .run();
-        out.assert_code(2).assert_stdout_empty();
+        out.assert_code(exit::USAGE).assert_stdout_empty();
         let flag = args[1];
         out.assert_stderr_contains(flag.trim_start_matches('-'));
     }
@@ -395,7 +386,7 @@ fn doctor_absent_socket_names_the_path() {
     let absent = FakePath::absent();
     let out = m.doctor("json").env("DOCKER_HOST", absent.host()).run();
     assert_contract(&out);
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     let path = absent.path().display().to_string();
     out.assert_status("docker.endpoint", "pass")
         .assert_check_mentions("docker.endpoint", "DOCKER_HOST");
@@ -457,7 +448,7 @@ fn doctor_socket_that_never_answers_human_mode_also_keeps_the_deadline() {
         "took {:?}\n{out}",
         out.elapsed
     );
-    out.assert_code(1).assert_stdout_empty();
+    out.assert_code(exit::FAILED).assert_stdout_empty();
     out.assert_stderr_contains("✗")
         .assert_stderr_contains("not responding");
 }
@@ -656,7 +647,7 @@ fn doctor_act_missing_fails_with_a_fix() {
         .with_actrc(&m.image)
         .run();
     assert_contract(&out);
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     out.assert_status("act.binary", "fail")
         .assert_check_mentions("act.binary", &empty.path().display().to_string());
     // The daemon side is still checked.
@@ -693,7 +684,7 @@ fn doctor_without_an_actrc_fails_about_the_first_run_prompt() {
     std::fs::remove_file(cmd.home().join(".config/act/actrc")).unwrap();
     let out = cmd.run();
     assert_contract(&out);
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     out.assert_status("act.docker", "fail")
         .assert_check_mentions("act.docker", "prompt")
         .assert_check_mentions("act.docker", "ubuntu-latest");

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::support::exit;
 use crate::support::mirror;
 use crate::support::temp::{self, TempDir};
 use crate::support::{Cmd, Outcome};
@@ -535,7 +536,7 @@ fn fleet_host_without_a_network_gets_the_cache_server_fix() {
     assert_eq!(out.json()["ok"], true, "{out}");
     assert_eq!(out.status("compose.config"), "warn", "{out}");
     let out = deep();
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     assert_eq!(out.status("act.run"), "fail", "{out}");
     let text = out.check_text("act.run");
     assert!(

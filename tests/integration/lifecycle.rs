@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::consts::{RECEIPT, uninstall_step_ids};
+use crate::support::report::{assert_no_failed_check, fix_steps, group_line, steps};
 use crate::support::world::World;
-use crate::support::{Cmd, temp};
+use crate::support::{Cmd, exit, temp};
 
 /// A GitHub token shape the bundle must never contain.
 const TOKEN: &str = "ghp_AsimTestToken0123456789abcdefABCDEF";
@@ -33,7 +35,9 @@ fn files_under(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn lifecycle_bundle_of_a_machine_with_a_token_in_env_contains_no_token() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     // The user puts a token into .env and an act secret into the actrc, and has it in the
     // environment too.
@@ -104,7 +108,7 @@ fn lifecycle_bundle_of_a_machine_with_a_token_in_env_contains_no_token() {
         "{}",
         get("/actrc")
     );
-    assert!(get("/actrc").contains(&format!("-P ubuntu-latest={}", w.image)));
+    assert!(get("/actrc").contains(&format!("-P ubuntu-latest={}", w.image())));
     assert!(
         get("environment.txt").contains("GITHUB_TOKEN set (value withheld)"),
         "{}",
@@ -137,35 +141,16 @@ fn lifecycle_bundle_of_a_machine_with_a_token_in_env_contains_no_token() {
 
 #[test]
 fn lifecycle_bundle_to_an_unwritable_place_fails_naming_it() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     let out = w
         .doctor(30)
         .args(["--bundle", "/proc/actsim-no/report.tar.gz"])
         .timeout(Duration::from_secs(120))
         .run();
-    out.assert_code(1).assert_stderr_contains("/proc/actsim-no");
-}
-
-/// The `fix.steps` of a `doctor --fix` JSON report as (id, status).
-fn fix_steps(out: &crate::support::Outcome) -> Vec<(String, String)> {
-    out.json()["fix"]["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no fix.steps\n{out}"))
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap_or("").to_string(),
-                s["status"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-#[track_caller]
-fn assert_no_failed_check(out: &crate::support::Outcome) {
-    for c in out.json()["checks"].as_array().unwrap() {
-        assert_ne!(c["status"], "fail", "{} failed\n{out}", c["id"]);
-    }
+    out.assert_code(exit::FAILED)
+        .assert_stderr_contains("/proc/actsim-no");
 }
 
 /// `doctor --fix` repairs a stale DOCKER_GID, a deleted actrc and a removed image, each
@@ -173,7 +158,9 @@ fn assert_no_failed_check(out: &crate::support::Outcome) {
 /// socket group can change like a reinstalled Docker's.
 #[test]
 fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed_image() {
-    let Some(w) = World::private() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     let healthy = w.doctor(60).run();
     healthy.assert_success();
@@ -185,12 +172,14 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
     std::os::unix::fs::chown(&socket, None, Some(group.gid)).unwrap();
     let stale = w.doctor(60).run();
     stale
-        .assert_code(1)
+        .assert_code(exit::FAILED)
         .assert_status("container.socket", "fail")
         .assert_check_mentions("container.socket", "DOCKER_GID");
     // Without a terminal and without --yes: exit 3, nothing changed.
     let declined = w.doctor(60).arg("--fix").run();
-    declined.assert_code(3).assert_stderr_contains("--yes");
+    declined
+        .assert_code(exit::ABORTED)
+        .assert_stderr_contains("--yes");
     assert_eq!(std::fs::read_to_string(w.env_file()).unwrap(), env_before);
     let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
     fixed.assert_success();
@@ -228,7 +217,7 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
     // The platform image setup was given, not the default.
     let actrc = std::fs::read_to_string(w.actrc()).unwrap();
     assert!(
-        actrc.contains(&format!("-P ubuntu-latest={}", w.image)),
+        actrc.contains(&format!("-P ubuntu-latest={}", w.image())),
         "{actrc}"
     );
 
@@ -269,36 +258,19 @@ fn lifecycle_doctor_fix_repairs_a_stale_docker_gid_a_deleted_actrc_and_a_removed
     );
 }
 
-/// `(id, status)` of every step of a setup or uninstall JSON report.
-fn steps(out: &crate::support::Outcome) -> Vec<(String, String)> {
-    out.json()["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no steps\n{out}"))
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap_or("").to_string(),
-                s["status"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
 /// The members line of the machine's real docker group (empty when there is none).
 fn real_docker_group() -> String {
-    Cmd::new("getent").args(["group", "docker"]).run().stdout
+    group_line("docker")
 }
-
-const UNINSTALL_STEPS: [&str; 8] = [
-    "act", "image", "volume", "compose", "env", "actrc", "group", "state",
-];
 
 /// Uninstall after a fresh setup leaves no file setup wrote, no image, no volume, no state
 /// dir, and the real docker group as it was; a dry run before changes nothing; a second
 /// uninstall changes nothing.
 #[test]
 fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
-    let Some(w) = World::private() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     let group_before = real_docker_group();
     let before = w.tree();
     w.fresh_setup();
@@ -323,7 +295,7 @@ fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
     assert_eq!(out.json()["schema"], 1, "{out}");
     assert_eq!(out.json()["changed"], true, "{out}");
     let ids: Vec<String> = steps(&out).into_iter().map(|(i, _)| i).collect();
-    assert_eq!(ids, UNINSTALL_STEPS, "{out}");
+    assert_eq!(ids, uninstall_step_ids(), "{out}");
     for (id, status) in steps(&out) {
         let want: &[&str] = match id.as_str() {
             "group" => &["skipped"],
@@ -358,7 +330,7 @@ fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
         daemon.images()
     );
     assert!(
-        daemon.images().contains(&w.image),
+        daemon.images().contains(&w.image().to_string()),
         "the platform image is not actsim's"
     );
     assert!(
@@ -386,7 +358,9 @@ fn lifecycle_uninstall_after_a_fresh_setup_leaves_the_machine_as_it_was() {
 /// without a terminal and without --yes nothing changes (exit 3).
 #[test]
 fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
-    let Some(w) = World::private() else { return };
+    let Some(w) = World::new().private_daemon().build() else {
+        return;
+    };
     // The user's own act (an older one) and their own actrc line.
     let old_act = "#!/bin/sh\necho 'act version 0.2.50'\n";
     temp::write(&w.act(), old_act);
@@ -404,8 +378,10 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
     std::fs::write(w.compose(), &compose).unwrap();
 
     let refused = w.uninstall().run();
-    refused.assert_code(3).assert_stderr_contains("--yes");
-    assert!(w.state().join("receipt.json").exists());
+    refused
+        .assert_code(exit::ABORTED)
+        .assert_stderr_contains("--yes");
+    assert!(w.receipt_path().exists());
 
     let out = w.uninstall().arg("--yes").run();
     out.assert_success();
@@ -447,6 +423,7 @@ fn lifecycle_uninstall_restores_the_replaced_act_and_keeps_edited_files() {
 
 /// `actsim setup --yes --user NAME` as root against the world's private daemon, with a
 /// root-owned bin dir; the user's files go to their own home.
+#[track_caller]
 fn setup_for(
     w: &World,
     user: &crate::support::users::TempUser,
@@ -463,8 +440,8 @@ fn setup_for(
             &user.name,
         ])
         .arg("--act-base-url")
-        .arg(w.mirror.base_url())
-        .args(["--platform-image", &w.image])
+        .arg(w.mirror().base_url())
+        .args(["--platform-image", w.image()])
         .arg("--bin-dir")
         .arg(bin)
         .env("DOCKER_HOST", w.docker_host().unwrap())
@@ -491,7 +468,7 @@ fn uninstall_for(w: &World, user: &crate::support::users::TempUser) -> Cmd {
 }
 
 fn members(group: &str) -> String {
-    Cmd::new("getent").args(["group", group]).run().stdout
+    group_line(group)
 }
 
 /// Root undoing a user's setup: the user's files go from their home, the group membership
@@ -499,11 +476,10 @@ fn members(group: &str) -> String {
 /// with it, and the machine's real docker group is never touched.
 #[test]
 fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setup_added() {
-    use crate::support::users::{TempGroup, TempUser, require_root};
-    if !require_root() {
+    use crate::support::users::{TempGroup, TempUser};
+    let Some(w) = World::new().root_only().private_daemon().build() else {
         return;
-    }
-    let Some(w) = World::private() else { return };
+    };
     let real_group = real_docker_group();
     let group = TempGroup::new();
     std::os::unix::fs::chown(w.daemon.as_ref().unwrap().socket(), None, Some(group.gid)).unwrap();
@@ -531,10 +507,9 @@ fn lifecycle_uninstall_as_root_for_a_user_touches_only_the_group_membership_setu
     );
     assert!(!bin.path().join("act").exists(), "{out}");
     // act in the root-owned bin dir was recorded in root's receipt: that record is gone.
-    let system: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(w.system_state().join("receipt.json")).unwrap(),
-    )
-    .unwrap();
+    let system: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.system_state().join(RECEIPT)).unwrap())
+            .unwrap();
     assert!(system.get("act").is_none(), "{system}");
 
     // She was in the group before this setup: --remove-group leaves her there.

@@ -11,39 +11,33 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::mirror::{self, Mirror, Mode, VERSION};
-use crate::support::temp::{self, TempDir};
-use crate::support::{Cmd, Outcome};
+use crate::support::files::fixture_sha;
+use crate::support::mirror::{self, Mode, VERSION};
+use crate::support::report::step;
+use crate::support::temp;
+use crate::support::world::World;
+use crate::support::{Cmd, Outcome, exit};
 
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-struct World {
-    mirror: Mirror,
-    home: TempDir,
+/// What the lock tests add to the one world: its lock file, and runs with no
+/// `ACTSIM_ACT_LOCK` of the caller's.
+trait LockWorld {
+    fn lock_path(&self) -> PathBuf;
+    fn env(&self, cmd: Cmd) -> Cmd;
+    fn lock(&self) -> Cmd;
+    fn setup_yes(&self) -> Cmd;
+    fn setup_checked(&self) -> Cmd;
+    fn read_lock(&self) -> toml::Value;
+    fn paths_requested(&self) -> Vec<String>;
 }
 
-impl World {
-    fn new() -> Option<World> {
-        Some(World {
-            mirror: Mirror::start()?,
-            home: temp::dir(),
-        })
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.home.path().join("bin")
-    }
-
+impl LockWorld for World {
     fn lock_path(&self) -> PathBuf {
-        self.home.path().join("actsim.lock")
+        self.home().join("actsim.lock")
     }
 
+    /// The world's environment without `ACTSIM_ACT_LOCK`.
     fn env(&self, cmd: Cmd) -> Cmd {
-        let h = self.home.path();
-        cmd.env("HOME", h)
-            .env("XDG_STATE_HOME", h.join("state"))
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()))
+        self.within(cmd)
             .env_remove("ACTSIM_ACT_LOCK")
             .timeout(Duration::from_secs(120))
     }
@@ -51,26 +45,31 @@ impl World {
     /// `actsim lock` from the mirror, writing this world's lock.
     fn lock(&self) -> Cmd {
         self.env(Cmd::actsim())
-            .args(["lock", "--act-base-url", &self.mirror.base_url(), "-o"])
+            .args(["lock", "--act-base-url", &self.mirror().base_url(), "-o"])
             .arg(self.lock_path())
     }
 
     /// `actsim setup --yes --no-check` for this world (act from the mirror).
-    fn setup(&self) -> Cmd {
+    fn setup_yes(&self) -> Cmd {
         self.setup_checked().arg("--no-check")
     }
 
     /// `actsim setup --yes` with its final check.
     fn setup_checked(&self) -> Cmd {
-        let h = self.home.path();
         self.env(Cmd::actsim())
-            .args(["setup", "--yes", "--act-base-url", &self.mirror.base_url()])
+            .args([
+                "setup",
+                "--yes",
+                "--act-base-url",
+                &self.mirror().base_url(),
+            ])
             .arg("--bin-dir")
             .arg(self.bin())
             .arg("--config-dir")
-            .arg(h.join("config/actsim"))
+            .arg(self.config())
     }
 
+    #[track_caller]
     fn read_lock(&self) -> toml::Value {
         let text = std::fs::read_to_string(self.lock_path())
             .unwrap_or_else(|e| panic!("reading {}: {e}", self.lock_path().display()));
@@ -80,16 +79,16 @@ impl World {
     }
 
     fn paths_requested(&self) -> Vec<String> {
-        self.mirror.requests().into_iter().map(|r| r.path).collect()
+        self.mirror()
+            .requests()
+            .into_iter()
+            .map(|r| r.path)
+            .collect()
     }
 }
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn fixture_sha() -> String {
-    sha(&std::fs::read(crate::support::fixtures::act_path()).unwrap())
 }
 
 fn host_platform() -> &'static str {
@@ -98,14 +97,6 @@ fn host_platform() -> &'static str {
     } else {
         "linux/x86_64"
     }
-}
-
-#[track_caller]
-fn step<'a>(out: &'a Outcome, id: &str) -> &'a serde_json::Value {
-    out.json()["steps"]
-        .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == id))
-        .unwrap_or_else(|| panic!("no {id} step in the JSON\n{out}"))
 }
 
 #[track_caller]
@@ -119,7 +110,9 @@ fn assert_absent(path: &Path, out: &Outcome) {
 
 #[test]
 fn lock_writes_verified_hashes_for_both_default_platforms() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let out = w.lock().run();
     out.assert_success()
         .assert_stderr_contains("linux/x86_64")
@@ -130,10 +123,13 @@ fn lock_writes_verified_hashes_for_both_default_platforms() {
     assert_eq!(lock["act_version"].as_str(), Some(VERSION));
     let host = &lock["platforms"][host_platform()];
     assert_eq!(host["asset"].as_str(), Some(mirror::host_asset().as_str()));
-    assert_eq!(host["url"].as_str(), Some(w.mirror.archive_url().as_str()));
+    assert_eq!(
+        host["url"].as_str(),
+        Some(w.mirror().archive_url().as_str())
+    );
     assert_eq!(
         host["archive_sha256"].as_str(),
-        Some(w.mirror.archive_sha256())
+        Some(w.mirror().archive_sha256())
     );
     assert_eq!(host["binary_sha256"].as_str(), Some(fixture_sha().as_str()));
     let (other_platform, other_asset) = mirror::other_asset();
@@ -168,24 +164,28 @@ fn lock_writes_verified_hashes_for_both_default_platforms() {
     w.lock()
         .args(["--platform", "windows/x86_64"])
         .run()
-        .assert_code(2)
+        .assert_code(exit::USAGE)
         .assert_stderr_contains("windows");
 }
 
 #[test]
 fn lock_refuses_a_tampered_archive_and_writes_nothing() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Tampered);
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Tampered);
     let out = w.lock().run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch")
-        .assert_stderr_contains(w.mirror.archive_sha256());
+        .assert_stderr_contains(w.mirror().archive_sha256());
     assert_absent(&w.lock_path(), &out);
 }
 
 #[test]
 fn lock_from_local_archives_reads_each_once_without_network() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let (archive, archive_sha) = mirror::release_archive().unwrap();
     let dl = temp::dir();
     let host_file = dl.path().join(mirror::host_asset());
@@ -221,7 +221,7 @@ fn lock_from_local_archives_reads_each_once_without_network() {
             .as_str()
         )
     );
-    assert!(w.mirror.requests().is_empty());
+    assert!(w.mirror().requests().is_empty());
 
     // A checksums.txt that disagrees with an archive: exit 4, no lock.
     std::fs::write(
@@ -237,18 +237,20 @@ fn lock_from_local_archives_reads_each_once_without_network() {
         .arg("--act-archive")
         .arg(&host_file)
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch");
     assert_absent(&w.lock_path(), &out);
 }
 
 #[test]
 fn setup_with_a_lock_installs_without_checksums_txt_and_keeps_a_matching_act() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     w.lock().run().assert_success();
-    let before = w.mirror.requests().len();
+    let before = w.mirror().requests().len();
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--format", "json", "--act-lock"])
         .arg(w.lock_path())
         .run();
@@ -270,34 +272,36 @@ fn setup_with_a_lock_installs_without_checksums_txt_and_keeps_a_matching_act() {
     );
     // The same through ACTSIM_ACT_LOCK, after the receipt is gone: the act there is the
     // locked one, so it is ok without any download.
-    std::fs::remove_file(w.home.path().join("state/actsim/receipt.json")).unwrap();
-    let n = w.mirror.requests().len();
+    std::fs::remove_file(w.receipt_path()).unwrap();
+    let n = w.mirror().requests().len();
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--format", "json"])
         .env("ACTSIM_ACT_LOCK", w.lock_path())
         .run();
     out.assert_success();
     assert_eq!(step(&out, "act")["status"], "ok", "{out}");
     assert_eq!(step(&out, "act")["changed"], false, "{out}");
-    assert_eq!(w.mirror.requests().len(), n, "{out}");
+    assert_eq!(w.mirror().requests().len(), n, "{out}");
 }
 
 #[test]
 fn setup_with_a_lock_fails_closed() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     w.lock().run().assert_success();
     let good = std::fs::read_to_string(w.lock_path()).unwrap();
     let act = w.bin().join("act");
 
     // The mirror serves a tampered archive (checksums.txt would not be asked).
-    w.mirror.set_mode(Mode::Tampered);
+    w.mirror().set_mode(Mode::Tampered);
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--format", "json", "--act-lock"])
         .arg(w.lock_path())
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch");
     assert_absent(&act, &out);
     let reason = out.json()["reason"]
@@ -307,13 +311,13 @@ fn setup_with_a_lock_fails_closed() {
     assert!(reason.contains("checksum mismatch"), "{out}");
     assert!(reason.contains("exit 4"), "{out}");
     assert_eq!(out.json()["ok"], false);
-    w.mirror.set_mode(Mode::Normal);
+    w.mirror().set_mode(Mode::Normal);
 
     // The archive matches but the binary does not (a lock written for another binary).
     let fixture = fixture_sha();
     std::fs::write(w.lock_path(), good.replace(&fixture, &"e".repeat(64))).unwrap();
-    let out = w.setup().arg("--act-lock").arg(w.lock_path()).run();
-    out.assert_code(4)
+    let out = w.setup_yes().arg("--act-lock").arg(w.lock_path()).run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch")
         .assert_stderr_contains("act binary")
         .assert_stderr_contains(&fixture);
@@ -328,8 +332,8 @@ fn setup_with_a_lock_fails_closed() {
         .unwrap()
         .retain(|k, _| k == other);
     std::fs::write(w.lock_path(), toml::to_string(&only_other).unwrap()).unwrap();
-    let out = w.setup().arg("--act-lock").arg(w.lock_path()).run();
-    out.assert_code(4)
+    let out = w.setup_yes().arg("--act-lock").arg(w.lock_path()).run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains(&format!("no entry for this platform ({})", host_platform()))
         .assert_stderr_contains(&format!("--platform {}", host_platform()));
     assert_absent(&act, &out);
@@ -337,55 +341,57 @@ fn setup_with_a_lock_fails_closed() {
     // Another version than the lock's.
     std::fs::write(w.lock_path(), &good).unwrap();
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--act-version", "0.2.88", "--act-lock"])
         .arg(w.lock_path())
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("the lock pins act 0.2.89, not the requested 0.2.88");
     assert_absent(&act, &out);
 
     // --act-sha256 that disagrees with the lock.
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--act-sha256", &"0".repeat(64), "--act-lock"])
         .arg(w.lock_path())
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("disagrees with the lock");
     assert_absent(&act, &out);
 
     // Not a lock at all; a lock that is a symbolic link.
     std::fs::write(w.lock_path(), "act_version = [").unwrap();
-    let out = w.setup().arg("--act-lock").arg(w.lock_path()).run();
-    out.assert_code(4)
+    let out = w.setup_yes().arg("--act-lock").arg(w.lock_path()).run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("not a valid lock");
-    let link = w.home.path().join("link.lock");
+    let link = w.home().join("link.lock");
     std::fs::write(w.lock_path(), &good).unwrap();
     std::os::unix::fs::symlink(w.lock_path(), &link).unwrap();
-    let out = w.setup().arg("--act-lock").arg(&link).run();
-    out.assert_code(4)
+    let out = w.setup_yes().arg("--act-lock").arg(&link).run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("cannot read the lock");
     assert_absent(&act, &out);
 }
 
 #[test]
 fn setup_with_a_lock_and_a_local_archive_needs_no_network() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     w.lock().run().assert_success();
-    let n = w.mirror.requests().len();
+    let n = w.mirror().requests().len();
     let dl = temp::dir();
     let file = dl.path().join(mirror::host_asset());
     std::fs::write(&file, &mirror::release_archive().unwrap().0).unwrap();
     let out = w
-        .setup()
+        .setup_yes()
         .arg("--act-lock")
         .arg(w.lock_path())
         .arg("--act-archive")
         .arg(&file)
         .run();
     out.assert_success();
-    assert_eq!(w.mirror.requests().len(), n, "{out}");
+    assert_eq!(w.mirror().requests().len(), n, "{out}");
     // A tampered copy is refused and the installed act stays.
     let installed = std::fs::read(w.bin().join("act")).unwrap();
     let mut bad = mirror::release_archive().unwrap().0.clone();
@@ -394,13 +400,13 @@ fn setup_with_a_lock_and_a_local_archive_needs_no_network() {
     std::fs::write(&file, &bad).unwrap();
     std::fs::write(w.bin().join("act"), b"#!/bin/sh\necho act version 0.0.1\n").unwrap();
     let out = w
-        .setup()
+        .setup_yes()
         .arg("--act-lock")
         .arg(w.lock_path())
         .arg("--act-archive")
         .arg(&file)
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch");
     assert_eq!(
         std::fs::read(w.bin().join("act")).unwrap(),
@@ -412,9 +418,11 @@ fn setup_with_a_lock_and_a_local_archive_needs_no_network() {
 
 #[test]
 fn doctor_warns_when_the_installed_act_is_not_the_locked_one() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     w.lock().run().assert_success();
-    w.setup()
+    w.setup_yes()
         .arg("--act-lock")
         .arg(w.lock_path())
         .run()
@@ -424,7 +432,7 @@ fn doctor_warns_when_the_installed_act_is_not_the_locked_one() {
             .args(["doctor", "--format", "json", "--bin-dir"])
             .arg(w.bin())
             .arg("--config-dir")
-            .arg(w.home.path().join("config/actsim"))
+            .arg(w.config())
             .arg("--act-lock")
             .arg(lock)
             .run()
@@ -436,7 +444,7 @@ fn doctor_warns_when_the_installed_act_is_not_the_locked_one() {
         "{out}"
     );
 
-    let other = w.home.path().join("other.lock");
+    let other = w.home().join("other.lock");
     let text = std::fs::read_to_string(w.lock_path()).unwrap();
     std::fs::write(&other, text.replace(&fixture_sha(), &"f".repeat(64))).unwrap();
     let out = doctor(&other);
@@ -455,8 +463,10 @@ fn doctor_warns_when_the_installed_act_is_not_the_locked_one() {
 
 #[test]
 fn setup_json_reports_changed_diff_and_would_change_per_step() {
-    let Some(w) = World::new() else { return };
-    let dry = w.setup().args(["--dry-run", "--format", "json"]).run();
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    let dry = w.setup_yes().args(["--dry-run", "--format", "json"]).run();
     dry.assert_success();
     assert_eq!(dry.json()["changed"], false, "{dry}");
     assert_eq!(dry.json()["would_change"], true, "{dry}");
@@ -472,7 +482,7 @@ fn setup_json_reports_changed_diff_and_would_change_per_step() {
     assert!(w.bin().join("act").symlink_metadata().is_err());
 
     let out = w
-        .setup()
+        .setup_yes()
         .args(["--format", "json", "--act-arg=--no-cache-server"])
         .run();
     out.assert_success();
@@ -485,14 +495,14 @@ fn setup_json_reports_changed_diff_and_would_change_per_step() {
         "{out}"
     );
     assert!(out.json().get("reason").is_none(), "{out}");
-    let written = std::fs::read_to_string(w.home.path().join("config/act/actrc")).unwrap();
+    let written = std::fs::read_to_string(w.actrc()).unwrap();
     assert!(
         written.lines().any(|l| l == "--no-cache-server"),
         "{written}"
     );
 
     let again = w
-        .setup()
+        .setup_yes()
         .args(["--format", "json", "--act-arg=--no-cache-server"])
         .run();
     again.assert_success();
@@ -501,16 +511,18 @@ fn setup_json_reports_changed_diff_and_would_change_per_step() {
         assert_eq!(s["changed"], false, "{again}");
         assert!(s.get("diff").is_none(), "{again}");
     }
-    w.setup()
+    w.setup_yes()
         .arg("--act-arg=no-dash")
         .run()
-        .assert_code(2)
+        .assert_code(exit::USAGE)
         .assert_stderr_contains("--act-arg");
 }
 
 #[test]
 fn setup_without_any_compose_tool_warns_and_exits_0() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     if !crate::support::fixtures::require_daemon() {
         return;
     }

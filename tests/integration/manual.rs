@@ -2,6 +2,7 @@
 //! get from the real binary.
 
 use crate::support::Cmd;
+use crate::support::exit;
 use crate::support::fixtures::repo_root;
 
 #[test]
@@ -40,7 +41,7 @@ fn completions_for_zsh_and_fish_name_every_command() {
     Cmd::actsim()
         .args(["completions", "tcsh"])
         .run()
-        .assert_code(2)
+        .assert_code(exit::USAGE)
         .assert_stderr_contains("bash");
 }
 

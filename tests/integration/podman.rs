@@ -4,11 +4,13 @@
 //! name Podman finds (`localhost/…`), run containers there, and explain a switch of
 //! endpoint back to Docker's socket as such.
 
-use crate::support::engine_world::{self, SYSTEM_PATH, World};
+use crate::support::SYSTEM_PATH;
 use crate::support::fixtures::{require_daemon, socket_gid};
 use crate::support::mirror::VERSION;
 use crate::support::podman::Podman;
+use crate::support::report::{step, summary};
 use crate::support::temp::{self, BinDir};
+use crate::support::world::World;
 use crate::support::{Cmd, Outcome};
 
 fn podman_image() -> String {
@@ -78,13 +80,16 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     let Some(platform) = podman.busybox_platform_image() else {
         return;
     };
-    let Some(mut w) = World::new(&platform) else {
+    let Some(mut w) = World::new()
+        .platform_image(&platform)
+        .docker_host(podman.host())
+        .build()
+    else {
         return;
     };
-    w.docker_host = Some(podman.host());
-    let out = w.setup().run();
+    let out = w.setup_json().run();
     out.assert_success();
-    let docker = engine_world::summary(engine_world::step(&out, "docker"));
+    let docker = summary(step(&out, "docker"));
     assert!(
         docker.starts_with("Podman"),
         "the docker step says Podman\n{out}"
@@ -94,13 +99,9 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
         "{out}"
     );
     assert!(!docker.contains("Engine 4"), "{out}");
-    assert_eq!(
-        engine_world::step(&out, "image")["status"],
-        "changed",
-        "{out}"
-    );
+    assert_eq!(step(&out, "image")["status"], "changed", "{out}");
     assert!(
-        engine_world::summary(engine_world::step(&out, "image")).contains(&podman_image()),
+        summary(step(&out, "image")).contains(&podman_image()),
         "{out}"
     );
     assert_says_podman(&out);
@@ -108,7 +109,7 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
         assert_eq!(out.status(id), "pass", "{id}\n{out}");
     }
     assert!(podman.images().contains(&podman_image()), "{out}");
-    let compose = std::fs::read_to_string(w.compose_file()).unwrap();
+    let compose = std::fs::read_to_string(w.compose()).unwrap();
     assert!(
         compose.contains(&format!("image: \"{}\"", podman_image()))
             || compose.contains(&format!("image: {}", podman_image())),
@@ -121,17 +122,13 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     );
 
     // A rerun changes nothing: the image is found again in Podman.
-    let again = w.setup().arg("--no-check").run();
+    let again = w.setup_json().arg("--no-check").run();
     again.assert_success();
-    assert_eq!(
-        engine_world::step(&again, "image")["status"],
-        "ok",
-        "{again}"
-    );
+    assert_eq!(step(&again, "image")["status"], "ok", "{again}");
 
     // docker-compose v1 runs the service through Podman.
     let repo = temp::dir();
-    let compose_file = w.compose_file();
+    let compose_file = w.compose();
     let ran = w
         .run_in(
             repo.path(),
@@ -153,7 +150,7 @@ fn podman_setup_builds_the_simulator_in_podman_and_compose_v1_runs_it_there() {
     if !require_daemon() {
         return;
     }
-    w.docker_host = None;
+    w.set_docker_host(None);
     let back = w.doctor(60).run();
     assert_eq!(back.status("container.socket"), "fail", "{back}");
     let text = back.check_text("container.socket");

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::exit;
 use crate::support::sockets::{EngineInfo, FaultSocket};
 use crate::support::users::require_root;
 use crate::support::{Cmd, Outcome, require_daemon, temp};
@@ -78,7 +79,7 @@ fn resources_warn_on_a_near_full_data_root_and_fail_below_2_gib() {
     let tiny = Tmpfs::new("1g");
     let engine = fake_engine(&tiny.path, 8 << 30);
     let out = doctor_against(&engine.host());
-    out.assert_code(1)
+    out.assert_code(exit::FAILED)
         .assert_status("docker.resources", "fail")
         .assert_check_mentions("docker.resources", "1.0 GiB free")
         .assert_fix_contains("docker.resources", "data-root");

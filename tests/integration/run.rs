@@ -11,13 +11,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use crate::support::SYSTEM_PATH;
 use crate::support::cmd::{Cmd, Outcome};
+use crate::support::exit;
 use crate::support::fixtures::{require_daemon, socket_gid};
 use crate::support::images::busybox_platform_image;
 use crate::support::temp::{self, BinDir, TempDir};
 use crate::support::users::{TempUser, require_root};
-
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -127,7 +127,7 @@ fn run_jobs_that_succeed_exit_0_with_the_json_document() {
         .run(&["--format", "json"])
         .env("XDG_STATE_HOME", state.path())
         .run();
-    out.assert_code(0);
+    out.assert_code(exit::OK);
     let json = out.json();
     assert_eq!(json["schema"], 1, "{out}");
     assert_eq!(json["ok"], true, "{out}");
@@ -181,7 +181,7 @@ fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
         return;
     };
     let out = repo.run(&[]).run();
-    out.assert_code(1)
+    out.assert_code(exit::FAILED)
         .assert_stdout_empty()
         .assert_stderr_contains(&format!("[{}/broken]", repo.name))
         .assert_stderr_contains("step \"explode\" failed with exit code 3")
@@ -192,7 +192,7 @@ fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
     repo.assert_nothing_left(&out);
 
     let out = repo.run(&["--format", "json", "-q"]).run();
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     let json = out.json();
     assert_eq!(json["ok"], false);
     let job = repo.job(json, "broken");
@@ -220,7 +220,8 @@ fn run_timeout_stops_a_step_that_sleeps_for_ever_with_124() {
         return;
     };
     let out = repo.run(&["--timeout", "5"]).run();
-    out.assert_code(124).assert_stderr_contains("--timeout 5");
+    out.assert_code(exit::TIMEOUT)
+        .assert_stderr_contains("--timeout 5");
     if out
         .stderr
         .contains(&format!("[{}/forever] ⭐ Run Main hang", repo.name))
@@ -240,7 +241,7 @@ fn run_idle_job_gets_a_diagnosis_then_finishes() {
         return;
     };
     let out = repo.run(&["--idle-timeout", "2"]).run();
-    out.assert_code(0)
+    out.assert_code(exit::OK)
         .assert_stderr_contains("act has printed nothing for 2s")
         .assert_stderr_contains("daemon: answers a ping")
         .assert_stderr_contains(&format!("container act-{}-quiet", repo.name))
@@ -261,7 +262,7 @@ fn run_image_absent_without_a_registry_fails_fast_naming_image_and_label() {
     let out = repo
         .run_with_actrc(&["--no-preflight"], &format!("-P asim-label={image}\n"))
         .run();
-    out.assert_code(1)
+    out.assert_code(exit::FAILED)
         .assert_stderr_contains(&image)
         .assert_stderr_contains("runs-on label asim-label")
         .assert_stderr_contains(&format!("docker pull {image}"))
@@ -276,7 +277,7 @@ fn run_image_absent_without_a_registry_fails_fast_naming_image_and_label() {
             &format!("-P asim-label={image}\n"),
         )
         .run();
-    out.assert_code(1);
+    out.assert_code(exit::FAILED);
     let json = out.json();
     assert_eq!(json["images"][0]["status"], "missing", "{out}");
     assert_eq!(json["images"][0]["label"], "asim-label", "{out}");
@@ -305,7 +306,7 @@ fn run_preflight_as_a_user_outside_the_socket_group_fails_before_act() {
         .as_user(&user.name)
         .setpriv_groups(&[])
         .run();
-    out.assert_code(1)
+    out.assert_code(exit::FAILED)
         .assert_stderr_contains("the preflight failed; act was not started")
         .assert_stderr_contains(&format!("usermod -aG {group} {}", user.name));
     let json = out.json();
@@ -345,7 +346,7 @@ fn run_preflight_is_cached_until_the_actrc_changes() {
             .run()
     };
     let cached = |out: &Outcome| {
-        out.assert_code(0);
+        out.assert_code(exit::OK);
         assert_eq!(
             out.json()["preflight"].as_array().unwrap().len(),
             5,
@@ -382,7 +383,7 @@ fn run_job_step_reaches_the_daemon_through_the_socket_as_a_non_root_uid() {
     let out = repo
         .run_with_actrc(&["--", "--bind"], &format!("-P ubuntu-latest={image}\n"))
         .run();
-    out.assert_code(0)
+    out.assert_code(exit::OK)
         .assert_stderr_contains("reached-the-daemon-as-1234")
         .assert_stderr_contains(&format!("groups={}", socket_gid()));
     repo.assert_nothing_left(&out);
@@ -440,7 +441,7 @@ fn run_bad_flags_exit_2() {
         .args(["run", "--idle-timeout", "0"])
         .timeout(Duration::from_secs(20))
         .run();
-    out.assert_code(2).assert_stdout_empty();
+    out.assert_code(exit::USAGE).assert_stdout_empty();
 }
 
 /// A config dir with setup's compose file and `.env` (unique project and cache volume), the
@@ -534,7 +535,7 @@ fn in_container(compose_env: &[(&str, &str)]) {
         cmd = cmd.env(k, v);
     }
     let out = cmd.run();
-    out.assert_code(0);
+    out.assert_code(exit::OK);
     let json = out.json();
     assert_eq!(json["ok"], true, "{out}");
     assert_eq!(json["images"][0]["label"], "--in-container", "{out}");
@@ -738,7 +739,7 @@ fn run_pulls_a_missing_image_first_with_a_line_per_layer_state() {
         "a layer line with bytes of total\n{out}"
     );
     assert_eq!(present.code, Some(0), "the image was pulled\n{out}");
-    out.assert_code(0);
+    out.assert_code(exit::OK);
     repo.assert_nothing_left(&out);
 }
 
@@ -755,7 +756,7 @@ fn run_platform_image_needs_no_actrc_mapping() {
             "# no mappings\n",
         )
         .run();
-    out.assert_code(0);
+    out.assert_code(exit::OK);
     let json = out.json();
     assert_eq!(json["images"][0]["label"], "asim-custom-label", "{out}");
     assert_eq!(json["images"][0]["image"], repo.image.as_str(), "{out}");

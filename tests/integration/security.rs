@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::SYSTEM_PATH;
 use crate::support::mirror::Mirror;
 use crate::support::proxy::SocketProxy;
 use crate::support::temp::{self, TempDir};
@@ -21,8 +22,6 @@ use crate::support::{Cmd, Outcome, require_act};
 /// "Within the deadline": `--timeout 5` plus a margin for a loaded 2-core machine; a
 /// FIFO that was waited on would never end at all.
 const SOON: Duration = Duration::from_secs(5 + 10);
-
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A target user, a socket proxy of their (future) group, a mirror, a root-owned bin dir,
 /// and root's victims: `vault/secret` (0600) and `spool/` (an empty root-owned dir).
@@ -243,6 +242,7 @@ fn sha256(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
+#[track_caller]
 fn step_status<'a>(out: &'a Outcome, id: &str) -> &'a str {
     out.json()["steps"]
         .as_array()

@@ -4,136 +4,29 @@
 //! act 0.2.89 archive, with every failure mode the issue lists. Each failure asserts the
 //! exit code, the message and that the bin dir is byte-for-byte what it was.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
-use crate::support::mirror::{self, Mirror, Mode, VERSION};
+use crate::support::files::{fixture_sha, listing, sha256_file};
+use crate::support::mirror::{self, Mode, VERSION};
 use crate::support::pty::Pty;
-use crate::support::temp::{self, TempDir};
-use crate::support::{Cmd, Outcome};
+use crate::support::report::step;
+use crate::support::temp;
+use crate::support::tls::{self, TlsServer};
+use crate::support::world::World;
+use crate::support::{Cmd, Outcome, SYSTEM_PATH, exit};
 
-/// Directories every run gets on PATH after the bin dir (act is in none of them).
-const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// A user's world in temp dirs: HOME, XDG dirs, a bin dir, and a mirror.
-struct World {
-    mirror: Mirror,
-    home: TempDir,
-}
-
-impl World {
-    fn new() -> Option<World> {
-        Some(World {
-            mirror: Mirror::start()?,
-            home: temp::dir(),
-        })
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.home.path().join("bin")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.home.path().join("state/actsim")
-    }
-
-    fn receipt(&self) -> serde_json::Value {
-        let path = self.state().join("receipt.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// `actsim setup --no-check` for this world, not yet with --yes.
-    fn setup(&self) -> Cmd {
-        self.setup_from(&self.mirror.base_url())
-    }
-
-    /// `actsim setup --no-check` (without --yes) for a pseudo-terminal: a clean
-    /// environment with this world's HOME and XDG dirs.
-    fn on_terminal(&self) -> std::process::Command {
-        let h = self.home.path();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
-        cmd.args([
-            "setup",
-            "--no-check",
-            "--act-base-url",
-            &self.mirror.base_url(),
-        ])
-        .arg("--bin-dir")
-        .arg(self.bin())
-        .arg("--config-dir")
-        .arg(h.join("config/actsim"))
-        .env_clear()
-        .env("HOME", h)
-        .env("XDG_STATE_HOME", h.join("state"))
-        .env("XDG_CONFIG_HOME", h.join("config"))
-        .env("PATH", SYSTEM_PATH)
-        .env("TERM", "xterm")
-        .env("NO_COLOR", "1");
-        cmd
-    }
-
-    /// The same, downloading from `base`.
-    fn setup_from(&self, base: &str) -> Cmd {
-        let h = self.home.path();
-        Cmd::actsim()
-            .args(["setup", "--no-check", "--act-base-url", base])
-            .arg("--bin-dir")
-            .arg(self.bin())
-            .arg("--config-dir")
-            .arg(h.join("config/actsim"))
-            .env("HOME", h)
-            .env("XDG_STATE_HOME", h.join("state"))
-            .env("XDG_CONFIG_HOME", h.join("config"))
-            .env("PATH", format!("{}:{SYSTEM_PATH}", self.bin().display()))
-            .timeout(Duration::from_secs(120))
-    }
-}
-
-/// Every entry under `dir` with a hash of its bytes (or its link target), sorted;
-/// `["<absent>"]` when the dir does not exist.
-fn listing(dir: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return vec!["<absent>".into()];
-    };
-    let mut out: Vec<String> = rd
-        .map(|e| {
-            let e = e.unwrap();
-            let p = e.path();
-            let meta = std::fs::symlink_metadata(&p).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            let what = if meta.is_symlink() {
-                format!("-> {}", std::fs::read_link(&p).unwrap().display())
-            } else if meta.is_dir() {
-                format!("dir [{}]", listing(&p).join(", "))
-            } else {
-                hex::encode(Sha256::digest(std::fs::read(&p).unwrap()))
-            };
-            format!(
-                "{} {:o} {what}",
-                e.file_name().to_string_lossy(),
-                meta.permissions().mode()
-            )
-        })
-        .collect();
-    out.sort();
-    out
+/// `actsim setup --no-check` on a pseudo-terminal with only the system dirs on PATH.
+fn on_terminal(w: &World) -> std::process::Command {
+    let mut cmd = w.setup_on_terminal();
+    cmd.env("PATH", SYSTEM_PATH);
+    cmd
 }
 
 /// The `act` step of setup's JSON report.
+#[track_caller]
 fn act_step(out: &Outcome) -> &serde_json::Value {
-    out.json()["steps"]
-        .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["id"] == "act"))
-        .unwrap_or_else(|| panic!("no act step in the JSON\n{out}"))
-}
-
-fn fixture_sha() -> String {
-    let act = crate::support::fixtures::act_path();
-    hex::encode(Sha256::digest(std::fs::read(act).unwrap()))
+    step(out, "act")
 }
 
 /// A bin dir that already holds a user's own act and another file.
@@ -148,9 +41,11 @@ fn prepared_bin(w: &World) -> Vec<String> {
 
 #[test]
 fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let out = w
-        .setup()
+        .setup_act()
         .args(["--yes", "--format", "json"])
         .env("GITHUB_TOKEN", "ghp_secret_for_github_only")
         .run();
@@ -176,8 +71,8 @@ fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
     let r = w.receipt();
     assert_eq!(r["act"]["version"], VERSION);
     assert_eq!(r["act"]["asset"], mirror::host_asset());
-    assert_eq!(r["act"]["source"], w.mirror.archive_url());
-    assert_eq!(r["act"]["archive_sha256"], w.mirror.archive_sha256());
+    assert_eq!(r["act"]["source"], w.mirror().archive_url());
+    assert_eq!(r["act"]["archive_sha256"], w.mirror().archive_sha256());
     assert_eq!(r["act"]["binary_sha256"], sha);
     assert_eq!(
         r["act"]["install_path"],
@@ -186,7 +81,7 @@ fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
     assert!(r["act"]["installed_at"].as_str().unwrap().ends_with('Z'));
 
     // checksums.txt then the archive; the token never went to the mirror.
-    let reqs = w.mirror.requests();
+    let reqs = w.mirror().requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(reqs[0].path.ends_with("/checksums.txt"));
     assert!(
@@ -195,28 +90,30 @@ fn setup_act_fresh_install_then_rerun_is_ok_without_any_request() {
     );
 
     // Rerun: ok, nothing changed, not a single request.
-    let again = w.setup().args(["--yes", "--format", "json"]).run();
+    let again = w.setup_act().args(["--yes", "--format", "json"]).run();
     again.assert_success();
     assert_eq!(again.json()["changed"], false, "{again}");
     assert_eq!(act_step(&again)["status"], "ok", "{again}");
     assert_eq!(
-        w.mirror.requests().len(),
+        w.mirror().requests().len(),
         2,
         "the rerun made a request\n{again}"
     );
     // Even without --yes and without a terminal: nothing to confirm, so it succeeds.
-    let human = w.setup().run();
+    let human = w.setup_act().run();
     human
         .assert_success()
         .assert_stderr_contains("already installed");
-    assert_eq!(w.mirror.requests().len(), 2);
+    assert_eq!(w.mirror().requests().len(), 2);
 }
 
 #[test]
 fn setup_act_dry_run_downloads_nothing_and_changes_nothing() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let before = prepared_bin(&w);
-    let out = w.setup().args(["--dry-run", "--format", "json"]).run();
+    let out = w.setup_act().args(["--dry-run", "--format", "json"]).run();
     out.assert_success();
     assert_eq!(out.json()["changed"], false, "{out}");
     assert_eq!(act_step(&out)["status"], "skipped", "{out}");
@@ -227,7 +124,11 @@ fn setup_act_dry_run_downloads_nothing_and_changes_nothing() {
             .contains("would replace act 0.0.1 at"),
         "{out}"
     );
-    assert!(w.mirror.requests().is_empty(), "{:?}", w.mirror.requests());
+    assert!(
+        w.mirror().requests().is_empty(),
+        "{:?}",
+        w.mirror().requests()
+    );
     assert_eq!(listing(&w.bin()), before);
     assert!(
         !w.state().exists(),
@@ -236,39 +137,43 @@ fn setup_act_dry_run_downloads_nothing_and_changes_nothing() {
     );
 
     // The human plan says what comes from where and what is replaced.
-    let human = w.setup().arg("--dry-run").run();
+    let human = w.setup_act().arg("--dry-run").run();
     human
         .assert_success()
-        .assert_stderr_contains(&format!("download {}", w.mirror.archive_url()))
+        .assert_stderr_contains(&format!("download {}", w.mirror().archive_url()))
         .assert_stderr_contains("checksums.txt")
         .assert_stderr_contains("act 0.0.1, not installed by actsim")
         .assert_stderr_contains("nothing was changed");
-    assert!(w.mirror.requests().is_empty());
+    assert!(w.mirror().requests().is_empty());
 }
 
 #[test]
 fn setup_act_without_terminal_or_yes_exits_3_at_once() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let before = prepared_bin(&w);
     let out = w
-        .setup()
+        .setup_act()
         .stdin_null()
         .timeout(Duration::from_secs(30))
         .run();
-    out.assert_code(3)
+    out.assert_code(exit::ABORTED)
         .assert_stderr_contains("no terminal")
         .assert_stderr_contains("--yes");
-    assert!(w.mirror.requests().is_empty());
+    assert!(w.mirror().requests().is_empty());
     assert_eq!(listing(&w.bin()), before);
     assert!(!w.state().exists());
 }
 
 #[test]
 fn setup_act_yes_from_the_environment_as_provisioning_sets_it() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     // ACTSIM_YES=1 stands for --yes: no terminal, and it applies the plan.
     let out = w
-        .setup()
+        .setup_act()
         .env("ACTSIM_YES", "1")
         .args(["--format", "json"])
         .stdin_null()
@@ -279,23 +184,29 @@ fn setup_act_yes_from_the_environment_as_provisioning_sets_it() {
     // ACTSIM_YES=0 is no --yes: with act removed there is a change to confirm, and
     // without a terminal that is exit 3.
     std::fs::remove_file(w.bin().join("act")).unwrap();
-    let out = w.setup().env("ACTSIM_YES", "0").stdin_null().run();
-    out.assert_code(3);
+    let out = w.setup_act().env("ACTSIM_YES", "0").stdin_null().run();
+    out.assert_code(exit::ABORTED);
     // A value that is no switch is a usage error naming the variable's flag.
-    let out = w.setup().env("ACTSIM_YES", "perhaps").stdin_null().run();
-    out.assert_code(2).assert_stderr_contains("--yes");
+    let out = w
+        .setup_act()
+        .env("ACTSIM_YES", "perhaps")
+        .stdin_null()
+        .run();
+    out.assert_code(exit::USAGE).assert_stderr_contains("--yes");
 }
 
 #[test]
 fn setup_act_tampered_archive_is_a_checksum_mismatch_and_changes_nothing() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Tampered);
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Tampered);
     let before = prepared_bin(&w);
-    let out = w.setup().arg("--yes").run();
-    out.assert_code(4)
+    let out = w.setup_act().arg("--yes").run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch")
-        .assert_stderr_contains(w.mirror.archive_sha256())
-        .assert_stderr_contains(&w.mirror.archive_url());
+        .assert_stderr_contains(w.mirror().archive_sha256())
+        .assert_stderr_contains(&w.mirror().archive_url());
     // The actual hash is the tampered file's.
     let actual = out
         .stderr
@@ -307,31 +218,35 @@ fn setup_act_tampered_archive_is_a_checksum_mismatch_and_changes_nothing() {
         actual.bytes().all(|b| b.is_ascii_hexdigit()) && actual.len() == 64,
         "{out}"
     );
-    assert_ne!(actual, w.mirror.archive_sha256());
+    assert_ne!(actual, w.mirror().archive_sha256());
     assert_eq!(listing(&w.bin()), before, "{out}");
     assert!(!w.state().join("receipt.json").exists());
 }
 
 #[test]
 fn setup_act_body_cut_short_every_time_fails_with_4() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::CutShort { times: 100 });
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::CutShort { times: 100 });
     let before = prepared_bin(&w);
-    let out = w.setup().arg("--yes").run();
-    out.assert_code(4)
+    let out = w.setup_act().arg("--yes").run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("cut short")
-        .assert_stderr_contains(&w.mirror.archive_url());
-    assert!(w.mirror.archive_requests().len() >= 2, "it must retry");
+        .assert_stderr_contains(&w.mirror().archive_url());
+    assert!(w.mirror().archive_requests().len() >= 2, "it must retry");
     assert_eq!(listing(&w.bin()), before, "{out}");
 }
 
 #[test]
 fn setup_act_body_cut_short_once_is_retried() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::CutShort { times: 1 });
-    let out = w.setup().arg("--yes").run();
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::CutShort { times: 1 });
+    let out = w.setup_act().arg("--yes").run();
     out.assert_success().assert_stderr_contains("retrying");
-    assert_eq!(w.mirror.archive_requests().len(), 2);
+    assert_eq!(w.mirror().archive_requests().len(), 2);
     assert_eq!(
         listing(&w.bin()),
         vec![format!("act 100755 {}", fixture_sha())]
@@ -340,21 +255,30 @@ fn setup_act_body_cut_short_once_is_retried() {
 
 #[test]
 fn setup_act_404_names_the_url_and_changes_nothing() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::NotFound);
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::NotFound);
     let before = prepared_bin(&w);
-    let out = w.setup().args(["--yes", "--format", "json"]).run();
-    out.assert_code(4)
+    let out = w.setup_act().args(["--yes", "--format", "json"]).run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("404")
-        .assert_stderr_contains(&w.mirror.archive_url());
+        .assert_stderr_contains(&w.mirror().archive_url());
     assert_eq!(out.json()["ok"], false);
     assert_eq!(act_step(&out)["status"], "failed");
-    assert_eq!(w.mirror.archive_requests().len(), 1, "a 404 is not retried");
+    assert_eq!(
+        w.mirror().archive_requests().len(),
+        1,
+        "a 404 is not retried"
+    );
     assert_eq!(listing(&w.bin()), before);
 
     // A version that does not exist: the checksums URL is named.
-    let out = w.setup().args(["--yes", "--act-version", "9.9.9"]).run();
-    out.assert_code(4)
+    let out = w
+        .setup_act()
+        .args(["--yes", "--act-version", "9.9.9"])
+        .run();
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("404")
         .assert_stderr_contains("/v9.9.9/checksums.txt");
     assert_eq!(listing(&w.bin()), before);
@@ -362,15 +286,17 @@ fn setup_act_404_names_the_url_and_changes_nothing() {
 
 #[test]
 fn setup_act_500_then_success_retries() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Status {
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Status {
         status: 500,
         times: 2,
         retry_after: None,
     });
-    let out = w.setup().arg("--yes").run();
+    let out = w.setup_act().arg("--yes").run();
     out.assert_success().assert_stderr_contains("retrying");
-    assert_eq!(w.mirror.archive_requests().len(), 3, "{out}");
+    assert_eq!(w.mirror().archive_requests().len(), 3, "{out}");
     assert_eq!(
         listing(&w.bin()),
         vec![format!("act 100755 {}", fixture_sha())]
@@ -379,15 +305,17 @@ fn setup_act_500_then_success_retries() {
 
 #[test]
 fn setup_act_429_honours_retry_after() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Status {
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Status {
         status: 429,
         times: 1,
         retry_after: Some(2),
     });
-    let out = w.setup().arg("--yes").run();
+    let out = w.setup_act().arg("--yes").run();
     out.assert_success().assert_stderr_contains("429");
-    let hits = w.mirror.archive_requests();
+    let hits = w.mirror().archive_requests();
     assert_eq!(hits.len(), 2, "{out}");
     let waited = hits[1].at.duration_since(hits[0].at);
     assert!(
@@ -398,16 +326,18 @@ fn setup_act_429_honours_retry_after() {
 
 #[test]
 fn setup_act_stalled_body_ends_at_the_deadline() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Stall);
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Stall);
     let before = prepared_bin(&w);
     let out = w
-        .setup()
+        .setup_act()
         .args(["--yes", "--timeout", "3"])
         .timeout(Duration::from_secs(30))
         .run();
-    out.assert_code(4)
-        .assert_stderr_contains(&w.mirror.archive_url())
+    out.assert_code(exit::DOWNLOAD)
+        .assert_stderr_contains(&w.mirror().archive_url())
         .assert_stderr_contains("--timeout");
     assert!(out.elapsed < Duration::from_secs(10), "{out}");
     assert_eq!(listing(&w.bin()), before, "{out}");
@@ -415,10 +345,12 @@ fn setup_act_stalled_body_ends_at_the_deadline() {
 
 #[test]
 fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| w.setup().args(["--yes", "--format", "json"]).run());
-        let b = s.spawn(|| w.setup().args(["--yes", "--format", "json"]).run());
+        let a = s.spawn(|| w.setup_act().args(["--yes", "--format", "json"]).run());
+        let b = s.spawn(|| w.setup_act().args(["--yes", "--format", "json"]).run());
         (a.join().unwrap(), b.join().unwrap())
     });
     a.assert_success();
@@ -429,7 +361,7 @@ fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
     ];
     statuses.sort();
     assert_eq!(statuses, ["changed", "ok"], "{a}\n{b}");
-    assert_eq!(w.mirror.archive_requests().len(), 1);
+    assert_eq!(w.mirror().archive_requests().len(), 1);
     let sha = fixture_sha();
     assert_eq!(listing(&w.bin()), vec![format!("act 100755 {sha}")]);
     assert_eq!(w.receipt()["act"]["binary_sha256"], sha);
@@ -437,25 +369,29 @@ fn setup_act_two_concurrent_setups_end_in_one_valid_install() {
 
 #[test]
 fn setup_act_declined_on_a_real_terminal_changes_nothing() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let before = prepared_bin(&w);
-    let mut pty = Pty::spawn(w.on_terminal());
+    let mut pty = Pty::spawn(on_terminal(&w));
     pty.expect("Apply this plan?", Duration::from_secs(60));
     let shown = pty.output();
-    assert!(shown.contains(&w.mirror.archive_url()), "{shown}");
+    assert!(shown.contains(&w.mirror().archive_url()), "{shown}");
     pty.send("n");
     let code = pty.wait(Duration::from_secs(30));
     assert_eq!(code, Some(3), "{}", pty.output());
     assert!(pty.output().contains("declined"), "{}", pty.output());
-    assert!(w.mirror.requests().is_empty());
+    assert!(w.mirror().requests().is_empty());
     assert_eq!(listing(&w.bin()), before);
     assert!(!w.state().exists());
 }
 
 #[test]
 fn setup_act_accepted_on_a_real_terminal_installs() {
-    let Some(w) = World::new() else { return };
-    let mut pty = Pty::spawn(w.on_terminal());
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    let mut pty = Pty::spawn(on_terminal(&w));
     pty.expect("Apply this plan?", Duration::from_secs(60));
     pty.send("y");
     assert_eq!(
@@ -479,7 +415,9 @@ fn setup_act_accepted_on_a_real_terminal_installs() {
 
 #[test]
 fn setup_act_replaces_a_foreign_act_keeping_a_copy_and_warns_about_shadowing() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     prepared_bin(&w);
     let old = std::fs::read(w.bin().join("act")).unwrap();
     // Another act earlier on PATH shadows the bin dir.
@@ -490,7 +428,7 @@ fn setup_act_replaces_a_foreign_act_keeping_a_copy_and_warns_about_shadowing() {
     );
     temp::chmod(&other.path().join("act"), 0o755);
     let out = w
-        .setup()
+        .setup_act()
         .arg("--yes")
         .env(
             "PATH",
@@ -515,15 +453,14 @@ fn setup_act_replaces_a_foreign_act_keeping_a_copy_and_warns_about_shadowing() {
         std::fs::read(w.bin().join("other-tool")).unwrap(),
         b"keep me"
     );
-    assert_eq!(
-        hex::encode(Sha256::digest(std::fs::read(w.bin().join("act")).unwrap())),
-        fixture_sha()
-    );
+    assert_eq!(sha256_file(&w.act()), fixture_sha());
 }
 
 #[test]
 fn setup_act_offline_archive_with_checksums_or_sha256() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let (archive, sha) = mirror::release_archive().unwrap();
     let dl = temp::dir();
     let file = dl.path().join(mirror::host_asset());
@@ -534,12 +471,12 @@ fn setup_act_offline_archive_with_checksums_or_sha256() {
     // A wrong --act-sha256 alone: mismatch naming the file, nothing installed.
     let wrong = "0".repeat(64);
     let out = w
-        .setup()
+        .setup_act()
         .args(["--yes", "--act-sha256", &wrong])
         .arg("--act-archive")
         .arg(&file)
         .run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("checksum mismatch")
         .assert_stderr_contains(&file.display().to_string())
         .assert_stderr_contains(&wrong)
@@ -547,7 +484,7 @@ fn setup_act_offline_archive_with_checksums_or_sha256() {
     assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()], "{out}");
 
     let out = w
-        .setup()
+        .setup_act()
         .args(["--yes", "--format", "json"])
         .arg("--act-archive")
         .arg(&file)
@@ -557,67 +494,68 @@ fn setup_act_offline_archive_with_checksums_or_sha256() {
     out.assert_success();
     assert_eq!(act_step(&out)["status"], "changed");
     assert!(
-        w.mirror.requests().is_empty(),
+        w.mirror().requests().is_empty(),
         "offline install used the network"
     );
     assert_eq!(w.receipt()["act"]["source"], file.display().to_string());
 
     // --act-archive without anything to verify against is a usage error.
-    let out = w.setup().arg("--yes").arg("--act-archive").arg(&file).run();
-    out.assert_code(2).assert_stderr_contains("--act-sha256");
+    let out = w
+        .setup_act()
+        .arg("--yes")
+        .arg("--act-archive")
+        .arg(&file)
+        .run();
+    out.assert_code(exit::USAGE)
+        .assert_stderr_contains("--act-sha256");
 }
 
 #[test]
 fn setup_act_refuses_plain_http_to_a_remote_host() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let out = w
         .setup_from("http://mirror.example.com/act")
         .arg("--yes")
         .run();
-    out.assert_code(2)
+    out.assert_code(exit::USAGE)
         .assert_stderr_contains("http://")
         .assert_stderr_contains("--allow-http");
     assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()]);
-    let out = w.setup().args(["--yes", "--act-version", "0.2"]).run();
-    out.assert_code(2).assert_stderr_contains("0.2");
+    let out = w.setup_act().args(["--yes", "--act-version", "0.2"]).run();
+    out.assert_code(exit::USAGE).assert_stderr_contains("0.2");
 }
 
 #[test]
 fn setup_act_latest_resolves_through_the_redirect() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let out = w
-        .setup()
+        .setup_act()
         .args(["--yes", "--act-version", "latest", "--format", "json"])
         .run();
     out.assert_success();
     assert_eq!(w.receipt()["act"]["version"], VERSION);
-    let paths: Vec<String> = w.mirror.requests().into_iter().map(|r| r.path).collect();
+    let paths: Vec<String> = w.mirror().requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths[0], "/nektos/act/releases/latest", "{paths:?}");
     // A concrete version on rerun: no request at all, not even the latest lookup.
-    let n = w.mirror.requests().len();
-    w.setup().arg("--yes").run().assert_success();
-    assert_eq!(w.mirror.requests().len(), n);
+    let n = w.mirror().requests().len();
+    w.setup_act().arg("--yes").run().assert_success();
+    assert_eq!(w.mirror().requests().len(), n);
 }
 
-/// An HTTPS mirror (python3's http.server behind TLS) with a certificate from a fresh
-/// test CA made with the openssl CLI; killed on drop.
+/// An HTTPS mirror ([`TlsServer`]) with a certificate from a fresh test CA made with the
+/// openssl CLI, serving the release in GitHub's layout; killed on drop.
 struct TlsMirror {
-    child: std::process::Child,
-    dir: TempDir,
-    port: u16,
+    server: TlsServer,
 }
 
 impl TlsMirror {
     fn start() -> Option<TlsMirror> {
-        for tool in ["openssl", "python3"] {
-            let found = std::process::Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !found {
-                crate::support::fixtures::skip(&format!("{tool} is not installed"));
-                return None;
-            }
+        if !tls::require_tools() {
+            return None;
         }
         let (archive, sha) = mirror::release_archive()?;
         let dir = temp::dir();
@@ -630,88 +568,42 @@ impl TlsMirror {
             &d.join("leaf.ext"),
             "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
         );
-        let script = "set -e
+        tls::openssl(
+            d,
+            "set -e
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=actsim-test-ca \
   -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
   -keyout ca.key -out ca.pem
 openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout leaf.key -out leaf.csr
 openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-  -extfile leaf.ext -out leaf.pem";
-        let out = std::process::Command::new("sh")
-            .args(["-c", script])
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+  -extfile leaf.ext -out leaf.pem",
         );
-        let server = "import functools, http.server, ssl, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)
-c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-c.load_cert_chain(sys.argv[2], sys.argv[3])
-s.socket = c.wrap_socket(s.socket, server_side=True)
-print(s.server_address[1], flush=True)
-s.serve_forever()";
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", server])
-            .arg(d.join("srv"))
-            .arg(d.join("leaf.pem"))
-            .arg(d.join("leaf.key"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // The port line, read with a deadline.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20));
-        let port = line.ok().and_then(|l| l.trim().parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the python3 TLS server did not report its port within 20s");
-        };
-        Some(TlsMirror { child, dir, port })
+        let (srv, cert, key) = (d.join("srv"), d.join("leaf.pem"), d.join("leaf.key"));
+        Some(TlsMirror {
+            server: TlsServer::start(dir, &srv, &cert, &key),
+        })
     }
 
     fn base_url(&self) -> String {
-        format!(
-            "https://127.0.0.1:{}/nektos/act/releases/download",
-            self.port
-        )
+        self.server.base_url()
     }
 
     fn ca(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
-    }
-}
-
-impl Drop for TlsMirror {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.server.dir().join("ca.pem")
     }
 }
 
 #[test]
 fn setup_act_https_mirror_needs_its_ca_from_ca_cert_or_ssl_cert_file() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().build() else {
+        return;
+    };
     let Some(tls) = TlsMirror::start() else {
         return;
     };
     // Not trusted: a clear, unretried failure naming the fix.
     let out = w.setup_from(&tls.base_url()).arg("--yes").run();
-    out.assert_code(4)
+    out.assert_code(exit::DOWNLOAD)
         .assert_stderr_contains("certificate")
         .assert_stderr_contains("--ca-cert");
     assert_eq!(listing(&w.bin()), vec!["<absent>".to_string()], "{out}");
@@ -729,7 +621,9 @@ fn setup_act_https_mirror_needs_its_ca_from_ca_cert_or_ssl_cert_file() {
     );
 
     // --ca-cert, in a second, fresh world.
-    let Some(w2) = World::new() else { return };
+    let Some(w2) = World::new().build() else {
+        return;
+    };
     let out = w2
         .setup_from(&tls.base_url())
         .arg("--yes")
@@ -745,25 +639,25 @@ fn setup_act_https_mirror_needs_its_ca_from_ca_cert_or_ssl_cert_file() {
 
 #[test]
 fn setup_act_interrupted_mid_download_exits_130_and_changes_nothing() {
-    let Some(w) = World::new() else { return };
-    w.mirror.set_mode(Mode::Stall);
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::Stall);
     let before = prepared_bin(&w);
-    let h = w.home.path();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"))
-        .args([
-            "setup",
-            "--yes",
-            "--no-check",
-            "--act-base-url",
-            &w.mirror.base_url(),
-        ])
-        .arg("--bin-dir")
-        .arg(w.bin())
-        .arg("--config-dir")
-        .arg(h.join("config/actsim"))
-        .env("HOME", h)
-        .env("XDG_STATE_HOME", h.join("state"))
-        .env("XDG_CONFIG_HOME", h.join("config"))
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_actsim"));
+    cmd.args([
+        "setup",
+        "--yes",
+        "--no-check",
+        "--act-base-url",
+        &w.mirror().base_url(),
+    ])
+    .arg("--bin-dir")
+    .arg(w.bin())
+    .arg("--config-dir")
+    .arg(w.config());
+    w.within_std(&mut cmd);
+    let mut child = cmd
         .env("PATH", SYSTEM_PATH)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -772,7 +666,7 @@ fn setup_act_interrupted_mid_download_exits_130_and_changes_nothing() {
         .unwrap();
     // Wait (with a deadline) until the archive download has begun.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while w.mirror.archive_requests().is_empty() {
+    while w.mirror().archive_requests().is_empty() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();

@@ -122,6 +122,7 @@ fn write_files(ctx: &Context) -> PathBuf {
     compose
 }
 
+#[track_caller]
 fn yaml(text: &str) -> Yaml {
     YamlLoader::load_from_str(text)
         .unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))

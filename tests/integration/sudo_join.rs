@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::engine_world::SYSTEM_PATH;
+use crate::support::SYSTEM_PATH;
 use crate::support::images::busybox_platform_image;
 use crate::support::mirror::Mirror;
 use crate::support::proxy::SocketProxy;
 use crate::support::pty::Pty;
+use crate::support::report::step;
 use crate::support::users::{TempGroup, TempUser, require_root};
-use crate::support::{Cmd, actsim_for_others, fixtures, require_daemon};
+use crate::support::{Cmd, actsim_for_others, exit, fixtures, require_daemon};
 
 /// `true` when sudo is installed; else skip (or fail under CI; scripts/test.sh installs it).
 fn require_sudo() -> bool {
@@ -130,7 +131,7 @@ fn sudo_join_with_a_nopasswd_rule_adds_the_user_through_sudo_n() {
     let _rule = SudoRule::nopasswd(&s.user.name);
     let out = s.setup_yes().run();
     out.assert_success();
-    let group = crate::support::engine_world::step(&out, "group");
+    let group = step(&out, "group");
     assert_eq!(group["status"], "changed", "{out}");
     assert!(
         members(&s.group.name).contains(&s.user.name),
@@ -144,13 +145,9 @@ fn sudo_join_with_a_nopasswd_rule_adds_the_user_through_sudo_n() {
 fn sudo_join_without_a_rule_exits_5_with_the_exact_command() {
     let Some(s) = Scene::new() else { return };
     let out = s.setup_yes().run();
-    out.assert_code(5);
+    out.assert_code(exit::PRIVILEGE);
     out.assert_stderr_contains(&s.join_command());
-    assert_eq!(
-        crate::support::engine_world::step(&out, "group")["status"],
-        "failed",
-        "{out}"
-    );
+    assert_eq!(step(&out, "group")["status"], "failed", "{out}");
     assert!(!members(&s.group.name).contains(&s.user.name), "{out}");
     assert!(!s.user.home.join(".config/actsim/.env").exists(), "{out}");
 }

@@ -391,6 +391,7 @@ impl std::fmt::Display for Outcome {
 
 impl Outcome {
     /// stdout parsed as one JSON document (panics, showing the output, when it is not).
+    #[track_caller]
     pub fn json(&self) -> &Value {
         self.json.get_or_init(|| {
             serde_json::from_str(&self.stdout)
@@ -399,6 +400,7 @@ impl Outcome {
     }
 
     /// The check with this id in doctor's JSON (panics, listing the ids, when absent).
+    #[track_caller]
     pub fn check(&self, id: &str) -> &Value {
         self.find_check(id).unwrap_or_else(|| {
             panic!(
@@ -416,6 +418,7 @@ impl Outcome {
     }
 
     /// Every check id in report order.
+    #[track_caller]
     pub fn check_ids(&self) -> Vec<String> {
         self.json()["checks"]
             .as_array()
@@ -428,11 +431,13 @@ impl Outcome {
     }
 
     /// The status string of a check.
+    #[track_caller]
     pub fn status(&self, id: &str) -> &str {
         self.check(id)["status"].as_str().unwrap_or("<no status>")
     }
 
     /// Summary, detail and fix lines of a check, joined (for `contains` assertions).
+    #[track_caller]
     pub fn check_text(&self, id: &str) -> String {
         let c = self.check(id);
         let mut parts = vec![
@@ -444,34 +449,42 @@ impl Outcome {
     }
 
     /// The fix lines of a check, joined by newlines.
+    #[track_caller]
     pub fn fix_text(&self, id: &str) -> String {
         fix_lines(self.check(id)).join("\n")
     }
 
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "unexpected exit code\n{self}");
+    /// The exit code is `code` (a literal or one of [`super::exit`]'s).
+    #[track_caller]
+    pub fn assert_code(&self, code: impl Into<i32>) -> &Self {
+        assert_eq!(self.code, Some(code.into()), "unexpected exit code\n{self}");
         self
     }
 
+    #[track_caller]
     pub fn assert_success(&self) -> &Self {
         self.assert_code(0)
     }
 
+    #[track_caller]
     pub fn assert_stdout_empty(&self) -> &Self {
         assert!(self.stdout.is_empty(), "stdout must be empty\n{self}");
         self
     }
 
+    #[track_caller]
     pub fn assert_stdout_contains(&self, s: &str) -> &Self {
         assert!(self.stdout.contains(s), "stdout lacks {s:?}\n{self}");
         self
     }
 
+    #[track_caller]
     pub fn assert_stderr_contains(&self, s: &str) -> &Self {
         assert!(self.stderr.contains(s), "stderr lacks {s:?}\n{self}");
         self
     }
 
+    #[track_caller]
     pub fn assert_stderr_lacks(&self, s: &str) -> &Self {
         assert!(
             !self.stderr.contains(s),
@@ -481,6 +494,7 @@ impl Outcome {
     }
 
     /// The check has this status.
+    #[track_caller]
     pub fn assert_status(&self, id: &str, status: &str) -> &Self {
         assert_eq!(
             self.status(id),
@@ -492,6 +506,7 @@ impl Outcome {
     }
 
     /// The check's status is one of these.
+    #[track_caller]
     pub fn assert_status_in(&self, id: &str, statuses: &[&str]) -> &Self {
         assert!(
             statuses.contains(&self.status(id)),
@@ -502,6 +517,7 @@ impl Outcome {
     }
 
     /// The check's summary, detail or fix contains `needle` (case-insensitive).
+    #[track_caller]
     pub fn assert_check_mentions(&self, id: &str, needle: &str) -> &Self {
         assert!(
             self.check_text(id)
@@ -514,6 +530,7 @@ impl Outcome {
     }
 
     /// One of the check's fix lines contains `needle`.
+    #[track_caller]
     pub fn assert_fix_contains(&self, id: &str, needle: &str) -> &Self {
         assert!(
             self.fix_text(id).contains(needle),
@@ -524,6 +541,7 @@ impl Outcome {
     }
 
     /// No fix line of the check contains `needle`.
+    #[track_caller]
     pub fn assert_fix_lacks(&self, id: &str, needle: &str) -> &Self {
         assert!(
             !self.fix_text(id).contains(needle),

@@ -76,6 +76,7 @@ impl Pty {
     }
 
     /// Wait until the output contains `pattern`; panic with the output at the deadline.
+    #[track_caller]
     pub fn expect(&mut self, pattern: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
