@@ -40,9 +40,11 @@ fn assert_once_each(out: &Outcome, act: &std::path::Path, hashes: std::ops::Rang
 
 #[test]
 fn output_setup_resolves_connects_and_hashes_once_and_stdout_stays_json() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     // A fresh install hashes act while it streams it: no file is read back to hash it.
-    let out = w.setup().env("ACTSIM_LOG", "debug").run();
+    let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
     out.assert_success();
     assert_eq!(out.json()["ok"], true, "{out}");
     assert!(
@@ -56,7 +58,7 @@ fn output_setup_resolves_connects_and_hashes_once_and_stdout_stays_json() {
     assert_once_each(&out, &w.act(), 0..=1);
 
     // Again, with act in place: observing hashes it once, the final check reuses that.
-    let out = w.setup().env("ACTSIM_LOG", "debug").run();
+    let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
     out.assert_success();
     assert_eq!(out.json()["changed"], false, "{out}");
     assert_once_each(&out, &w.act(), 1..=1);
@@ -64,7 +66,9 @@ fn output_setup_resolves_connects_and_hashes_once_and_stdout_stays_json() {
 
 #[test]
 fn output_doctor_resolves_connects_and_hashes_once() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     let out = w.doctor(60).env("RUST_LOG", "debug").run();
     out.assert_success();
@@ -77,7 +81,9 @@ fn output_doctor_resolves_connects_and_hashes_once() {
 
 #[test]
 fn output_logs_are_off_unless_asked_for() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     let out = w.doctor(60).run();
     out.assert_success();
@@ -88,7 +94,9 @@ fn output_logs_are_off_unless_asked_for() {
 
 #[test]
 fn output_colour_follows_stderr_no_color_and_clicolor_force() {
-    let Some(w) = World::new() else { return };
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
     w.fresh_setup();
     let human = || {
         w.within(
