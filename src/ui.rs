@@ -37,21 +37,21 @@ pub enum Mark {
     Skip,
 }
 
-/// Whether a stream that is (`tty`) or is not a terminal gets colour: `CLICOLOR_FORCE`
-/// (not `0`) forces it; `NO_COLOR` (any value), `CLICOLOR=0` and `TERM=dumb` turn it off;
-/// otherwise colour only on a terminal (<https://no-color.org>, <https://bixense.com/clicolors>).
+/// Whether a stream that is (`tty`) or is not a terminal gets colour, as anstream decides:
+/// `NO_COLOR` (any non-empty value) turns it off; else `CLICOLOR_FORCE` (not `0`) turns it
+/// on; else `CLICOLOR=0` or `TERM=dumb` turn it off; else colour only on a terminal
+/// (<https://no-color.org>, <https://bixense.com/clicolors>).
 pub fn colour_for(process: &Process, tty: bool) -> bool {
-    let set = |k: &str| process.var_nonempty(k).is_some();
+    if process.var_nonempty("NO_COLOR").is_some() {
+        return false;
+    }
     if process
         .var_nonempty("CLICOLOR_FORCE")
         .is_some_and(|v| v != "0")
     {
         return true;
     }
-    if set("NO_COLOR")
-        || process.var("CLICOLOR") == Some("0")
-        || process.var("TERM") == Some("dumb")
-    {
+    if process.var("CLICOLOR") == Some("0") || process.var("TERM") == Some("dumb") {
         return false;
     }
     tty
@@ -294,5 +294,34 @@ impl crate::system::progress::Progress for Ui {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_no_color_then_clicolor_force_then_clicolor_then_the_terminal() {
+        let p = |vars: &[(&str, &str)]| Process::with_vars(vars.iter().copied());
+        assert!(colour_for(&p(&[]), true));
+        assert!(!colour_for(&p(&[]), false));
+        assert!(!colour_for(&p(&[("NO_COLOR", "1")]), true));
+        assert!(
+            colour_for(&p(&[("NO_COLOR", "")]), true),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(colour_for(&p(&[("CLICOLOR_FORCE", "1")]), false));
+        assert!(!colour_for(&p(&[("CLICOLOR_FORCE", "0")]), false));
+        assert!(!colour_for(
+            &p(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
+            false
+        ));
+        assert!(!colour_for(&p(&[("CLICOLOR", "0")]), true));
+        assert!(colour_for(
+            &p(&[("CLICOLOR", "0"), ("CLICOLOR_FORCE", "1")]),
+            false
+        ));
+        assert!(!colour_for(&p(&[("TERM", "dumb")]), true));
     }
 }

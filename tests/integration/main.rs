@@ -11,6 +11,7 @@ mod layers;
 mod lifecycle;
 mod lock;
 mod manual;
+mod output;
 mod podman;
 mod resources;
 mod run;

@@ -1,0 +1,127 @@
+//! One run, one of each (issue 8): with `ACTSIM_LOG=debug` a `setup --yes` (and its final
+//! check, in-process) or a `doctor` resolves the Docker endpoint once, connects to the daemon
+//! once and hashes the act binary at most once, counted by the debug lines actsim logs
+//! where it does each. The logs go to stderr only: stdout stays one JSON document.
+
+use crate::support::world::World;
+use crate::support::{Cmd, Outcome};
+
+/// The debug lines of `out` that contain `needle`.
+fn lines_with<'a>(out: &'a Outcome, needle: &str) -> Vec<&'a str> {
+    out.stderr
+        .lines()
+        .filter(|l| l.starts_with("[DEBUG ") && l.contains(needle))
+        .collect()
+}
+
+#[track_caller]
+fn assert_count(out: &Outcome, needle: &str, range: std::ops::RangeInclusive<usize>) {
+    let found = lines_with(out, needle);
+    assert!(
+        range.contains(&found.len()),
+        "expected {range:?} debug line(s) with {needle:?}, found {}:\n{}\n\n{out}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+#[track_caller]
+fn assert_once_each(out: &Outcome, act: &std::path::Path, hashes: std::ops::RangeInclusive<usize>) {
+    assert_count(out, "] resolved the Docker endpoint", 1..=1);
+    assert_count(out, "] connecting to the Docker daemon at", 1..=1);
+    assert_count(out, &format!("] hashing {}", act.display()), hashes);
+    // Nothing is hashed twice, whatever it is.
+    let hashed = lines_with(out, "] hashing ");
+    let mut unique = hashed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(hashed.len(), unique.len(), "a file hashed twice:\n{out}");
+}
+
+#[test]
+fn output_setup_resolves_connects_and_hashes_once_and_stdout_stays_json() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    // A fresh install hashes act while it streams it: no file is read back to hash it.
+    let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
+    out.assert_success();
+    assert_eq!(out.json()["ok"], true, "{out}");
+    assert!(
+        !out.json()["checks"].as_array().unwrap().is_empty(),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains("[DEBUG"),
+        "logs only on stderr:\n{out}"
+    );
+    assert_once_each(&out, &w.act(), 0..=1);
+
+    // Again, with act in place: observing hashes it once, the final check reuses that.
+    let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
+    out.assert_success();
+    assert_eq!(out.json()["changed"], false, "{out}");
+    assert_once_each(&out, &w.act(), 1..=1);
+}
+
+#[test]
+fn output_doctor_resolves_connects_and_hashes_once() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let out = w.doctor(60).env("RUST_LOG", "debug").run();
+    out.assert_success();
+    assert!(
+        !out.stdout.contains("[DEBUG"),
+        "logs only on stderr:\n{out}"
+    );
+    assert_once_each(&out, &w.act(), 0..=1);
+}
+
+#[test]
+fn output_logs_are_off_unless_asked_for() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let out = w.doctor(60).run();
+    out.assert_success();
+    assert!(!out.stderr.contains("[DEBUG"), "{out}");
+    let out = w.doctor(60).env("ACTSIM_LOG", "off").run();
+    assert!(!out.stderr.contains("[DEBUG"), "{out}");
+}
+
+#[test]
+fn output_colour_follows_stderr_no_color_and_clicolor_force() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let human = || {
+        w.within(
+            Cmd::actsim()
+                .args(["doctor", "--timeout", "60", "--bin-dir"])
+                .arg(w.bin())
+                .arg("--config-dir")
+                .arg(w.config())
+                .timeout(std::time::Duration::from_secs(180)),
+        )
+    };
+    // Not a terminal: no colour (the test harness sets NO_COLOR=1; take it away).
+    let out = human().env_remove("NO_COLOR").run();
+    assert!(!out.stderr.contains("\x1b["), "{out}");
+    // CLICOLOR_FORCE colours stderr without a terminal; stdout stays plain.
+    let out = human()
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .run();
+    assert!(out.stderr.contains("\x1b["), "{out}");
+    assert!(!out.stdout.contains("\x1b["), "{out}");
+    // NO_COLOR wins over CLICOLOR_FORCE.
+    let out = human()
+        .env("NO_COLOR", "1")
+        .env("CLICOLOR_FORCE", "1")
+        .run();
+    assert!(!out.stderr.contains("\x1b["), "{out}");
+}
