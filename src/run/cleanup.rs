@@ -18,6 +18,42 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 
+use crate::ui::Ui;
+
+/// What cleanup may spend.
+pub const BUDGET: Duration = Duration::from_secs(30);
+
+/// What cleanup removed: each name with its kind (container, volume, network).
+pub type Removed = Vec<(&'static str, String)>;
+
+/// The cleanup stage, on every way out of act: [`remove`] within [`BUDGET`], each failure
+/// said as a warning.
+pub async fn after_run(
+    docker: &Docker,
+    since: SystemTime,
+    prefixes: &[String],
+    exact: &[String],
+    stopped: bool,
+    ui: &Ui,
+) -> Removed {
+    let (removed, failed) =
+        tokio::time::timeout(BUDGET, remove(docker, since, prefixes, exact, stopped))
+            .await
+            .unwrap_or_else(|_| {
+                (
+                    Vec::new(),
+                    vec![format!(
+                        "cleanup did not finish within {}s",
+                        BUDGET.as_secs()
+                    )],
+                )
+            });
+    for f in &failed {
+        ui.warn(&format!("could not remove {f}"));
+    }
+    removed
+}
+
 /// Slack for clocks and second-resolution creation times.
 const SLACK: Duration = Duration::from_secs(2);
 
