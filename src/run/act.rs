@@ -81,6 +81,98 @@ impl JobState {
             .saturating_duration_since(self.first_seen)
             .as_millis() as u64
     }
+
+    /// One JSON line of this job's (`v`, at `level`, its message `msg`): what it says
+    /// about the job, and what to show.
+    fn take(&mut self, v: &Value, level: &str, msg: &str, now: Instant) -> Vec<Shown> {
+        if v["raw_output"].as_bool() == Some(true) {
+            return self.output(msg);
+        }
+        if v["command"].as_str() == Some("error") {
+            let text = v["arg"].as_str().unwrap_or(msg).trim().to_string();
+            self.annotations.push(text.clone());
+            return vec![Shown::Line(format!("  ::error:: {text}"))];
+        }
+        if let Some(result) = v["stepResult"].as_str() {
+            self.step_ended(v, result, now);
+            return vec![Shown::Line(msg.trim().to_string())];
+        }
+        if let Some(result) = v["jobResult"].as_str() {
+            self.status = Some(match result {
+                "success" => JobStatus::Success,
+                "skipped" => JobStatus::Skipped,
+                "cancelled" => JobStatus::Cancelled,
+                _ => JobStatus::Failure,
+            });
+            self.finished = Some(now);
+            self.current = None;
+            return vec![Shown::Status];
+        }
+        if level == "error"
+            && let Some(code) = exit_code_of(msg)
+        {
+            if let Some(f) = self.failed.as_mut()
+                && f.exit_code.is_none()
+            {
+                f.exit_code = Some(code);
+            }
+            return vec![Shown::Line(msg.trim().to_string())];
+        }
+        if msg.starts_with("⭐ Run ") {
+            self.current = Some((step_name(v), now));
+            self.lines.clear();
+            self.annotations.clear();
+            return vec![Shown::Line(msg.to_string())];
+        }
+        if msg.contains("🐳")
+            || msg.contains("unable to get git")
+            || msg.contains("not located inside a git repository")
+        {
+            return vec![Shown::Verbose(msg.trim().to_string())];
+        }
+        vec![Shown::Line(msg.trim().to_string())]
+    }
+
+    /// A step's output: kept (the last [`LAST_LINES`]) and shown line by line.
+    fn output(&mut self, msg: &str) -> Vec<Shown> {
+        let mut out = Vec::new();
+        for l in msg.lines() {
+            self.lines.push_back(l.to_string());
+            if self.lines.len() > LAST_LINES {
+                self.lines.pop_front();
+            }
+            out.push(Shown::Line(format!("  | {l}")));
+        }
+        out
+    }
+
+    /// A step ended with `result`: its report, and for the first failure what it left.
+    fn step_ended(&mut self, v: &Value, result: &str, now: Instant) {
+        let name = step_name(v);
+        let duration_ms = v["executionTime"]
+            .as_u64()
+            .map(|ns| ns / 1_000_000)
+            .or_else(|| {
+                self.current
+                    .as_ref()
+                    .map(|(_, t)| now.saturating_duration_since(*t).as_millis() as u64)
+            })
+            .unwrap_or(0);
+        self.steps.push(StepReport {
+            name: name.clone(),
+            status: result.to_string(),
+            duration_ms,
+        });
+        if result == "failure" && self.failed.is_none() {
+            self.failed = Some(FailedStep {
+                name,
+                exit_code: None,
+                annotations: std::mem::take(&mut self.annotations),
+                last_lines: self.lines.iter().cloned().collect(),
+            });
+        }
+        self.current = None;
+    }
 }
 
 /// What to print for a line, if anything.
@@ -94,6 +186,13 @@ pub enum Show {
     Status { job: String },
     /// A line that was not act JSON (its own errors).
     Plain(String),
+}
+
+/// What a job's line shows, before the job's key is put on it.
+enum Shown {
+    Line(String),
+    Verbose(String),
+    Status,
 }
 
 /// Follows act's JSON log.
@@ -186,87 +285,17 @@ impl Tracker {
         }
         let job = self.job_mut(&key, now);
         job.last_msg = msg.clone();
-        let shown = |text: String| Show::Job {
-            job: key.clone(),
-            text,
-        };
-        if v["raw_output"].as_bool() == Some(true) {
-            let mut out = Vec::new();
-            for l in msg.lines() {
-                job.lines.push_back(l.to_string());
-                if job.lines.len() > LAST_LINES {
-                    job.lines.pop_front();
-                }
-                out.push(shown(format!("  | {l}")));
-            }
-            return out;
-        }
-        if v["command"].as_str() == Some("error") {
-            let text = v["arg"].as_str().unwrap_or(&msg).trim().to_string();
-            job.annotations.push(text.clone());
-            return vec![shown(format!("  ::error:: {text}"))];
-        }
-        if let Some(result) = v["stepResult"].as_str() {
-            let name = step_name(&v);
-            let duration_ms = v["executionTime"]
-                .as_u64()
-                .map(|ns| ns / 1_000_000)
-                .or_else(|| {
-                    job.current
-                        .as_ref()
-                        .map(|(_, t)| now.saturating_duration_since(*t).as_millis() as u64)
-                })
-                .unwrap_or(0);
-            job.steps.push(StepReport {
-                name: name.clone(),
-                status: result.to_string(),
-                duration_ms,
-            });
-            if result == "failure" && job.failed.is_none() {
-                job.failed = Some(FailedStep {
-                    name,
-                    exit_code: None,
-                    annotations: std::mem::take(&mut job.annotations),
-                    last_lines: job.lines.iter().cloned().collect(),
-                });
-            }
-            job.current = None;
-            return vec![shown(msg.trim().to_string())];
-        }
-        if let Some(result) = v["jobResult"].as_str() {
-            job.status = Some(match result {
-                "success" => JobStatus::Success,
-                "skipped" => JobStatus::Skipped,
-                "cancelled" => JobStatus::Cancelled,
-                _ => JobStatus::Failure,
-            });
-            job.finished = Some(now);
-            job.current = None;
-            return vec![Show::Status { job: key }];
-        }
-        if level == "error"
-            && let Some(code) = exit_code_of(&msg)
-        {
-            if let Some(f) = job.failed.as_mut()
-                && f.exit_code.is_none()
-            {
-                f.exit_code = Some(code);
-            }
-            return vec![shown(msg.trim().to_string())];
-        }
-        if msg.starts_with("⭐ Run ") {
-            job.current = Some((step_name(&v), now));
-            job.lines.clear();
-            job.annotations.clear();
-            return vec![shown(msg)];
-        }
-        if msg.contains("🐳")
-            || msg.contains("unable to get git")
-            || msg.contains("not located inside a git repository")
-        {
-            return vec![Show::Verbose(format!("[{key}] {}", msg.trim()))];
-        }
-        vec![shown(msg.trim().to_string())]
+        job.take(&v, level, &msg, now)
+            .into_iter()
+            .map(|shown| match shown {
+                Shown::Line(text) => Show::Job {
+                    job: key.clone(),
+                    text,
+                },
+                Shown::Verbose(text) => Show::Verbose(format!("[{key}] {text}")),
+                Shown::Status => Show::Status { job: key.clone() },
+            })
+            .collect()
     }
 
     /// act ended: jobs without a result are `cancelled` when actsim stopped act,

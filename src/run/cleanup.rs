@@ -18,6 +18,42 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 
+use crate::ui::Ui;
+
+/// What cleanup may spend.
+pub const BUDGET: Duration = Duration::from_secs(30);
+
+/// What cleanup removed: each name with its kind (container, volume, network).
+pub type Removed = Vec<(&'static str, String)>;
+
+/// The cleanup stage, on every way out of act: [`remove`] within [`BUDGET`], each failure
+/// said as a warning.
+pub async fn after_run(
+    docker: &Docker,
+    since: SystemTime,
+    prefixes: &[String],
+    exact: &[String],
+    stopped: bool,
+    ui: &Ui,
+) -> Removed {
+    let (removed, failed) =
+        tokio::time::timeout(BUDGET, remove(docker, since, prefixes, exact, stopped))
+            .await
+            .unwrap_or_else(|_| {
+                (
+                    Vec::new(),
+                    vec![format!(
+                        "cleanup did not finish within {}s",
+                        BUDGET.as_secs()
+                    )],
+                )
+            });
+    for f in &failed {
+        ui.warn(&format!("could not remove {f}"));
+    }
+    removed
+}
+
 /// Slack for clocks and second-resolution creation times.
 const SLACK: Duration = Duration::from_secs(2);
 
@@ -82,7 +118,7 @@ pub async fn remove(
     prefixes: &[String],
     exact: &[String],
     stopped: bool,
-) -> (Vec<(&'static str, String)>, Vec<String>) {
+) -> (Removed, Vec<String>) {
     let (mut removed, failed) = remove_once(docker, since, prefixes, exact).await;
     if failed.is_empty() && !stopped {
         return (removed, failed);
@@ -98,9 +134,8 @@ async fn remove_once(
     since: SystemTime,
     prefixes: &[String],
     exact: &[String],
-) -> (Vec<(&'static str, String)>, Vec<String>) {
+) -> (Removed, Vec<String>) {
     use futures_util::future::join_all;
-    let describe = crate::docker::client::describe;
     let from = since_secs(since);
     let filters = HashMap::from([("name".to_string(), vec!["act-".to_string()])]);
     let net_opts = ListNetworksOptionsBuilder::default()
@@ -115,11 +150,11 @@ async fn remove_once(
         docker.list_networks(Some(net_opts)),
         docker.list_volumes(Some(vol_opts)),
     );
-    let mut failed = Vec::new();
+    let mut tally = Tally::default();
     let mut names: Vec<String> = exact.to_vec();
     match listed {
         Ok(list) => names.extend(list.into_iter().map(|(n, _, _)| n)),
-        Err(e) => failed.push(format!("listing containers: {e}")),
+        Err(e) => tally.failed.push(format!("listing containers: {e}")),
     }
     let force = RemoveContainerOptionsBuilder::default()
         .force(true)
@@ -130,16 +165,7 @@ async fn remove_once(
         async move { (name, docker.remove_container(name, Some(force)).await) }
     }))
     .await;
-    let mut removed = Vec::new();
-    for (name, result) in results {
-        match result {
-            Ok(()) => removed.push(("container", name.clone())),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => failed.push(format!("{name}: {}", describe(&e))),
-        }
-    }
+    tally.record("container", results);
     // Networks and volumes once their containers are gone.
     let networks: Vec<String> = networks
         .unwrap_or_default()
@@ -168,18 +194,37 @@ async fn remove_once(
             (v, docker.remove_volume(v, Some(opts)).await)
         })),
     );
-    for (kind, results) in [("network", net_results), ("volume", vol_results)] {
+    tally.record("network", net_results);
+    tally.record("volume", vol_results);
+    (tally.removed, tally.failed)
+}
+
+/// What one round removed, and what it could not.
+#[derive(Default)]
+struct Tally {
+    removed: Removed,
+    failed: Vec<String>,
+}
+
+impl Tally {
+    /// The removals of `kind`: done, already gone (404, fine) or failed.
+    fn record(
+        &mut self,
+        kind: &'static str,
+        results: Vec<(&String, Result<(), bollard::errors::Error>)>,
+    ) {
         for (name, result) in results {
             match result {
-                Ok(()) => removed.push((kind, name.clone())),
+                Ok(()) => self.removed.push((kind, name.clone())),
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 }) => {}
-                Err(e) => failed.push(format!("{name}: {}", describe(&e))),
+                Err(e) => self
+                    .failed
+                    .push(format!("{name}: {}", crate::docker::client::describe(&e))),
             }
         }
     }
-    (removed, failed)
 }
 
 #[cfg(test)]

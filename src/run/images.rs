@@ -14,8 +14,10 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::halt::{Halt, Signals};
 use super::workflow::Need;
 use crate::docker::client::describe;
+use crate::error::{Error, exit};
 use crate::ui::Ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,6 +127,84 @@ pub async fn ensure(
         }
     }
     out
+}
+
+/// The images stage: [`ensure`] unless a signal comes first.
+pub async fn stage(
+    docker: &Docker,
+    needs: &[Need],
+    no_pull: bool,
+    deadline: Option<Instant>,
+    ui: &Ui,
+    sigs: &mut Signals,
+) -> Result<Vec<ImageReport>, Halt> {
+    sigs.or_halt(ensure(docker, needs, no_pull, deadline, ui))
+        .await
+}
+
+/// Stop the run when `--timeout` (`timeout` seconds, ending at `deadline`) was reached
+/// before act started (124), or when an image is missing (1, naming it and the ways out).
+pub fn judge(
+    reports: &[ImageReport],
+    deadline: Option<Instant>,
+    timeout: Option<u64>,
+    ui: &Ui,
+) -> Result<(), Halt> {
+    if let (Some(d), Some(secs)) = (deadline, timeout)
+        && Instant::now() >= d
+    {
+        return Err(Halt {
+            code: exit::TIMEOUT,
+            error: Error::failed(
+                format!(
+                    "the run reached --timeout {secs}s before act started (preflight and images)"
+                ),
+                Some("allow more time with --timeout".to_string()),
+            ),
+        });
+    }
+    if let Some(missing) = reports.iter().find(|i| i.status == Status::Missing) {
+        return Err(Halt::failed(missing_image_error(missing)));
+    }
+    if ui.verbose {
+        for i in reports {
+            ui.info(&format!("image {} ({}): {:?}", i.image, i.label, i.status));
+        }
+    }
+    Ok(())
+}
+
+fn missing_image_error(missing: &ImageReport) -> Error {
+    let image = &missing.image;
+    let why = missing.reason.clone().unwrap_or_default();
+    if missing.label == "--in-container" {
+        return Error::failed(
+            format!(
+                "the simulator image {image} is not present locally ({why}); act was not started"
+            ),
+            Some(
+                "build it: actsim setup (it builds the image locally, no registry needed)"
+                    .to_string(),
+            ),
+        );
+    }
+    let needed_by = if missing.label == "container:" {
+        format!("the job container of {}", missing.jobs.join(", "))
+    } else {
+        format!(
+            "runs-on label {} of {}",
+            missing.label,
+            missing.jobs.join(", ")
+        )
+    };
+    Error::failed(
+        format!(
+            "image {image} (for {needed_by}) is not present locally: {why}; act was not started"
+        ),
+        Some(format!(
+            "pull it: docker pull {image}; or load a saved copy: docker load -i FILE; or run the jobs in an image you have: actsim run --platform-image IMAGE"
+        )),
+    )
 }
 
 /// Pull `image`, showing each layer's progress.

@@ -13,9 +13,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::halt::{Halt, Signals};
 use super::userio;
 use crate::context::Context;
 use crate::doctor::{self, CheckId, Finding, Options, Status};
+use crate::ui::Ui;
 
 /// The cache file in the state dir.
 pub const CACHE_FILE: &str = "preflight.json";
@@ -180,6 +182,57 @@ pub async fn run(
         }
     }
     (findings, false)
+}
+
+/// The preflight stage: [`run`] unless a signal comes first.
+pub async fn check(
+    ctx: &Context,
+    state_dir: &Path,
+    cli_mapping: bool,
+    sigs: &mut Signals,
+) -> Result<(Vec<Finding>, bool), Halt> {
+    let opts = Options::new(ctx.timeout);
+    sigs.or_halt(run(ctx, &opts, state_dir, cli_mapping)).await
+}
+
+/// A failed check stops the run before act (its findings shown, their fixes the hint);
+/// else one line: how many checks passed, with how many warnings.
+pub fn judge(ui: &Ui, findings: &[Finding], cached: bool) -> Result<(), Halt> {
+    let failures: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status == Status::Fail)
+        .collect();
+    if !failures.is_empty() {
+        doctor::report::print(ui, findings);
+        let what: Vec<String> = failures
+            .iter()
+            .map(|f| format!("{}: {}", f.id, f.summary))
+            .collect();
+        let fixes: Vec<String> = failures.iter().flat_map(|f| f.fix.clone()).collect();
+        return Err(Halt::message(
+            format!(
+                "the preflight failed; act was not started ({})",
+                what.join("; ")
+            ),
+            Some(format!(
+                "{} (actsim doctor shows every check)",
+                fixes.join("; ")
+            )),
+        ));
+    }
+    let warnings = findings.iter().filter(|f| f.status == Status::Warn).count();
+    let plural = if warnings == 1 { "" } else { "s" };
+    ui.info(&format!(
+        "preflight: passed ({} checks, {warnings} warning{plural}{}){}",
+        findings.len(),
+        if cached { "; cached" } else { "" },
+        if warnings > 0 {
+            "; actsim doctor shows the warnings"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
 }
 
 fn from_cache(cached: &[CachedFinding]) -> Option<Vec<Finding>> {

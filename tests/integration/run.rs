@@ -173,6 +173,49 @@ fn run_jobs_that_succeed_exit_0_with_the_json_document() {
     repo.assert_nothing_left(&out);
 }
 
+/// How many of `out`'s debug lines (`ACTSIM_LOG=debug`) contain `needle`.
+#[track_caller]
+fn assert_debug_once(out: &Outcome, needle: &str) {
+    let found: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[DEBUG ") && l.contains(needle))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one debug line with {needle:?}:\n{}\n\n{out}",
+        found.join("\n")
+    );
+}
+
+/// One run, one of each (issue 8): the endpoint is resolved once and the daemon connected
+/// once, whether the preflight connected (its `docker.daemon` check) or the run itself did.
+#[test]
+fn run_resolves_the_endpoint_and_connects_to_the_daemon_once() {
+    let Some(repo) =
+        Repo::new("  once:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo once\n")
+    else {
+        return;
+    };
+    for args in [
+        &["--format", "json"][..],
+        &["--format", "json", "--no-preflight"],
+    ] {
+        let state = temp::dir();
+        let out = repo
+            .run(args)
+            .env("XDG_STATE_HOME", state.path())
+            .env("ACTSIM_LOG", "debug")
+            .run();
+        out.assert_code(exit::OK);
+        assert_eq!(out.json()["ok"], true, "{out}");
+        assert_debug_once(&out, "] resolved the Docker endpoint");
+        assert_debug_once(&out, "] connecting to the Docker daemon at");
+        repo.assert_nothing_left(&out);
+    }
+}
+
 #[test]
 fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
     let Some(repo) = Repo::new(
