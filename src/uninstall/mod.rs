@@ -112,6 +112,14 @@ mod tests {
     use UninstallStep as U;
 
     const OURS: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const REMOVE_GROUP: Flags = Flags {
+        remove_group: true,
+        keep_act: false,
+    };
+    const KEEP_ACT: Flags = Flags {
+        keep_act: true,
+        remove_group: false,
+    };
     const OLD: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn facts() -> Facts {
@@ -172,26 +180,14 @@ mod tests {
         ));
         // The group stays unless asked; then only a membership setup added goes.
         assert_eq!(step(&p, U::Group).action, Action::Skip);
-        let p = plan(
-            &facts(),
-            Flags {
-                remove_group: true,
-                ..Flags::default()
-            },
-        );
+        let p = plan(&facts(), REMOVE_GROUP);
         assert!(matches!(
             step(&p, U::Group).action,
             Action::LeaveGroup { .. }
         ));
         let mut f = facts();
         f.group.as_mut().unwrap().added_by_setup = false;
-        let p = plan(
-            &f,
-            Flags {
-                remove_group: true,
-                ..Flags::default()
-            },
-        );
+        let p = plan(&f, REMOVE_GROUP);
         assert_eq!(step(&p, U::Group).action, Action::Skip);
     }
 
@@ -210,13 +206,7 @@ mod tests {
         assert!(
             matches!(&step(&p, U::Act).action, Action::RestoreAct(act::Restore { sha, .. }) if sha == OLD)
         );
-        let p = plan(
-            &f,
-            Flags {
-                keep_act: true,
-                ..Flags::default()
-            },
-        );
+        let p = plan(&f, KEEP_ACT);
         assert_eq!(step(&p, U::Act).action, Action::Skip);
         // A backup that changed is not restored: ours is removed, with a warning.
         f.act.as_mut().unwrap().replaced =
