@@ -16,8 +16,10 @@
 //! one flat [`Action`]. File I/O in the user's directories is in the few functions of
 //! [`userio`], run as the user by the privilege-separation worker; the daemon client is
 //! the run's one ([`daemon`]).
+//!
 //! What can go wrong: no receipt (nothing to do), a daemon that does not answer (images
 //! and volume kept, reported failed), leaving a group without root (exit 5 with the exact
+//! command), declined or no terminal without `--yes` (exit 3, nothing changed).
 
 pub mod daemon;
 pub mod engine;
