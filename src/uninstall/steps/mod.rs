@@ -1,5 +1,5 @@
 //! Uninstall's steps, one file each, in plan order: [`act`], [`image`], [`volume`], the
-//! three files ([`file`]: `compose`, `env`, `actrc`), [`group`] and [`state`] last.
+//! three files ([`file`](mod@file): `compose`, `env`, `actrc`), [`group`] and [`state`] last.
 //!
 //! Each step file exports its facts, a pure `plan` and its `apply`. [`UninstallStep`] is
 //! the only list of steps; [`Action`] is the one flat list of changes, dispatched by the
