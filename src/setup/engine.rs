@@ -8,7 +8,7 @@
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::setup::Options;
-use crate::setup::report::{StepReport, dry_run_status};
+use crate::setup::report::{PlanLine, StepReport, dry_run_status};
 use crate::setup::settings::{Receipts, Records, Settings, check_state_dirs};
 use crate::setup::steps::{self, Action, Facts, Requests, Run, StepId, StepPlan};
 use crate::system::privsep::Fs;
@@ -181,39 +181,32 @@ pub fn failed_step(done: &[StepReport]) -> &'static str {
 }
 
 fn show_plan(run: &Run<'_>, plan: &[StepPlan]) {
-    let (ui, settings) = (&run.ctx.ui, &run.settings);
-    ui.heading(&format!(
+    let settings = &run.settings;
+    let heading = format!(
         "actsim setup for {} (uid {}): bin dir {}, state dir {}",
         settings.user.name,
         settings.user.uid,
         settings.bin_dir.display(),
         settings.state_dir.display()
-    ));
-    for step in plan {
-        let mark = if step.changes() {
-            "will"
-        } else if step.action == Action::Skip {
-            "skip"
-        } else {
-            "ok"
-        };
-        ui.info(&format!(
-            "  {:<5} {:<9} {}",
-            mark,
-            step.id.as_str(),
-            step.summary
-        ));
-        if step.changes() {
-            for d in &step.details {
-                ui.info(&format!("                  - {d}"));
-            }
-        }
-    }
-    for step in plan {
-        for w in &step.warnings {
-            ui.warn(w);
-        }
-    }
+    );
+    let lines: Vec<PlanLine<'_>> = plan
+        .iter()
+        .map(|step| PlanLine {
+            mark: if step.changes() {
+                "will"
+            } else if step.action == Action::Skip {
+                "skip"
+            } else {
+                "ok"
+            },
+            id: step.id.as_str(),
+            summary: &step.summary,
+            details: &step.details,
+            show_details: step.changes(),
+            warnings: &step.warnings,
+        })
+        .collect();
+    crate::setup::report::show_plan(&run.ctx.ui, &heading, &lines);
 }
 
 /// An error that ends a run, as the step report of the step it ended.

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::doctor::Finding;
 use crate::error::Error;
+use crate::ui::Ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -113,6 +114,38 @@ pub fn summary_line(command: &str, ok: bool, steps: &[StepReport]) -> String {
         count(StepStatus::Skipped),
         count(StepStatus::Failed)
     )
+}
+
+/// One step of a plan as shown before it is confirmed (setup's and uninstall's).
+pub struct PlanLine<'a> {
+    /// `will`, `skip`, `ok` (uninstall also `fail`).
+    pub mark: &'static str,
+    pub id: &'static str,
+    pub summary: &'a str,
+    /// Listed under the line when `show_details`.
+    pub details: &'a [String],
+    pub show_details: bool,
+    pub warnings: &'a [String],
+}
+
+/// Show a plan: the heading, a line per step (`  will  act       …`, its details indented
+/// under it), then every step's warnings.
+pub fn show_plan(ui: &Ui, heading: &str, lines: &[PlanLine<'_>]) {
+    ui.heading(heading);
+    for line in lines {
+        ui.info(&format!(
+            "  {:<5} {:<9} {}",
+            line.mark, line.id, line.summary
+        ));
+        if line.show_details {
+            for d in line.details {
+                ui.info(&format!("                  - {d}"));
+            }
+        }
+    }
+    for w in lines.iter().flat_map(|l| l.warnings) {
+        ui.warn(w);
+    }
 }
 
 /// How a dry run reports a planned step: `skipped` with "dry run: would …" when it would

@@ -243,6 +243,20 @@ pub enum Elevation {
 /// Run the join command, elevating as allowed. A failure to elevate is a privilege error
 /// (exit 5) that carries the exact command.
 pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Result<()> {
+    run_as_root(process, cmd, elevation, "adding the user to a group", true)
+}
+
+/// Run `cmd` as root for `doing` (`"adding the user to a group"`; uninstall's leave uses
+/// it too), elevating as allowed. A failure to elevate is a privilege error (exit 5) that
+/// carries the exact command; a failure as root says so (`by_hand`: with the command to
+/// run by hand as the hint).
+pub fn run_as_root(
+    process: &Process,
+    cmd: &[String],
+    elevation: Elevation,
+    doing: &str,
+    by_hand: bool,
+) -> Result<()> {
     let shown = format!("sudo {}", crate::system::process::sh_join(cmd));
     let mut command = match elevation {
         Elevation::Root => {
@@ -253,10 +267,7 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
         Elevation::SudoInteractive | Elevation::SudoNonInteractive => {
             if !have_tool(process, "sudo") {
                 return Err(Error::Privilege {
-                    what: format!(
-                        "adding the user to a group ({})",
-                        crate::system::process::sh_join(cmd)
-                    ),
+                    what: format!("{doing} ({})", crate::system::process::sh_join(cmd)),
                     command: format!("as root: {}", crate::system::process::sh_join(cmd)),
                 });
             }
@@ -283,13 +294,15 @@ pub fn run_join(process: &Process, cmd: &[String], elevation: Elevation) -> Resu
     match elevation {
         Elevation::Root => Err(Error::failed(
             format!("{} failed: {stderr}", crate::system::process::sh_join(cmd)),
-            Some(format!(
-                "run it by hand to see why: {}",
-                crate::system::process::sh_join(cmd)
-            )),
+            by_hand.then(|| {
+                format!(
+                    "run it by hand to see why: {}",
+                    crate::system::process::sh_join(cmd)
+                )
+            }),
         )),
         _ => Err(Error::Privilege {
-            what: format!("adding the user to a group ({stderr})"),
+            what: format!("{doing} ({stderr})"),
             command: shown,
         }),
     }

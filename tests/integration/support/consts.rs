@@ -32,17 +32,10 @@ pub fn step_ids() -> Vec<&'static str> {
 
 /// Every uninstall step id, in report order.
 pub fn uninstall_step_ids() -> Vec<&'static str> {
-    use actsim::uninstall as u;
-    vec![
-        u::ACT,
-        u::IMAGE,
-        u::VOLUME,
-        u::COMPOSE,
-        u::ENV,
-        u::ACTRC,
-        u::GROUP,
-        u::STATE,
-    ]
+    actsim::uninstall::UninstallStep::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
 }
 
 /// The runner labels actrc maps to the platform image.

@@ -1,0 +1,271 @@
+//! Uninstall's steps, one file each, in plan order: [`act`], [`image`], [`volume`], the
+//! three files ([`file`](mod@file): `compose`, `env`, `actrc`), [`group`] and [`state`] last.
+//!
+//! Each step file exports its facts, a pure `plan` and its `apply`. [`UninstallStep`] is
+//! the only list of steps; [`Action`] is the one flat list of changes, dispatched by the
+//! one `match` in [`apply`]. [`observe`] gathers the [`Facts`] every plan reads.
+//!
+//! **Adding a step** `foo`: write `steps/foo.rs` (`plan`, `apply`, its facts); add
+//! `UninstallStep::Foo` (the enum, [`UninstallStep::ALL`] at its place, `as_str`, its arm
+//! in [`UninstallStep::plan`]); its field in [`Facts`] and [`observe`]; a new kind of
+//! change adds its [`Action`] variant and its arm in [`apply`].
+//!
+//! What can go wrong: see each step; `observe` never fails (what it cannot read becomes a
+//! fact the plan reports), an error from `apply` stops the run after the steps applied.
+
+pub mod act;
+pub mod file;
+pub mod group;
+pub mod image;
+pub mod state;
+pub mod volume;
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::receipt::{Loaded, Receipt};
+use crate::setup::{StepId, StepReport, StepStatus};
+use crate::system::privsep::Fs;
+use crate::uninstall::{Flags, Kept, Settings};
+
+/// An uninstall step. [`UninstallStep::as_str`] is its id in the output and the JSON (a
+/// contract); `compose`, `env` and `actrc` are setup's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UninstallStep {
+    Act,
+    Image,
+    Volume,
+    Compose,
+    Env,
+    Actrc,
+    Group,
+    State,
+}
+
+impl UninstallStep {
+    /// Every step, in plan (and apply) order; `state` last.
+    pub const ALL: [UninstallStep; 8] = [
+        UninstallStep::Act,
+        UninstallStep::Image,
+        UninstallStep::Volume,
+        UninstallStep::Compose,
+        UninstallStep::Env,
+        UninstallStep::Actrc,
+        UninstallStep::Group,
+        UninstallStep::State,
+    ];
+
+    /// The steps that remove a file setup wrote from its templates.
+    pub const FILES: [UninstallStep; 3] = [
+        UninstallStep::Compose,
+        UninstallStep::Env,
+        UninstallStep::Actrc,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UninstallStep::Act => "act",
+            UninstallStep::Image => "image",
+            UninstallStep::Volume => "volume",
+            UninstallStep::Compose => StepId::Compose.as_str(),
+            UninstallStep::Env => StepId::Env.as_str(),
+            UninstallStep::Actrc => StepId::Actrc.as_str(),
+            UninstallStep::Group => "group",
+            UninstallStep::State => "state",
+        }
+    }
+
+    /// This step's plan. Pure.
+    pub fn plan(self, f: &Facts, flags: Flags) -> Step {
+        match self {
+            UninstallStep::Act => act::plan(f, flags),
+            UninstallStep::Image => image::plan(f),
+            UninstallStep::Volume => volume::plan(f),
+            UninstallStep::Compose | UninstallStep::Env | UninstallStep::Actrc => {
+                file::plan(self, f)
+            }
+            UninstallStep::Group => group::plan(f, flags),
+            UninstallStep::State => state::plan(f),
+        }
+    }
+}
+
+impl std::fmt::Display for UninstallStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the plan depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub user: String,
+    pub state_dir: PathBuf,
+    /// Names in the state dir (`None`: it does not exist).
+    pub state_entries: Option<Vec<String>>,
+    pub receipt_found: bool,
+    pub act: Option<act::Facts>,
+    pub files: Vec<file::Facts>,
+    /// The platform image setup mapped (from `.env`).
+    pub platform: Option<String>,
+    /// `actsim/act:*` images carrying actsim's label, or why they could not be listed.
+    pub images: std::result::Result<Vec<String>, String>,
+    /// The cache volume name, whether it exists, or why that is unknown.
+    pub volume: (String, std::result::Result<bool, String>),
+    pub group: Option<group::Facts>,
+}
+
+impl Facts {
+    /// The summary of a step when there is no receipt.
+    pub fn no_receipt(&self) -> String {
+        format!(
+            "no receipt in {}: nothing setup installed is known",
+            self.state_dir.display()
+        )
+    }
+}
+
+/// The change a step will make: one flat list for every step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing to do: reported `ok`.
+    Keep,
+    /// Not applicable: reported `skipped`.
+    Skip,
+    /// Reported failed without stopping the run.
+    Fail(String),
+    RemoveFile {
+        path: PathBuf,
+        sha: String,
+    },
+    /// Put the user's own act back (renamed over ours, `ours` its hash when present).
+    RestoreAct(act::Restore),
+    WriteActrc {
+        path: PathBuf,
+        bytes: Vec<u8>,
+        sha_before: String,
+    },
+    RemoveImages(Vec<String>),
+    RemoveVolume(String),
+    LeaveGroup {
+        group: String,
+        command: Vec<String>,
+    },
+    RemoveState {
+        dir: PathBuf,
+    },
+}
+
+/// What one step intends to do; computed purely from [`Facts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub id: UninstallStep,
+    pub summary: String,
+    pub details: Vec<String>,
+    pub warnings: Vec<String>,
+    /// A file kept on purpose (edited, changed), listed in the report.
+    pub kept: Option<Kept>,
+    pub action: Action,
+}
+
+impl Step {
+    pub fn new(id: UninstallStep, summary: impl Into<String>, action: Action) -> Step {
+        Step {
+            id,
+            summary: summary.into(),
+            details: Vec::new(),
+            warnings: Vec::new(),
+            kept: None,
+            action,
+        }
+    }
+
+    /// It changes something (a planned failure changes nothing).
+    pub fn changes(&self) -> bool {
+        !matches!(self.action, Action::Keep | Action::Skip | Action::Fail(_))
+    }
+
+    /// Its mark in the plan shown: `will`, `skip`, `fail` or `ok`.
+    pub fn mark(&self) -> &'static str {
+        match self.action {
+            _ if self.changes() => "will",
+            Action::Skip => "skip",
+            Action::Fail(_) => "fail",
+            _ => "ok",
+        }
+    }
+}
+
+/// The plan: one entry per step, in [`UninstallStep::ALL`]'s order. Pure.
+pub fn plan(f: &Facts, flags: Flags) -> Vec<Step> {
+    UninstallStep::ALL
+        .iter()
+        .map(|id| id.plan(f, flags))
+        .collect()
+}
+
+/// A receipt, `(receipt, found)`; a corrupt one is warned about and counts as none.
+fn load(s: &Settings<'_>, fs: &Fs, dir: &std::path::Path) -> (Receipt, bool) {
+    match Receipt::load(fs, dir) {
+        Loaded::Found(r) => (r, true),
+        Loaded::Missing => (Receipt::default(), false),
+        Loaded::Corrupt(why) => {
+            s.ctx
+                .ui
+                .warn(&format!("{why}; nothing it lists can be undone"));
+            (Receipt::default(), false)
+        }
+    }
+}
+
+/// Observe every step's facts. Never fails.
+pub async fn observe(s: &Settings<'_>) -> Facts {
+    let fs = &s.fs;
+    let (receipt, receipt_found) = load(s, fs, &s.state_dir);
+    // Root for another user: an act in a root-owned bin dir is in root's receipt.
+    let system = fs
+        .is_separated()
+        .then(|| load(s, &Fs::local(), &s.system_state_dir).0);
+    let (files, platform) = file::observe(fs, &receipt);
+    let volume_name = crate::render::cache_volume_name(s.user.uid);
+    let (images, volume) =
+        crate::uninstall::daemon::daemon_facts(s.ctx, &volume_name, s.timeout).await;
+    Facts {
+        user: s.user.name.clone(),
+        state_entries: crate::uninstall::userio::exists(fs, &s.state_dir).then(Vec::new),
+        state_dir: s.state_dir.clone(),
+        receipt_found,
+        act: act::observe(fs, &receipt, system.as_ref()),
+        files,
+        platform,
+        images,
+        volume: (volume_name, volume),
+        group: group::observe(s, &receipt),
+    }
+}
+
+/// Apply one step's plan.
+pub async fn apply(s: &Settings<'_>, step: &Step) -> Result<StepReport> {
+    let report = |(status, summary)| StepReport {
+        id: step.id.as_str(),
+        status,
+        summary,
+        ..Default::default()
+    };
+    Ok(report(match &step.action {
+        Action::Keep => (StepStatus::Ok, step.summary.clone()),
+        Action::Skip => (StepStatus::Skipped, step.summary.clone()),
+        Action::Fail(why) => (StepStatus::Failed, why.clone()),
+        Action::RemoveFile { path, sha } => file::remove(s, step.id, path, sha)?,
+        Action::RestoreAct(restore) => act::restore(s, restore)?,
+        Action::WriteActrc {
+            path,
+            bytes,
+            sha_before,
+        } => file::write_actrc(s, path, bytes, sha_before)?,
+        Action::RemoveImages(list) => image::apply(s, list).await?,
+        Action::RemoveVolume(name) => volume::apply(s, name).await?,
+        Action::LeaveGroup { group, command } => group::apply(s, group, command)?,
+        Action::RemoveState { dir } => state::apply(s, dir)?,
+    }))
+}
