@@ -4,7 +4,6 @@ mod support;
 
 mod compose;
 mod doctor;
-mod doctor_once;
 mod download_errors;
 mod fleet;
 mod layers;

@@ -1,7 +1,8 @@
 //! One run, one of each (issue 8): with `ACTSIM_LOG=debug` a `setup --yes` (and its final
 //! check, in-process) or a `doctor` resolves the Docker endpoint once, connects to the daemon
 //! once and hashes the act binary at most once, counted by the debug lines actsim logs
-//! where it does each. The logs go to stderr only: stdout stays one JSON document.
+//! where it does each (`actsim run`'s count is in `run.rs`). The logs go to stderr only:
+//! stdout stays one JSON document.
 
 use crate::support::world::World;
 use crate::support::{Cmd, Outcome};
@@ -61,6 +62,14 @@ fn output_setup_resolves_connects_and_hashes_once_and_stdout_stays_json() {
     let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
     out.assert_success();
     assert_eq!(out.json()["changed"], false, "{out}");
+    assert_once_each(&out, &w.act(), 1..=1);
+
+    // A rerun that changes something takes the lock and observes again: that second look
+    // reuses the endpoint, the connection and the hash too.
+    std::fs::remove_file(w.env_file()).unwrap();
+    let out = w.setup_json().env("ACTSIM_LOG", "debug").run();
+    out.assert_success();
+    assert_eq!(out.json()["changed"], true, "{out}");
     assert_once_each(&out, &w.act(), 1..=1);
 }
 

@@ -171,31 +171,3 @@ fn setup_applies_the_confirmed_plan_when_nothing_changed_while_it_waited() {
     out.assert_success();
     assert!(out.json().get("replanned").is_none(), "{out}");
 }
-
-/// How many debug lines of `err` contain `needle`.
-fn count(err: &str, needle: &str) -> usize {
-    err.lines().filter(|l| l.contains(needle)).count()
-}
-
-#[test]
-fn setup_hashes_act_resolves_the_endpoint_and_connects_once_per_run() {
-    let Some(w) = World::new().daemon().build() else {
-        return;
-    };
-    w.fresh_setup();
-    let act = format!("hashing {}", w.act().display());
-    for args in [&["--no-check"][..], &[][..]] {
-        // A rerun that changes something, so it takes the lock and observes again.
-        std::fs::remove_file(w.env_file()).unwrap();
-        let out = w.setup_json().args(args).env("ACTSIM_LOG", "debug").run();
-        out.assert_success();
-        let err = out.stderr.clone();
-        let counts = (
-            count(&err, &act),
-            count(&err, "resolved the Docker endpoint"),
-            count(&err, "connecting to the Docker daemon at"),
-        );
-        eprintln!("setup {args:?}: (hashes of act, endpoints, connections) = {counts:?}");
-        assert_eq!(counts, (1, 1, 1), "setup {args:?}\n{err}");
-    }
-}
