@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::docker::endpoint::{self, Endpoint};
+use crate::docker::endpoint::{self, Endpoint, EndpointError};
 use crate::docker::engine::Engine;
 use crate::error::Result;
 use crate::system::hash::Hashes;
@@ -55,7 +55,7 @@ pub struct Daemon {
 /// What a run computes once and shares (clones of a context share it).
 #[derive(Debug, Default)]
 struct Shared {
-    endpoint: OnceLock<std::result::Result<Endpoint, String>>,
+    endpoint: OnceLock<std::result::Result<Endpoint, EndpointError>>,
     daemon: Mutex<Option<Daemon>>,
 }
 
@@ -138,7 +138,7 @@ impl Context {
 
     /// The Docker endpoint, resolved on first use (docker CLI's rules, from
     /// [`Context::docker_home`]) and the same for the rest of the run.
-    pub fn endpoint(&self) -> &std::result::Result<Endpoint, String> {
+    pub fn endpoint(&self) -> &std::result::Result<Endpoint, EndpointError> {
         self.shared
             .endpoint
             .get_or_init(|| endpoint::resolve(&self.process, &self.docker_home))

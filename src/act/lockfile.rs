@@ -164,8 +164,12 @@ impl ActLock {
     }
 }
 
-/// A lock file and what it pins here, `(act version, binary SHA-256)`, or why not.
-pub type Expectation = (PathBuf, std::result::Result<(String, String), String>);
+/// A lock file and what it pins here, `(act version, binary SHA-256)`, or why not (shared:
+/// doctor's options are cloned).
+pub type Expectation = (
+    PathBuf,
+    std::result::Result<(String, String), std::sync::Arc<Error>>,
+);
 
 /// What `doctor --act-lock` compares the installed act with: the lock's version and binary
 /// SHA-256 for this platform, or why the lock cannot be used.
@@ -176,7 +180,7 @@ pub fn doctor_expectation(path: Option<&Path>) -> Option<Expectation> {
         let entry = lock.entry(&platform.key, &path.display().to_string())?;
         Ok((lock.act_version.clone(), entry.binary_sha256.clone()))
     });
-    Some((path.to_path_buf(), expected.map_err(|e| e.to_string())))
+    Some((path.to_path_buf(), expected.map_err(std::sync::Arc::new)))
 }
 
 /// The one function reading a lock file from disk (so it can move to the user-side worker

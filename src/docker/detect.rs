@@ -2,7 +2,7 @@
 //! mode, rootful or rootless, the flavour (Docker Desktop, colima, Podman, Rancher, OrbStack)
 //! by socket, the engine and API version, and the compose tool.
 //!
-//! Reuses doctor's endpoint resolution. What can go wrong: Docker is not installed at all
+//! Uses the run's endpoint resolution. What can go wrong: Docker is not installed at all
 //! (stop, with the distribution's install command as the hint), or the daemon is down
 //! (setup continues with what does not need it; the final check reports it).
 
@@ -10,7 +10,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::docker::endpoint::{self, Endpoint};
+use crate::docker::client::ConnectError;
+use crate::docker::endpoint::{self, Endpoint, EndpointError};
 use crate::docker::engine::Engine;
 use crate::system::process::Process;
 
@@ -22,9 +23,25 @@ pub struct SocketMeta {
     pub mode: u32,
 }
 
+/// Why the daemon did not answer the detection: no endpoint, or none answered there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+}
+
+/// Two connection errors are the same when they say the same (what a replan compares).
+impl PartialEq for ConnectError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DockerInstall {
-    pub endpoint: Result<Endpoint, String>,
+    pub endpoint: Result<Endpoint, EndpointError>,
     /// "Docker (rootful)", "colima", … by socket path.
     pub flavour: &'static str,
     pub socket: Option<SocketMeta>,
@@ -39,7 +56,7 @@ pub struct DockerInstall {
     /// What the daemon's `/version` said, when it answered.
     pub version: Option<bollard::models::SystemVersion>,
     /// Why the daemon did not answer.
-    pub daemon_error: Option<String>,
+    pub daemon_error: Option<DaemonError>,
     /// "docker compose 2.x" or "docker-compose 1.29.2 (v1)".
     pub compose: Option<String>,
     pub cli: Option<PathBuf>,
@@ -55,7 +72,7 @@ impl DockerInstall {
     pub fn describe(&self) -> String {
         let host = match &self.endpoint {
             Ok(e) => format!("{} ({})", e.host, e.why()),
-            Err(e) => e.clone(),
+            Err(e) => e.to_string(),
         };
         let engine = match (&self.engine, &self.daemon_error) {
             (Some((v, api)), _) => match self.engine_kind {
@@ -111,7 +128,7 @@ pub async fn detect(process: &Process, home: &Path, timeout: Duration) -> Docker
 pub async fn detect_at(
     process: &Process,
     home: &Path,
-    resolved: Result<Endpoint, String>,
+    resolved: Result<Endpoint, EndpointError>,
     known: Option<(bollard::Docker, bollard::models::SystemVersion)>,
     timeout: Duration,
 ) -> DockerInstall {
@@ -128,7 +145,7 @@ pub async fn detect_at(
             return (Some(v), Some(d), None);
         }
         let Ok(e) = &resolved else {
-            return (None, None, resolved.clone().err());
+            return (None, None, resolved.clone().err().map(DaemonError::from));
         };
         match crate::docker::client::connect_with_version(
             &e.host,
@@ -380,7 +397,7 @@ mod tests {
         let d = detect(&p, Path::new("/nonexistent"), Duration::from_secs(5)).await;
         assert!(d.socket.is_none());
         assert!(d.engine.is_none());
-        assert!(d.daemon_error.unwrap().contains("nonexistent"));
+        assert!(d.daemon_error.unwrap().to_string().contains("nonexistent"));
         assert!(start.elapsed() < Duration::from_secs(4));
     }
 }

@@ -8,6 +8,7 @@
 //! What can go wrong: an unreadable config, a context whose meta file is missing.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -70,19 +71,20 @@ pub fn docker_config_dir(process: &Process, home: &Path) -> PathBuf {
 }
 
 /// Why the docker CLI's configuration names no usable endpoint (a broken context).
-#[derive(Debug, thiserror::Error)]
+/// `Clone` (sources behind `Arc`): a run resolves the endpoint once and shares the result.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EndpointError {
     #[error("reading {}: {source}", .path.display())]
     ReadConfig {
         path: PathBuf,
         #[source]
-        source: Box<crate::error::Error>,
+        source: Arc<crate::error::Error>,
     },
     #[error("{} is not valid JSON: {source}", .path.display())]
     NotJson {
         path: PathBuf,
         #[source]
-        source: serde_json::Error,
+        source: Arc<serde_json::Error>,
     },
     #[error("docker context {name} ({from}) has no readable meta file {}: {source}", .meta.display())]
     NoMeta {
@@ -90,22 +92,36 @@ pub enum EndpointError {
         from: String,
         meta: PathBuf,
         #[source]
-        source: Box<crate::error::Error>,
+        source: Arc<crate::error::Error>,
     },
     #[error("{} has no Endpoints.docker.Host", .0.display())]
     NoHost(PathBuf),
 }
 
+/// Two errors are the same when they say the same (what a replan compares).
+impl PartialEq for EndpointError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+/// The message, for callers that keep errors as text.
+impl From<EndpointError> for String {
+    fn from(e: EndpointError) -> String {
+        e.to_string()
+    }
+}
+
 /// Resolve the daemon endpoint as the docker CLI would. `Err` explains a broken context
 /// ([`EndpointError`]'s line: the form the run shares, see `Context::endpoint`).
 /// Logs one `resolved the Docker endpoint` debug line (a run resolves it once).
-pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, String> {
+pub fn resolve(process: &Process, home: &Path) -> Result<Endpoint, EndpointError> {
     let resolved = resolve_quietly(process, home);
     match &resolved {
         Ok(e) => log::debug!("resolved the Docker endpoint: {} ({})", e.host, e.why()),
         Err(e) => log::debug!("resolved the Docker endpoint: none: {e}"),
     }
-    resolved.map_err(|e| e.to_string())
+    resolved
 }
 
 fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, EndpointError> {
@@ -154,12 +170,12 @@ fn resolve_quietly(process: &Process, home: &Path) -> Result<Endpoint, EndpointE
             name: name.clone(),
             from: from.clone(),
             meta: meta.clone(),
-            source: Box::new(source),
+            source: Arc::new(source),
         })?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| EndpointError::NotJson {
             path: meta.clone(),
-            source,
+            source: Arc::new(source),
         })?;
     let host = json
         .pointer("/Endpoints/docker/Host")
@@ -182,14 +198,14 @@ fn current_context(config_json: &Path) -> Result<Option<String>, EndpointError> 
         Err(source) => {
             return Err(EndpointError::ReadConfig {
                 path: config_json.to_path_buf(),
-                source: Box::new(source),
+                source: Arc::new(source),
             });
         }
     };
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|source| EndpointError::NotJson {
             path: config_json.to_path_buf(),
-            source,
+            source: Arc::new(source),
         })?;
     Ok(json
         .get("currentContext")
@@ -384,7 +400,7 @@ mod tests {
         assert_eq!(resolve(&p, &home).unwrap().host, DEFAULT_HOST);
         // A context without meta is an error that names it.
         let p = Process::with_vars([("DOCKER_CONTEXT", "ghost")]);
-        let err = resolve(&p, &home).unwrap_err();
+        let err = resolve(&p, &home).unwrap_err().to_string();
         assert!(err.contains("ghost"), "{err}");
         std::fs::remove_dir_all(&home).unwrap();
     }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::cleanup::Cleanup;
 use crate::context::{Context, Daemon};
-use crate::docker::endpoint::Endpoint;
+use crate::docker::endpoint::{Endpoint, EndpointError};
 use crate::docker::engine::Engine;
 use crate::system::identity::TargetUser;
 use crate::system::process::Process;
@@ -141,7 +141,7 @@ impl<'a> Inputs<'a> {
     }
 
     /// The endpoint, resolved once for the run.
-    pub fn endpoint(&self) -> &'a Result<Endpoint, String> {
+    pub fn endpoint(&self) -> &'a Result<Endpoint, EndpointError> {
         self.ctx.endpoint()
     }
 

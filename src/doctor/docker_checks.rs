@@ -437,8 +437,11 @@ async fn connect_with_retries(host: &str, deadline: Instant) -> Result<(Daemon, 
     let mut backoff = Duration::from_millis(100);
     let mut attempts = 0;
     // One client for the run: connect_lazy opens nothing, each request dials the socket.
-    let docker = client::connect_lazy(host, left(deadline))
-        .map_err(|error| Unreachable::Failed { error, attempts: 1 })?;
+    let docker =
+        client::connect_lazy(host, left(deadline)).map_err(|error| Unreachable::Failed {
+            error: error.to_string(),
+            attempts: 1,
+        })?;
     loop {
         attempts += 1;
         let remaining = left(deadline);
@@ -517,7 +520,7 @@ async fn attempt(
     let api = version.api_version.clone().unwrap_or_default();
     let negotiated = client::at_api(docker.clone(), &api, remaining)
         .await
-        .map_err(Attempt::Final)?;
+        .map_err(|e| Attempt::Final(e.to_string()))?;
     Ok((negotiated, version))
 }
 

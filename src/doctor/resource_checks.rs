@@ -65,10 +65,26 @@ pub enum Platform {
 pub struct Facts {
     pub root_dir: String,
     /// The data root's space, or why it was not measured.
-    pub root_space: Result<Space, String>,
+    pub root_space: Result<Space, Unmeasured>,
     pub mem_total: Option<u64>,
     pub cache: Option<(PathBuf, Space)>,
     pub platform: Platform,
+}
+
+/// Why the data root's space is not measured (the check then gives no verdict on it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unmeasured {
+    /// The endpoint is no local socket: the daemon's host.
+    #[error("the daemon is remote ({0}): its data root is not on this machine")]
+    Remote(String),
+    /// The socket's flavour runs the daemon in a VM.
+    #[error("{0} runs the daemon in a VM: its data root is inside the VM")]
+    InVm(&'static str),
+    /// The data root the daemon names is no directory here.
+    #[error("{0} is not a directory on this machine")]
+    NotHere(String),
+    #[error("cannot measure the free space of {0}")]
+    NoStatfs(String),
 }
 
 /// `1.5 GiB`, `512 MiB`.
@@ -139,7 +155,7 @@ impl Verdict {
             Err(why) => {
                 self.parts
                     .push(format!("data root {} not measured", f.root_dir));
-                self.detail.push(why.clone());
+                self.detail.push(why.to_string());
                 return;
             }
         };
@@ -321,24 +337,23 @@ async fn observe(ctx: &After<'_>, docker: &Docker) -> Result<Facts, ObserveError
 }
 
 /// The data root's space when it is on this machine, else why it is not measured.
-fn root_space(ctx: &After<'_>, root_dir: &str) -> Result<Space, String> {
+fn root_space(ctx: &After<'_>, root_dir: &str) -> Result<Space, Unmeasured> {
     let Some(path) = ctx.endpoint().and_then(|e| e.socket_path()) else {
-        return Err(format!(
-            "the daemon is remote ({}): its data root is not on this machine",
-            ctx.endpoint().map(|e| e.host.as_str()).unwrap_or("?")
+        return Err(Unmeasured::Remote(
+            ctx.endpoint()
+                .map(|e| e.host.clone())
+                .unwrap_or_else(|| "?".into()),
         ));
     };
     let flavour = endpoint::flavour(&path, ctx.inputs.process(), ctx.inputs.home());
     if VM_FLAVOURS.contains(&flavour) {
-        Err(format!(
-            "{flavour} runs the daemon in a VM: its data root is inside the VM"
-        ))
+        Err(Unmeasured::InVm(flavour))
     } else if !root_dir.starts_with('/') || !Path::new(root_dir).is_dir() {
-        Err(format!("{root_dir} is not a directory on this machine"))
+        Err(Unmeasured::NotHere(root_dir.to_string()))
     } else {
         space_of(Path::new(root_dir))
             .map(|(_, s)| s)
-            .ok_or_else(|| format!("cannot measure the free space of {root_dir}"))
+            .ok_or_else(|| Unmeasured::NoStatfs(root_dir.to_string()))
     }
 }
 
@@ -415,7 +430,7 @@ mod tests {
         assert_eq!(judge(&f).status, Status::Warn);
         // Not measured (a VM's data root): no verdict on the space.
         let mut f = facts(0);
-        f.root_space = Err("Docker Desktop runs the daemon in a VM".into());
+        f.root_space = Err(Unmeasured::InVm("Docker Desktop"));
         assert_eq!(judge(&f).status, Status::Pass);
         assert!(is_large_image("ghcr.io/catthehacker/ubuntu:full-22.04"));
         assert!(!is_large_image("catthehacker/ubuntu:act-latest"));

@@ -216,27 +216,19 @@ fn cycle_edges(edges: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<String> {
     out
 }
 
-/// Upward imports and cycle edges not removed yet (issue 8). The list only shrinks: an
-/// entry that no longer happens fails the test too, so it stays true.
-const KNOWN: &[&str] = &[];
-
+/// Fails naming each of `found` (`a -> b`) under `what`, with the `rule` they break.
 #[track_caller]
-fn assert_only_known(kind: &str, found: BTreeSet<String>) {
-    let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
-    let new: Vec<_> = found
-        .iter()
-        .filter(|f| !known.contains(*f))
-        .cloned()
-        .collect();
+fn assert_none(what: &str, rule: &str, found: BTreeSet<String>) {
     assert!(
-        new.is_empty(),
-        "{kind} (see RANKS and ARCHITECTURE.md):\n{}",
-        new.join("\n")
+        found.is_empty(),
+        "{} {what}; {rule} (ARCHITECTURE.md):\n{}",
+        found.len(),
+        found.into_iter().collect::<Vec<_>>().join("\n")
     );
 }
 
-#[test]
-fn imports_point_down_the_layers() {
+/// Every `a -> b` where module `a` names a module of a higher layer.
+fn upward_imports() -> BTreeSet<String> {
     let g = graph();
     let mut upward = BTreeSet::new();
     for (me, refs) in &g.edges {
@@ -246,7 +238,16 @@ fn imports_point_down_the_layers() {
             }
         }
     }
-    assert_only_known("upward imports", upward);
+    upward
+}
+
+#[test]
+fn imports_point_down_the_layers() {
+    assert_none(
+        "upward import(s)",
+        "a module names only its own layer or lower ones (RANKS)",
+        upward_imports(),
+    );
 }
 
 /// The import graph between top-level modules, and between the files of each module (a
@@ -272,22 +273,11 @@ fn cycles() -> BTreeSet<String> {
 
 #[test]
 fn no_module_cycles() {
-    assert_only_known("import cycles", cycles());
-}
-
-#[test]
-fn the_known_list_is_true() {
-    let g = graph();
-    let mut found = cycles();
-    for (me, refs) in &g.edges {
-        for r in refs {
-            if r[0] != me[0] && rank(&r[0]) > rank(&me[0]) {
-                found.insert(format!("{} -> {}", name(me), name(r)));
-            }
-        }
-    }
-    let gone: Vec<_> = KNOWN.iter().filter(|k| !found.contains(**k)).collect();
-    assert!(gone.is_empty(), "fixed: remove from KNOWN: {gone:?}");
+    assert_none(
+        "import edge(s) on a cycle",
+        "modules, and the files of a module, must not import each other in a circle",
+        cycles(),
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! What can go wrong: no local socket (skipped), the destination is a link or a directory
 //! (refused), the user edited it (kept; see [`super::file`]).
 
-use super::file;
+use super::file::{self, NoSocket};
 use super::{Run, StepId, StepPlan};
 use crate::docker::detect::DockerInstall;
 use crate::error::Result;
@@ -22,15 +22,14 @@ pub fn render_context(
     act: &super::act::Facts,
     image: &str,
     platform: &str,
-) -> std::result::Result<render::Context, String> {
+) -> std::result::Result<render::Context, NoSocket> {
     let s = &run.settings;
     let Some(sock) = &docker.socket else {
         return Err(match &docker.endpoint {
-            Ok(e) => format!(
-                "{} is not a local socket, so there is nothing to mount",
-                e.host
-            ),
-            Err(e) => e.clone(),
+            Ok(e) => NoSocket::NotLocal {
+                host: e.host.clone(),
+            },
+            Err(e) => NoSocket::Endpoint(e.clone()),
         });
     };
     let mut ctx = render::Context::new(
@@ -48,11 +47,12 @@ pub fn render_context(
 
 pub fn observe(
     run: &Run<'_>,
-    render: &std::result::Result<render::Context, String>,
+    render: &std::result::Result<render::Context, NoSocket>,
     receipt: &Receipt,
 ) -> Result<file::Observed> {
-    let Ok(ctx) = render else {
-        return Ok(Err(render.clone().err().unwrap_or_default()));
+    let ctx = match render {
+        Ok(ctx) => ctx,
+        Err(why) => return Ok(Err(why.clone())),
     };
     let text = render::render_compose(ctx)?;
     let path = run.settings.config_dir.join(FILE_NAME);

@@ -22,7 +22,7 @@ use crate::system::privsep::Fs;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     pub described: String,
-    pub daemon_error: Option<String>,
+    pub daemon_error: Option<detect::DaemonError>,
     pub socket: Option<SocketMeta>,
     /// As root for a user: the docker context the user's own config selects (read as the
     /// user), which their own docker commands would follow instead of this endpoint.
@@ -135,8 +135,8 @@ fn plan_daemon(f: &super::Facts) -> StepPlan {
 pub fn login_denied(f: &super::Facts) -> bool {
     f.docker
         .daemon_error
-        .as_deref()
-        .is_some_and(|e| e.to_lowercase().contains("permission denied"))
+        .as_ref()
+        .is_some_and(|e| e.to_string().to_lowercase().contains("permission denied"))
         && matches!(
             f.group.decision,
             Decision::Join { .. } | Decision::Member { .. }

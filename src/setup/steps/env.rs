@@ -4,7 +4,7 @@
 //! What can go wrong: no local socket (skipped), the destination is a link or a directory
 //! (refused), the user edited it (kept; see [`super::file`]).
 
-use super::file;
+use super::file::{self, NoSocket};
 use super::{Run, StepId, StepPlan};
 use crate::error::Result;
 use crate::receipt::Receipt;
@@ -15,11 +15,12 @@ pub const FILE_NAME: &str = ".env";
 
 pub fn observe(
     run: &Run<'_>,
-    render: &std::result::Result<render::Context, String>,
+    render: &std::result::Result<render::Context, NoSocket>,
     receipt: &Receipt,
 ) -> Result<file::Observed> {
-    let Ok(ctx) = render else {
-        return Ok(Err(render.clone().err().unwrap_or_default()));
+    let ctx = match render {
+        Ok(ctx) => ctx,
+        Err(why) => return Ok(Err(why.clone())),
     };
     let text = render::render_env(ctx)?;
     let path = run.settings.config_dir.join(FILE_NAME);

@@ -35,7 +35,19 @@ pub struct Facts {
 
 /// A file that needs the socket (compose, env): its facts, or why there is nothing to
 /// render (no local socket).
-pub type Observed = std::result::Result<Facts, String>;
+pub type Observed = std::result::Result<Facts, NoSocket>;
+
+/// Why the files that mount the socket (compose, env) have nothing to render: the step's
+/// skip reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoSocket {
+    /// The endpoint is no socket on this machine (`tcp://`, or no socket at its path).
+    #[error("{host} is not a local socket, so there is nothing to mount")]
+    NotLocal { host: String },
+    /// No endpoint (a broken docker context).
+    #[error(transparent)]
+    Endpoint(#[from] crate::docker::endpoint::EndpointError),
+}
 
 /// The change: write `bytes` to `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +124,7 @@ pub fn existing(fs: &Fs, path: &std::path::Path) -> (Option<Vec<u8>>, Option<Str
 /// The plan of a file that needs the socket. Pure.
 pub fn plan_observed(id: StepId, file: &Observed) -> StepPlan {
     match file {
-        Err(why) => StepPlan::new(id, why.clone(), Action::Skip),
+        Err(why) => StepPlan::new(id, why.to_string(), Action::Skip),
         Ok(file) => plan(file),
     }
 }

@@ -7,8 +7,10 @@
 //! as root for a user the binary is not the one root verified (refused), the build fails
 //! or passes `--timeout` (exit 1).
 
+use std::path::{Path, PathBuf};
+
 use super::{Action, Run, StepId, StepPlan};
-use crate::docker::detect::DockerInstall;
+use crate::docker::detect::{DaemonError, DockerInstall};
 use crate::error::{Error, Result};
 use crate::receipt::Receipt;
 use crate::render;
@@ -140,28 +142,53 @@ pub async fn apply(run: &Run<'_>, build: &Build, receipt: &mut Receipt) -> Resul
     })
 }
 
+/// Why the image was not built (shown as `building NAME: …`).
+#[derive(Debug, thiserror::Error)]
+enum BuildError {
+    /// The installed binary cannot be opened (a link, too large, unreadable).
+    #[error(transparent)]
+    Open(#[from] Error),
+    #[error("{} is missing", .0.display())]
+    Missing(PathBuf),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Join(#[from] tokio::task::JoinError),
+    #[error("reading {}: {source}", .path.display())]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// As root for a user: not the binary root verified.
+    #[error("{} is not the act this setup verified (sha256 {short}…); not building an image from it", .path.display())]
+    Unverified { path: PathBuf, short: String },
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error(transparent)]
+    Image(#[from] crate::docker::image::ImageError),
+}
+
 /// Import the binary as `build.name` unless the image already holds it: whether it built,
 /// and the binary's SHA-256.
 async fn build_image(
     run: &Run<'_>,
     build: &Build,
-    binary: &std::path::Path,
-) -> std::result::Result<(bool, String), String> {
+    binary: &Path,
+) -> std::result::Result<(bool, String), BuildError> {
     let s = &run.settings;
     let file =
-        s.fs.open(binary, crate::act::release::MAX_BINARY_BYTES)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{} is missing", binary.display()))?;
+        s.fs.open(binary, crate::act::release::MAX_BINARY_BYTES)?
+            .ok_or_else(|| BuildError::Missing(binary.to_path_buf()))?;
     let sha = {
-        let (f, path) = (
-            file.try_clone().map_err(|e| e.to_string())?,
-            binary.to_path_buf(),
-        );
+        let (f, path) = (file.try_clone()?, binary.to_path_buf());
         let hashes = run.ctx.hashes.clone();
         tokio::task::spawn_blocking(move || hashes.of_file(f, &path))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("reading {}: {e}", binary.display()))?
+            .await?
+            .map_err(|source| BuildError::Hash {
+                path: binary.to_path_buf(),
+                source,
+            })?
     };
     // As root for a user, only a binary root verified goes into the image its containers
     // run with the socket mounted.
@@ -169,11 +196,10 @@ async fn build_image(
         && build.locked_sha.as_deref() != Some(sha.as_str())
         && !system_record_trusts(s, &sha)
     {
-        return Err(format!(
-            "{} is not the act this setup verified (sha256 {}…); not building an image from it",
-            binary.display(),
-            &sha[..12.min(sha.len())]
-        ));
+        return Err(BuildError::Unverified {
+            path: binary.to_path_buf(),
+            short: sha[..12.min(sha.len())].to_string(),
+        });
     }
     let docker = daemon(run).await?;
     let name = &build.name;
@@ -191,7 +217,7 @@ async fn build_image(
 
 /// The run's daemon connection: the one detection kept, else a new one at the run's
 /// endpoint.
-async fn daemon(run: &Run<'_>) -> std::result::Result<bollard::Docker, String> {
+async fn daemon(run: &Run<'_>) -> std::result::Result<bollard::Docker, DaemonError> {
     if let Some(d) = run.ctx.daemon() {
         return Ok(d.docker);
     }
@@ -202,9 +228,8 @@ async fn daemon(run: &Run<'_>) -> std::result::Result<bollard::Docker, String> {
         .map_err(Clone::clone)?
         .host
         .clone();
-    let (docker, version) = crate::docker::client::connect_with_version(&host, run.ctx.timeout)
-        .await
-        .map_err(String::from)?;
+    let (docker, version) =
+        crate::docker::client::connect_with_version(&host, run.ctx.timeout).await?;
     run.ctx.remember_daemon(&crate::context::Daemon {
         engine: crate::docker::engine::Engine::from_version(&version),
         docker: docker.clone(),
