@@ -149,6 +149,26 @@ impl Context {
         self.shared.daemon.lock().ok().and_then(|d| d.clone())
     }
 
+    /// The run's one daemon client: the connection already made (a check or the detection
+    /// connected), else one made now at [`Context::endpoint`] (one `/version`) and kept for
+    /// the rest of the run.
+    pub async fn docker(
+        &self,
+        timeout: Duration,
+    ) -> std::result::Result<bollard::Docker, crate::docker::detect::DaemonError> {
+        if let Some(d) = self.daemon() {
+            return Ok(d.docker);
+        }
+        let host = &self.endpoint().as_ref().map_err(Clone::clone)?.host;
+        let (docker, version) = crate::docker::client::connect_with_version(host, timeout).await?;
+        self.remember_daemon(&Daemon {
+            engine: Engine::from_version(&version),
+            docker: docker.clone(),
+            version,
+        });
+        Ok(docker)
+    }
+
     /// Keep the connection that answered, for every later request of the run.
     pub fn remember_daemon(&self, daemon: &Daemon) {
         if let Ok(mut d) = self.shared.daemon.lock() {

@@ -494,15 +494,7 @@ pub async fn build_lock<P: Progress + Clone + 'static>(
     let version = match &req.version {
         VersionRequest::Exact(v) => v.clone(),
         VersionRequest::Latest => {
-            let url = release::latest_url(&req.base_url).ok_or_else(|| {
-                Error::usage(
-                    format!(
-                        "cannot resolve \"latest\" from {}: not in GitHub's …/releases/download layout",
-                        req.base_url
-                    ),
-                    Some("pass a concrete --act-version".to_string()),
-                )
-            })?;
+            let url = release::latest_url_or_usage(&req.base_url)?;
             http.latest_version(&url).await?
         }
     };

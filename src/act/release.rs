@@ -138,6 +138,18 @@ pub fn latest_url(base: &str) -> Option<String> {
     Some(format!("{repo}/releases/latest"))
 }
 
+/// [`latest_url`], or the usage error (exit 2) saying `base` is not in GitHub's layout.
+pub fn latest_url_or_usage(base: &str) -> crate::error::Result<String> {
+    latest_url(base).ok_or_else(|| {
+        crate::error::Error::usage(
+            format!(
+                "cannot resolve \"latest\" from {base}: not in GitHub's …/releases/download layout"
+            ),
+            Some("pass a concrete --act-version".to_string()),
+        )
+    })
+}
+
 /// The version in a `…/releases/tag/v0.2.89` location.
 pub fn version_from_tag_url(location: &str) -> Option<String> {
     let tag = location

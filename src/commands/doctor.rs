@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
 use crate::context::Context;
-use crate::doctor::{Cleanup, Finding, Options, Report, Status};
+use crate::doctor::{Finding, Options, Report, Status};
 use crate::error::{Error, Result, exit};
 use crate::receipt::{Loaded, Receipt};
 use crate::setup::StepReport;
@@ -43,16 +43,7 @@ pub struct FixReport {
 /// Run the checks on a fresh runtime, removing containers on Ctrl-C.
 fn run_blocking(ctx: &Context, opts: &Options) -> Result<Vec<Finding>> {
     let runtime = runtime()?;
-    let result = runtime.block_on(async {
-        let cleanup = Cleanup::default();
-        tokio::select! {
-            findings = crate::doctor::run(ctx, opts, &cleanup) => Ok(findings),
-            stop = crate::system::signals::stopped() => {
-                cleanup.purge(Duration::from_secs(3)).await;
-                Err(Error::Interrupted(stop))
-            }
-        }
-    });
+    let result = runtime.block_on(crate::doctor::run_until_stopped(ctx, opts));
     // A blocking task still running past the deadline (hashing a large file on a slow
     // disk) must not hold the exit: dropping the runtime would wait for it.
     runtime.shutdown_background();

@@ -148,6 +148,22 @@ async fn docker_chain(
     after_daemon(inputs, daemon.as_ref(), &socket, act_bin, cleanup, slots).await;
 }
 
+/// [`run`] until a signal: SIGINT, SIGTERM or SIGHUP removes the containers the checks
+/// created and ends with [`crate::error::Error::Interrupted`].
+pub async fn run_until_stopped(
+    ctx: &Context,
+    opts: &Options,
+) -> Result<Vec<Finding>, crate::error::Error> {
+    let cleanup = Cleanup::default();
+    tokio::select! {
+        findings = run(ctx, opts, &cleanup) => Ok(findings),
+        stop = crate::system::signals::stopped() => {
+            cleanup.purge(Duration::from_secs(3)).await;
+            Err(crate::error::Error::Interrupted(stop))
+        }
+    }
+}
+
 /// Run every check and return one finding per id, in [`CheckId::ALL`] order.
 pub async fn run(ctx: &Context, opts: &Options, cleanup: &Cleanup) -> Vec<Finding> {
     let started = Instant::now();

@@ -10,9 +10,8 @@ use std::time::Duration;
 use bollard::Docker;
 
 use super::halt::{Halt, Signals};
-use crate::context::{Context, Daemon};
+use crate::context::Context;
 use crate::docker::endpoint::Endpoint;
-use crate::docker::engine::Engine;
 
 /// How long connecting may take (and bollard's per-request limit of the client).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,30 +26,16 @@ pub async fn connect(ctx: &Context, sigs: &mut Signals) -> Result<(Endpoint, Doc
         Ok(e) => e.clone(),
         Err(e) => return Err(Halt::message(e.clone(), doctor_hint())),
     };
-    if let Some(d) = ctx.daemon() {
+    if ctx.daemon().is_some() {
         log::debug!(
             "run: the preflight's connection to {} answered",
             endpoint.host
         );
-        // The same client, with the run's own per-request limit (not what was left of
-        // the preflight's deadline).
-        return Ok((endpoint, d.docker.with_timeout(CONNECT_TIMEOUT)));
     }
-    let connected = sigs
-        .or_halt(crate::docker::client::connect_with_version(
-            &endpoint.host,
-            CONNECT_TIMEOUT,
-        ))
-        .await?;
-    match connected {
-        Ok((docker, version)) => {
-            ctx.remember_daemon(&Daemon {
-                docker: docker.clone(),
-                engine: Engine::from_version(&version),
-                version,
-            });
-            Ok((endpoint, docker))
-        }
+    // The run's one client (the preflight's when it connected), with the run's own
+    // per-request limit, not what was left of the preflight's deadline.
+    match sigs.or_halt(ctx.docker(CONNECT_TIMEOUT)).await? {
+        Ok(docker) => Ok((endpoint, docker.with_timeout(CONNECT_TIMEOUT))),
         Err(e) => Err(Halt::message(
             format!("cannot reach the daemon at {}: {e}", endpoint.host),
             doctor_hint(),

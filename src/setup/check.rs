@@ -13,8 +13,7 @@
 use std::time::Duration;
 
 use crate::context::Context;
-use crate::doctor::{Cleanup, Finding, GroupView, Options, Report};
-use crate::error::Error;
+use crate::doctor::{Finding, GroupView, Options, Report};
 
 /// Doctor's options for a check of `timeout` (not deep, this login's groups, no drift):
 /// who and where come from the [`Context`].
@@ -73,22 +72,10 @@ pub async fn run(ctx: &Context, opts: &Options) -> (Vec<Finding>, Option<String>
             )),
         );
     }
-    match in_process(ctx, opts).await {
+    // In this process, with the run's Context: its endpoint, connection and hashes.
+    match crate::doctor::run_until_stopped(ctx, opts).await {
         Ok(f) => (f, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
-    }
-}
-
-/// The checks in this process, with the run's [`Context`] (so they reuse its endpoint,
-/// daemon connection and hashes), removing the containers they created on Ctrl-C.
-pub async fn in_process(ctx: &Context, opts: &Options) -> Result<Vec<Finding>, Error> {
-    let cleanup = Cleanup::default();
-    tokio::select! {
-        findings = crate::doctor::run(ctx, opts, &cleanup) => Ok(findings),
-        stop = crate::system::signals::stopped() => {
-            cleanup.purge(Duration::from_secs(3)).await;
-            Err(Error::Interrupted(stop))
-        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::context::{Context, Daemon};
+use crate::context::Context;
 use crate::uninstall::IMAGE_REPO;
 
 /// The `actsim/act:*` images, and whether the cache volume exists (each, or why unknown).
@@ -15,24 +15,6 @@ pub type DaemonFacts = (
     std::result::Result<bool, String>,
 );
 
-/// The run's one daemon client: the context's, else connected now (once) and kept there.
-pub async fn docker(
-    ctx: &Context,
-    timeout: Duration,
-) -> std::result::Result<bollard::Docker, String> {
-    if let Some(d) = ctx.daemon() {
-        return Ok(d.docker);
-    }
-    let host = ctx.endpoint().as_ref().map_err(Clone::clone)?.host.clone();
-    let (docker, version) = crate::docker::client::connect_with_version(&host, timeout).await?;
-    ctx.remember_daemon(&Daemon {
-        docker: docker.clone(),
-        engine: crate::docker::engine::Engine::from_version(&version),
-        version,
-    });
-    Ok(docker)
-}
-
 /// Observe the images and the volume, in at most 20s.
 pub async fn daemon_facts(ctx: &Context, volume: &str, timeout: Duration) -> DaemonFacts {
     // The client is the run's (later steps use it with the full timeout); looking costs
@@ -40,7 +22,10 @@ pub async fn daemon_facts(ctx: &Context, volume: &str, timeout: Duration) -> Dae
     let client_timeout = timeout;
     let timeout = timeout.min(Duration::from_secs(20));
     let work = async {
-        let docker = docker(ctx, client_timeout).await?;
+        let docker = ctx
+            .docker(client_timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut filters = std::collections::HashMap::new();
         filters.insert("reference".to_string(), vec![format!("{IMAGE_REPO}:*")]);
         filters.insert(

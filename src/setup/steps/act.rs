@@ -566,15 +566,7 @@ async fn wanted(run: &Run<'_>) -> Result<Wanted> {
 /// The newest release's version (`--act-version latest`).
 async fn latest(run: &Run<'_>) -> Result<String> {
     let (req, ctx) = (&run.requests.act, run.ctx);
-    let url = release::latest_url(&req.base_url).ok_or_else(|| {
-        Error::usage(
-            format!(
-                "cannot resolve \"latest\" from {}: not in GitHub's …/releases/download layout",
-                req.base_url
-            ),
-            Some("pass a concrete --act-version".to_string()),
-        )
-    })?;
+    let url = release::latest_url_or_usage(&req.base_url)?;
     let http = req.http.client(ctx.deadline(), &ctx.ui)?;
     let v = tokio::time::timeout(ctx.timeout, http.latest_version(&url))
         .await

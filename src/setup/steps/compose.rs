@@ -50,20 +50,15 @@ pub fn observe(
     render: &std::result::Result<render::Context, NoSocket>,
     receipt: &Receipt,
 ) -> Result<file::Observed> {
-    let ctx = match render {
-        Ok(ctx) => ctx,
-        Err(why) => return Ok(Err(why.clone())),
-    };
-    let text = render::render_compose(ctx)?;
-    let path = run.settings.config_dir.join(FILE_NAME);
-    Ok(Ok(file::observe(
+    let file = (FILE_NAME, 0o644);
+    file::observe_rendered(
         run,
         StepId::Compose,
-        path,
-        0o644,
-        text.into_bytes(),
+        file,
+        render,
+        render::render_compose,
         receipt,
-    )))
+    )
 }
 
 /// Pure.

@@ -18,20 +18,8 @@ pub fn observe(
     render: &std::result::Result<render::Context, NoSocket>,
     receipt: &Receipt,
 ) -> Result<file::Observed> {
-    let ctx = match render {
-        Ok(ctx) => ctx,
-        Err(why) => return Ok(Err(why.clone())),
-    };
-    let text = render::render_env(ctx)?;
-    let path = run.settings.config_dir.join(FILE_NAME);
-    Ok(Ok(file::observe(
-        run,
-        StepId::Env,
-        path,
-        0o600,
-        text.into_bytes(),
-        receipt,
-    )))
+    let file = (FILE_NAME, 0o600);
+    file::observe_rendered(run, StepId::Env, file, render, render::render_env, receipt)
 }
 
 /// Pure.

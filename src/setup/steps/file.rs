@@ -84,6 +84,25 @@ pub fn observe(
     facts(id, path, mode, found, new, receipt)
 }
 
+/// A file of the config dir rendered from the templates (compose, `.env`): its facts, or
+/// why it cannot be rendered here (no local socket).
+pub fn observe_rendered(
+    run: &Run<'_>,
+    id: StepId,
+    (name, mode): (&str, u32),
+    render: &std::result::Result<crate::render::Context, NoSocket>,
+    text: impl FnOnce(&crate::render::Context) -> Result<String>,
+    receipt: &Receipt,
+) -> Result<Observed> {
+    let ctx = match render {
+        Ok(ctx) => ctx,
+        Err(why) => return Ok(Err(why.clone())),
+    };
+    let new = text(ctx)?.into_bytes();
+    let path = run.settings.config_dir.join(name);
+    Ok(Ok(observe(run, id, path, mode, new, receipt)))
+}
+
 /// The facts of destination `path`, whose current bytes (or why it cannot be written) are
 /// `found`.
 pub fn facts(

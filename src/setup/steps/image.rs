@@ -201,7 +201,7 @@ async fn build_image(
             short: sha[..12.min(sha.len())].to_string(),
         });
     }
-    let docker = daemon(run).await?;
+    let docker = run.ctx.docker(run.ctx.timeout).await?;
     let name = &build.name;
     if crate::docker::image::image_sha(&docker, name)
         .await?
@@ -213,29 +213,6 @@ async fn build_image(
     let engine = crate::docker::engine::Engine::of_local_image(name);
     crate::docker::image::import_act_image(&docker, engine, file, binary, &sha, name).await?;
     Ok((true, sha))
-}
-
-/// The run's daemon connection: the one detection kept, else a new one at the run's
-/// endpoint.
-async fn daemon(run: &Run<'_>) -> std::result::Result<bollard::Docker, DaemonError> {
-    if let Some(d) = run.ctx.daemon() {
-        return Ok(d.docker);
-    }
-    let host = run
-        .ctx
-        .endpoint()
-        .as_ref()
-        .map_err(Clone::clone)?
-        .host
-        .clone();
-    let (docker, version) =
-        crate::docker::client::connect_with_version(&host, run.ctx.timeout).await?;
-    run.ctx.remember_daemon(&crate::context::Daemon {
-        engine: crate::docker::engine::Engine::from_version(&version),
-        docker: docker.clone(),
-        version,
-    });
-    Ok(docker)
 }
 
 /// Root's own record vouches for a binary with this hash: what setup just installed or

@@ -35,9 +35,11 @@ pub fn plan(f: &Facts) -> Step {
 
 /// Remove the images of `list`; those in use are kept and the step fails.
 pub async fn apply(s: &Settings<'_>, list: &[String]) -> Result<(StepStatus, String)> {
-    let docker = crate::uninstall::daemon::docker(s.ctx, s.timeout)
+    let docker = s
+        .ctx
+        .docker(s.timeout)
         .await
-        .map_err(|e| Error::failed(e, None))?;
+        .map_err(|e| Error::failed(e.to_string(), None))?;
     let mut removed = Vec::new();
     let mut in_use = Vec::new();
     for image in list {

@@ -30,9 +30,11 @@ pub fn plan(f: &Facts) -> Step {
 
 /// Remove the volume `name`.
 pub async fn apply(s: &Settings<'_>, name: &str) -> Result<(StepStatus, String)> {
-    let docker = crate::uninstall::daemon::docker(s.ctx, s.timeout)
+    let docker = s
+        .ctx
+        .docker(s.timeout)
         .await
-        .map_err(|e| Error::failed(e, None))?;
+        .map_err(|e| Error::failed(e.to_string(), None))?;
     Ok(
         match docker
             .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
