@@ -888,18 +888,39 @@ fn memfd_with(bytes: &[u8]) -> Result<OwnedFd> {
     Ok(file.into())
 }
 
+/// Why talking to the agent failed (the message follows "the helper process running as
+/// USER failed: ").
+#[derive(Debug, thiserror::Error)]
+enum WireError {
+    #[error("{0}")]
+    Encode(serde_json::Error),
+    #[error("sending: {0}")]
+    Send(nix::Error),
+    #[error("it exited")]
+    Exited,
+    #[error("unreadable reply: {0}")]
+    Decode(serde_json::Error),
+    #[error("no answer within {0}s")]
+    Silent(u64),
+    #[error("waiting: {0}")]
+    Wait(nix::Error),
+    #[error("receiving: {0}")]
+    Receive(nix::Error),
+    #[error("a message was too long")]
+    TooLong,
+}
+
 /// Send one request (and an fd) and wait for the reply until `timeout`.
 fn exchange(
     sock: &OwnedFd,
     req: &Request,
     attached: Option<&OwnedFd>,
     timeout: Duration,
-) -> std::result::Result<(Reply, Option<OwnedFd>), String> {
-    let body = serde_json::to_vec(req).map_err(|e| e.to_string())?;
-    send(sock, &body, attached).map_err(|e| format!("sending: {e}"))?;
-    let (bytes, fd) = recv(sock, Some(timeout))?.ok_or("it exited")?;
-    let reply: Reply =
-        serde_json::from_slice(&bytes).map_err(|e| format!("unreadable reply: {e}"))?;
+) -> std::result::Result<(Reply, Option<OwnedFd>), WireError> {
+    let body = serde_json::to_vec(req).map_err(WireError::Encode)?;
+    send(sock, &body, attached).map_err(WireError::Send)?;
+    let (bytes, fd) = recv(sock, Some(timeout))?.ok_or(WireError::Exited)?;
+    let reply: Reply = serde_json::from_slice(&bytes).map_err(WireError::Decode)?;
     Ok((reply, fd))
 }
 
@@ -916,7 +937,7 @@ fn send(sock: &OwnedFd, body: &[u8], fd: Option<&OwnedFd>) -> nix::Result<()> {
 fn recv(
     sock: &OwnedFd,
     timeout: Option<Duration>,
-) -> std::result::Result<Option<(Vec<u8>, Option<OwnedFd>)>, String> {
+) -> std::result::Result<Option<(Vec<u8>, Option<OwnedFd>)>, WireError> {
     if let Some(timeout) = timeout {
         let mut fds = [nix::poll::PollFd::new(
             sock.as_fd(),
@@ -927,9 +948,9 @@ fn recv(
             &mut fds,
             nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
         ) {
-            Ok(0) => return Err(format!("no answer within {}s", timeout.as_secs())),
+            Ok(0) => return Err(WireError::Silent(timeout.as_secs())),
             Ok(_) => {}
-            Err(e) => return Err(format!("waiting: {e}")),
+            Err(e) => return Err(WireError::Wait(e)),
         }
     }
     let mut buf = vec![0u8; MAX_MESSAGE];
@@ -942,9 +963,9 @@ fn recv(
             Some(&mut space),
             MsgFlags::MSG_CMSG_CLOEXEC,
         )
-        .map_err(|e| format!("receiving: {e}"))?;
+        .map_err(WireError::Receive)?;
         let mut fds: Vec<OwnedFd> = Vec::new();
-        for c in msg.cmsgs().map_err(|e| format!("receiving: {e}"))? {
+        for c in msg.cmsgs().map_err(WireError::Receive)? {
             if let ControlMessageOwned::ScmRights(list) = c {
                 // SAFETY: the kernel just installed these descriptors for us.
                 fds.extend(
@@ -959,7 +980,7 @@ fn recv(
         (msg.bytes, fds, truncated)
     };
     if truncated {
-        return Err("a message was too long".into());
+        return Err(WireError::TooLong);
     }
     if len == 0 && fds.is_empty() {
         return Ok(None);
