@@ -108,7 +108,7 @@ impl Context {
             state_dir: user.state_dir(&process),
             system_state_dir: system_state_dir(&process),
             docker_home: own_home(&process),
-            terminal: process.stdin_tty && process.stderr_tty,
+            terminal: process.can_prompt(),
             timeout: req.timeout,
             platform_image: req.platform_image.clone(),
             act_lock: req.act_lock.clone(),
@@ -127,7 +127,7 @@ impl Context {
         user.is_current = true;
         Context {
             docker_home: own_home(&process),
-            terminal: process.stdin_tty && process.stderr_tty,
+            terminal: process.can_prompt(),
             hashes: Hashes::default(),
             shared: Arc::default(),
             user,

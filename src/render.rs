@@ -41,9 +41,12 @@ pub fn cache_volume_name(uid: u32) -> String {
     format!("actsim-act-cache-{uid}")
 }
 
+/// The repository of the simulator images actsim builds.
+pub const IMAGE_REPO: &str = "actsim/act";
+
 /// The simulator image for an act version: `actsim/act:<version>`.
 pub fn image_for(act_version: &str) -> String {
-    format!("actsim/act:{act_version}")
+    format!("{IMAGE_REPO}:{act_version}")
 }
 
 /// The CPU limit for a daemon with `ncpu` CPUs: 2, or fewer when the daemon has fewer

@@ -11,7 +11,7 @@ use crate::ui::Ui;
 /// A plan that changes something, without `--yes`: asked on the terminal, or — without
 /// one — aborted (exit 3) before anything changed. Setup and uninstall both use it.
 pub async fn confirm_plan(process: &Process, ui: &Ui) -> Result<()> {
-    if !(process.stdin_tty && process.stderr_tty) {
+    if !process.can_prompt() {
         return Err(Error::Aborted {
             reason: "no terminal to confirm the plan on; nothing was changed".into(),
             hint: Some("pass --yes (or set ACTSIM_YES=1) to apply it unattended".into()),

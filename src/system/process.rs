@@ -40,6 +40,12 @@ impl Process {
         }
     }
 
+    /// A prompt can be shown and answered: stdin and stderr are both terminals. The one
+    /// test of it (prompts are on stderr).
+    pub fn can_prompt(&self) -> bool {
+        self.stdin_tty && self.stderr_tty
+    }
+
     /// The variable's value, `Some("")` when set but empty.
     pub fn var(&self, key: &str) -> Option<&str> {
         self.vars.get(key).map(String::as_str)

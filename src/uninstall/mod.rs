@@ -41,8 +41,7 @@ pub use steps::file::strip_actrc;
 pub use steps::group::leave_command;
 pub use steps::{Action, Facts, Step, UninstallStep, plan};
 
-/// The repository of the images actsim builds.
-pub const IMAGE_REPO: &str = "actsim/act";
+pub use crate::render::IMAGE_REPO;
 
 /// `actsim uninstall`'s options (the command layer fills them from the command line; the
 /// user, format and quietness are the [`Context`]'s).
