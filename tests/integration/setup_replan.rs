@@ -4,7 +4,8 @@
 //!
 //! The test holds the lock itself (a flock on `<state dir>/setup.lock`, as another setup
 //! would), starts `setup --yes`, waits until setup logs that it takes the lock (its plan is
-//! made), changes what the plan depends on (or not), and releases it.
+//! made), changes what the plan depends on (or not), and releases it. On a terminal (a
+//! real pty) setup then shows the plan made now and asks again.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
 
+use crate::support::pty::Pty;
 use crate::support::world::World;
 
 /// A `setup --yes --format json --no-check` of `w` running in the background, its stderr
@@ -170,4 +172,63 @@ fn setup_applies_the_confirmed_plan_when_nothing_changed_while_it_waited() {
     let out = w.setup_json().arg("--no-check").run();
     out.assert_success();
     assert!(out.json().get("replanned").is_none(), "{out}");
+}
+
+/// On a terminal: the plan is confirmed, the machine changes while setup waits for the
+/// lock, and setup shows the plan made now and asks again; `answer` is the second answer.
+/// The exit code and everything the terminal showed.
+fn replan_on_terminal(w: &World, answer: &str) -> (Option<i32>, String) {
+    // The plan shown: write .env again; compose is up to date.
+    std::fs::remove_file(w.env_file()).unwrap();
+    let lock = hold_lock(&w.state());
+    let mut cmd = w.setup_on_terminal();
+    cmd.env("ACTSIM_LOG", "debug");
+    let mut pty = Pty::spawn(cmd);
+    pty.expect("Apply this plan?", Duration::from_secs(60));
+    pty.send("y");
+    pty.expect(WAITING, Duration::from_secs(60));
+    std::fs::remove_file(w.compose()).unwrap();
+    drop(lock);
+    pty.expect(
+        "the machine changed since the plan was shown; the plan made now:",
+        Duration::from_secs(60),
+    );
+    // The second question comes after the new plan.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = pty.output();
+        let after = &out[out.find("the plan made now:").unwrap()..];
+        if after.contains("Apply this plan?") {
+            assert!(
+                after.contains("compose"),
+                "the new plan names the compose file:\n{out}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no second question:\n{out}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pty.send(answer);
+    let code = pty.wait(Duration::from_secs(60));
+    (code, pty.output())
+}
+
+#[test]
+fn setup_replan_on_a_terminal_shows_the_new_plan_and_asks_again() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    // Accepted: the new plan is applied, both files are written.
+    let (code, out) = replan_on_terminal(&w, "y");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(w.compose().is_file() && w.env_file().is_file(), "{out}");
+    // Declined: nothing is changed (exit 3), not even what the first answer allowed.
+    let (code, out) = replan_on_terminal(&w, "n");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("the plan was declined; nothing was changed"),
+        "{out}"
+    );
+    assert!(!w.compose().exists() && !w.env_file().exists(), "{out}");
 }
