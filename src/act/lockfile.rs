@@ -311,11 +311,10 @@ pub struct LockRequest {
     pub timeout: Duration,
 }
 
-/// Check `actsim lock`'s options (usage errors, exit 2) without touching disk or network.
-pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest> {
-    let version = release::parse_version(&args.act_version)?;
+/// `--platform` values, each once, in the order given.
+fn platforms_of(raw: &[String]) -> Result<Vec<Platform>> {
     let mut platforms = Vec::new();
-    for raw in &args.platform {
+    for raw in raw {
         let p = parse_platform(raw).map_err(|e| {
             Error::usage(
                 format!("--platform {raw}: {e}"),
@@ -326,8 +325,13 @@ pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest
             platforms.push(p);
         }
     }
-    let mut archives = Vec::new();
-    for file in &args.act_archive {
+    Ok(platforms)
+}
+
+/// `--act-archive` files, each with the platform its release name says (one per platform).
+fn archives_of(files: &[PathBuf]) -> Result<Vec<(Platform, PathBuf)>> {
+    let mut archives: Vec<(Platform, PathBuf)> = Vec::new();
+    for file in files {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -349,6 +353,14 @@ pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest
         }
         archives.push((p, file.clone()));
     }
+    Ok(archives)
+}
+
+/// Check `actsim lock`'s options (usage errors, exit 2) without touching disk or network.
+pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest> {
+    let version = release::parse_version(&args.act_version)?;
+    let mut platforms = platforms_of(&args.platform)?;
+    let mut archives = archives_of(&args.act_archive)?;
     if !archives.is_empty() {
         if version == VersionRequest::Latest {
             return Err(Error::usage(
