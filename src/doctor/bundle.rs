@@ -403,21 +403,18 @@ async fn act_bug_report(act: Option<PathBuf>, deadline: Instant) -> String {
     out
 }
 
-/// The newest `run-*.log` of `actsim run`, if any.
+/// Whether `name` is one of `actsim run`'s logs (`run-<time>.log`; names sort by time).
+pub fn is_run_log(name: &str) -> bool {
+    name.starts_with("run-") && name.ends_with(".log")
+}
+
+/// The newest `run-*.log` of `actsim run` (a regular file), if any.
 pub fn last_run_log(state_dir: &Path) -> Option<PathBuf> {
     let dir = state_dir.join(RUN_LOG_DIR);
-    let mut logs: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let newest = crate::system::files::list_regular(&dir, is_run_log)
         .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("run-") && n.ends_with(".log"))
-        })
-        .collect();
-    logs.sort();
-    logs.pop()
+        .pop()?;
+    Some(dir.join(newest))
 }
 
 /// The act binary doctor looked at: `--bin-dir/act`, else the first on PATH.

@@ -76,9 +76,15 @@ pub fn store(state_dir: &Path, entry: &Entry) {
     if !writable_state_dir(state_dir) {
         return;
     }
-    if let Ok(json) = serde_json::to_vec_pretty(entry) {
+    write_json(&path(state_dir), entry);
+}
+
+/// Write `value` as JSON to `path` (mode 0600, atomically, as this user); best effort:
+/// doctor's caches are only ever a shortcut.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) {
+    if let Ok(json) = serde_json::to_vec_pretty(value) {
         let _ = crate::system::files::write_atomic(
-            &path(state_dir),
+            path,
             &json,
             0o600,
             crate::system::files::Walk::Lenient,

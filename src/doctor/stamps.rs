@@ -84,14 +84,7 @@ pub fn store(state_dir: Option<&Path>, kind: &str, path: &Path, value: &str) {
         return;
     }
     all.entries.insert(key(kind, path), entry);
-    if let Ok(json) = serde_json::to_vec_pretty(&all) {
-        let _ = crate::system::files::write_atomic(
-            &file(dir),
-            &json,
-            0o600,
-            crate::system::files::Walk::Lenient,
-        );
-    }
+    super::compose_cache::write_json(&file(dir), &all);
 }
 
 #[cfg(test)]

@@ -88,23 +88,13 @@ use std::os::unix::fs::MetadataExt;
 
 /// Remove all but the newest `keep` `run-*.log` regular files (names sort by time).
 fn prune(dir: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(logs) = crate::system::files::list_regular(dir, crate::doctor::bundle::is_run_log)
+    else {
         return;
     };
-    let mut logs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("run-") && n.ends_with(".log"))
-        })
-        .collect();
-    logs.sort();
     let excess = logs.len().saturating_sub(keep);
-    for p in logs.into_iter().take(excess) {
-        let _ = std::fs::remove_file(p);
+    for name in logs.into_iter().take(excess) {
+        let _ = std::fs::remove_file(dir.join(name));
     }
 }
 
