@@ -57,6 +57,20 @@ pub fn import_busybox_platform(docker_host: Option<&str>) -> Option<String> {
 }
 
 /// `docker import` the platform tar as `tag`.
+/// `import --change … - TAG`: a platform image from a tar on stdin, with the system PATH
+/// and `sh` as its command (`docker` and `podman` take the same words).
+pub fn import_args(tag: &str) -> Vec<String> {
+    vec![
+        "import".into(),
+        "--change".into(),
+        format!("ENV PATH={}", super::SYSTEM_PATH),
+        "--change".into(),
+        "CMD [\"sh\"]".into(),
+        "-".into(),
+        tag.into(),
+    ]
+}
+
 fn import(busybox: &std::path::Path, bytes: &[u8], tag: &str, docker_host: Option<&str>) {
     let applets = Cmd::new(busybox)
         .arg("--list")
@@ -69,15 +83,7 @@ fn import(busybox: &std::path::Path, bytes: &[u8], tag: &str, docker_host: Optio
         None => Cmd::new("docker"),
     };
     let out = cmd
-        .args([
-            "import",
-            "--change",
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--change",
-            "CMD [\"sh\"]",
-            "-",
-            tag,
-        ])
+        .args(import_args(tag))
         .stdin_bytes(tar)
         .timeout(Duration::from_secs(120))
         .run();

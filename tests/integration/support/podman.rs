@@ -127,15 +127,7 @@ impl Podman {
         let tar = super::images::busybox_platform_tar()?;
         let name = "localhost/actsim-test/busybox-platform:latest".to_string();
         self.cmd()
-            .args([
-                "import",
-                "--change",
-                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "--change",
-                "CMD [\"sh\"]",
-                "-",
-                &name,
-            ])
+            .args(super::images::import_args(&name))
             .stdin_bytes(tar)
             .run()
             .assert_success();
