@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
         }
     };
     let process = process::Process::from_os();
-    system::log::init(&process);
+    ui::log::init(&process);
     match cli.command {
         cli::Command::Doctor(args) => commands::doctor::main(args, &process),
         cli::Command::Setup(args) => commands::setup::main(args, &process),

@@ -26,6 +26,7 @@ use crate::docker::endpoint;
 use crate::error::{Error, Result};
 use crate::system::process::Process;
 use crate::system::program::run_program;
+use crate::system::redact::{redact, redact_tokens};
 
 /// Largest file read into the bundle.
 pub const MAX_FILE: u64 = 1 << 20;
@@ -69,89 +70,6 @@ pub const ENV_PRESENCE: [&str; 8] = [
     "ACTSIM_ACT_BASE_URL",
     "ACTSIM_CA_CERT",
 ];
-
-/// Words that make a key secret-looking.
-const SECRET_WORDS: [&str; 4] = ["TOKEN", "SECRET", "PASSWORD", "KEY"];
-/// Prefixes of GitHub tokens, redacted wherever they appear.
-const TOKEN_PREFIXES: [&str; 6] = ["github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_"];
-
-pub fn is_secret_key(key: &str) -> bool {
-    let upper = key.to_ascii_uppercase();
-    SECRET_WORDS.iter().any(|w| upper.contains(w))
-}
-
-fn key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')
-}
-
-/// One line with the value of a secret-looking key replaced: `KEY=…`, `KEY: …`,
-/// `-s KEY=…`, `"KEY": …`. Everything after the separator goes (over-redacting is safe).
-fn redact_line(line: &str) -> String {
-    for (i, c) in line.char_indices() {
-        if c != '=' && c != ':' {
-            continue;
-        }
-        // `:` separates only when followed by a space or the end (not `image:tag`, `a://`).
-        if c == ':' && !matches!(line[i + 1..].chars().next(), None | Some(' ' | '\t')) {
-            continue;
-        }
-        let before = line[..i].trim_end().trim_end_matches(['"', '\'']);
-        let start = before
-            .char_indices()
-            .rev()
-            .find(|(_, ch)| !key_char(*ch))
-            .map_or(0, |(j, ch)| j + ch.len_utf8());
-        let key = &before[start..];
-        if !key.is_empty() && is_secret_key(key) {
-            let value = line[i + 1..].trim();
-            if value.is_empty() {
-                return line.to_string();
-            }
-            let sep = if c == ':' { ": " } else { "=" };
-            return format!("{}{sep}***", &line[..i]);
-        }
-    }
-    line.to_string()
-}
-
-/// Token shapes and URL passwords, anywhere in `text`.
-pub fn redact_tokens(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    'outer: while !rest.is_empty() {
-        for prefix in TOKEN_PREFIXES {
-            if rest.starts_with(prefix) {
-                let len = rest
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .unwrap_or(rest.len());
-                out.push_str("***");
-                rest = &rest[len..];
-                continue 'outer;
-            }
-        }
-        if let Some(after) = rest.strip_prefix("://") {
-            let end = after
-                .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-                .unwrap_or(after.len());
-            if let Some(at) = after[..end].rfind('@') {
-                out.push_str("://***@");
-                rest = &after[at + 1..];
-                continue;
-            }
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// Redact a configuration text (actrc, compose file, `.env`, logs): secret-looking keys'
-/// values and token shapes. Line ends are kept.
-pub fn redact(text: &str) -> String {
-    let lines: Vec<String> = text.split('\n').map(redact_line).collect();
-    redact_tokens(&lines.join("\n"))
-}
 
 /// The allow-listed environment, one `NAME=value` (or `NAME is set`) per line.
 pub fn environment(process: &Process) -> String {
@@ -523,35 +441,6 @@ fn archive(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_looking_keys_lose_their_values() {
-        let env = "DOCKER_GID=105\nGITHUB_TOKEN=abc123\nexport MY_SECRET=\"x y\"\napi_key=1\nDB_PASSWORD = p\nPLATFORM_IMAGE=img:1\n";
-        assert_eq!(
-            redact(env),
-            "DOCKER_GID=105\nGITHUB_TOKEN=***\nexport MY_SECRET=***\napi_key=***\nDB_PASSWORD =***\nPLATFORM_IMAGE=img:1\n"
-        );
-        let actrc = "-P ubuntu-latest=catthehacker/ubuntu:act-latest\n-s GITHUB_TOKEN=abc\n--secret NPM_TOKEN=zzz\n--env FOO=bar\n";
-        assert_eq!(
-            redact(actrc),
-            "-P ubuntu-latest=catthehacker/ubuntu:act-latest\n-s GITHUB_TOKEN=***\n--secret NPM_TOKEN=***\n--env FOO=bar\n"
-        );
-        let yaml = "services:\n  x:\n    image: actsim/act:0.2.89\n    environment:\n      GITHUB_TOKEN: abc\n      - AWS_SECRET_ACCESS_KEY=q\n      \"API_KEY\": \"v\"\n    user: \"1000:105\"\n";
-        assert_eq!(
-            redact(yaml),
-            "services:\n  x:\n    image: actsim/act:0.2.89\n    environment:\n      GITHUB_TOKEN: ***\n      - AWS_SECRET_ACCESS_KEY=***\n      \"API_KEY\": ***\n    user: \"1000:105\"\n"
-        );
-    }
-
-    #[test]
-    fn token_shapes_and_url_passwords_go_anywhere() {
-        let t =
-            "use ghp_AbC123xyz and github_pat_11AA_bb now; https://u:pw@mirror.example/x http://h/";
-        assert_eq!(
-            redact_tokens(t),
-            "use *** and *** now; https://***@mirror.example/x http://h/"
-        );
-    }
 
     #[test]
     fn the_environment_holds_only_allowed_values() {

@@ -3,7 +3,7 @@
 //! Printed through [`Ui`] (stderr, human format only); JSON is the findings themselves.
 
 use super::{Finding, Status};
-use crate::ui::{Mark, Ui};
+use crate::ui::{Mark, Piece, Ui};
 
 /// The mark a status shows.
 pub fn mark_of(status: Status) -> Mark {
@@ -30,24 +30,26 @@ pub fn print(ui: &Ui, findings: &[Finding]) {
         if ui.quiet && !problem {
             continue;
         }
-        ui.line(&format!(
-            "{} {:width$}  {}",
-            ui.mark(mark_of(f.status)),
-            f.id.as_str(),
-            f.summary
-        ));
+        ui.line_pieces(&[
+            Piece::Mark(mark_of(f.status)),
+            Piece::Text(format!(" {:width$}  {}", f.id.as_str(), f.summary)),
+        ]);
         if ui.verbose {
-            ui.line(&format!(
-                "      {}",
-                ui.dim(&format!("took {} ms", f.duration_ms))
-            ));
+            ui.line_pieces(&[
+                Piece::Text("      ".into()),
+                Piece::Dim(format!("took {} ms", f.duration_ms)),
+            ]);
             for line in f.detail.lines() {
-                ui.line(&format!("      {}", ui.dim(line)));
+                ui.line_pieces(&[Piece::Text("      ".into()), Piece::Dim(line.into())]);
             }
         }
         if problem {
             for fix in &f.fix {
-                ui.line(&format!("    {} {fix}", ui.cyan("→")));
+                ui.line_pieces(&[
+                    Piece::Text("    ".into()),
+                    Piece::Cyan("→".into()),
+                    Piece::Text(format!(" {fix}")),
+                ]);
             }
         }
     }

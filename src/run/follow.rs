@@ -258,7 +258,7 @@ fn display(ui: &Ui, tracker: &Tracker, show: Show) {
                     steps: Vec::new(),
                     failed_step: j.failed.clone(),
                 };
-                ui.always(&summary::status_line(ui, &report));
+                ui.always_pieces(&summary::status_line(&report));
             }
         }
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::act::{FailedStep, JobStatus, StepReport};
 use super::images::ImageReport;
 use crate::doctor::Finding;
-use crate::ui::Ui;
+use crate::ui::{Mark, Piece, Ui};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct JobReport {
@@ -59,15 +59,15 @@ fn seconds(ms: u64) -> String {
     format!("{:.1}s", ms as f64 / 1000.0)
 }
 
-/// The one status line of a finished job.
-pub fn status_line(ui: &Ui, job: &JobReport) -> String {
+/// The one status line of a finished job: its mark, then the text.
+pub fn status_line(job: &JobReport) -> [Piece; 2] {
     let mark = match job.status {
-        JobStatus::Success => ui.mark(crate::ui::Mark::Pass),
-        JobStatus::Skipped => ui.mark(crate::ui::Mark::Skip),
-        JobStatus::Failure | JobStatus::Cancelled => ui.mark(crate::ui::Mark::Fail),
+        JobStatus::Success => Mark::Pass,
+        JobStatus::Skipped => Mark::Skip,
+        JobStatus::Failure | JobStatus::Cancelled => Mark::Fail,
     };
     let mut line = format!(
-        "{mark} {}/{} {} in {}",
+        " {}/{} {} in {}",
         job.workflow,
         job.job,
         job.status.word(),
@@ -79,7 +79,7 @@ pub fn status_line(ui: &Ui, job: &JobReport) -> String {
             line.push_str(&format!(" with exit code {code}"));
         }
     }
-    line
+    [Piece::Mark(mark), Piece::Text(line)]
 }
 
 /// The human summary on stderr.
@@ -88,7 +88,8 @@ pub fn human(ui: &Ui, doc: &Document) {
         ui.always("Summary:");
     }
     for job in &doc.jobs {
-        ui.always(&format!("  {}", status_line(ui, job)));
+        let [mark, text] = status_line(job);
+        ui.always_pieces(&[Piece::Text("  ".into()), mark, text]);
         if let Some(f) = &job.failed_step {
             for a in &f.annotations {
                 ui.always(&format!("      ::error:: {a}"));

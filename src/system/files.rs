@@ -112,16 +112,18 @@ pub fn decide(
     }
 }
 
-/// A unified diff (3 lines of context) of two texts; bytes that are not UTF-8 are shown
-/// replaced.
+/// A unified diff (3 lines of context) of two texts, secrets redacted
+/// ([`super::redact::redact`]: a diff reaches JSON, plans and Ansible's `--diff`); bytes
+/// that are not UTF-8 are shown replaced.
 pub fn unified_diff(old_name: &str, new_name: &str, old: &[u8], new: &[u8]) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
-    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+    let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
         .header(old_name, new_name)
-        .to_string()
+        .to_string();
+    super::redact::redact(&diff)
 }
 
 /// `<path>.actsim-new`: where ours goes when the user edited the file.

@@ -2,15 +2,16 @@
 //! about Docker or act. Running programs under a deadline ([`program`]), the captured
 //! environment ([`process`]), safe bounded file access ([`files`]), users and groups
 //! ([`identity`]), privilege separation ([`privsep`]), signals ([`signals`]), the
-//! state-dir lock ([`lock`]) and the notices they give ([`progress`]). Modules here import only each other and `error`.
+//! state-dir lock ([`lock`]), the notices they give ([`progress`]) and the one redaction
+//! of secrets ([`redact`]). Modules here import only each other and `error`.
 
 pub mod files;
 pub mod hash;
 pub mod identity;
 pub mod lock;
-pub mod log;
 pub mod privsep;
 pub mod process;
 pub mod program;
 pub mod progress;
+pub mod redact;
 pub mod signals;

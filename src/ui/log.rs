@@ -11,7 +11,7 @@ use std::io::Write;
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use super::process::Process;
+use crate::system::process::Process;
 
 /// The crates a bare level applies to.
 const DEFAULT_TARGETS: [&str; 3] = ["actsim", "bollard", "reqwest"];
@@ -69,7 +69,15 @@ impl Log for Logger {
     fn log(&self, r: &Record<'_>) {
         if self.enabled(r.metadata()) {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "[{} {}] {}", r.level(), r.target(), r.args());
+            // A log line carries daemon answers, paths and program output: escaped.
+            let text = r.args().to_string();
+            let _ = writeln!(
+                err,
+                "[{} {}] {}",
+                r.level(),
+                r.target(),
+                super::escape_lines(&text)
+            );
         }
     }
 
