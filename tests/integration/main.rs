@@ -6,6 +6,7 @@ mod compose;
 mod doctor;
 mod download_errors;
 mod fleet;
+mod halves;
 mod layers;
 mod lifecycle;
 mod lock;
