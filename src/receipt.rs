@@ -42,9 +42,25 @@ pub struct Receipt {
     /// Root's record only: act releases whose archive and binary hashes root verified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verified: Vec<Verified>,
+    /// Root's record only: the uids of the users root ran setup for, who share root's
+    /// installs (an act in a root-owned bin dir, the simulator image). Uninstall for one
+    /// of them removes a shared install only when no other uid is left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<u32>,
+    /// Root's record only: group memberships root's setup added, by user (what
+    /// `uninstall --remove-group` for that user may take away again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups_added: Vec<GroupAdded>,
     /// Sections written by other versions of actsim, kept as they are.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A group membership root's setup added for a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupAdded {
+    pub uid: u32,
+    pub group: String,
 }
 
 /// One act release asset root downloaded and verified.

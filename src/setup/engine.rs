@@ -91,7 +91,27 @@ pub async fn run(
         Records::User => None,
     };
     let (plan, mut receipts) = under_lock(&run, facts, planned, only, out).await?;
-    apply(&run, &plan, &mut receipts, out).await
+    apply(&run, &plan, &mut receipts, out).await?;
+    if run.settings.fs.is_separated() {
+        record_user(&run.settings)?;
+    }
+    Ok(())
+}
+
+/// Root's record counts the user among those its shared installs serve.
+fn record_user(s: &Settings) -> Result<()> {
+    let ui = crate::ui::Ui::new(
+        &crate::system::process::Process::default(),
+        crate::ui::Format::Json,
+        false,
+        true,
+    );
+    let mut system = crate::setup::settings::load_receipt(&Fs::local(), &s.system_state_dir, &ui);
+    if !system.users.contains(&s.user.uid) {
+        system.users.push(s.user.uid);
+        system.save(&Fs::local(), &s.system_state_dir)?;
+    }
+    Ok(())
 }
 
 /// Under the lock, look again: another run (or the user) may have changed the machine

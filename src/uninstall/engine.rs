@@ -35,7 +35,7 @@ pub async fn uninstall(
         return Ok(());
     }
     let changes = planned.iter().any(Step::changes);
-    if changes && !args.yes {
+    if (changes || args.user_half_changes) && !args.yes {
         confirm_plan(&ctx.process, &ctx.ui).await?;
     }
     // Under the lock, look again (another run may be busy); the lock goes with the state dir.

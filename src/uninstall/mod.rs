@@ -53,6 +53,9 @@ pub struct Options {
     pub remove_group: bool,
     /// `--timeout`.
     pub timeout: Duration,
+    /// Root for another user: the user half's plan (shown before root's) changes something,
+    /// so the one confirmation covers it too.
+    pub user_half_changes: bool,
 }
 
 /// The flags that change the plan.
@@ -128,6 +131,7 @@ mod tests {
             user: "alice".into(),
             state_dir: "/home/alice/.local/state/actsim".into(),
             state_entries: Some(vec!["receipt.json".into()]),
+            shared_with: Vec::new(),
             receipt_found: true,
             act: Some(act::Facts {
                 path: "/home/alice/.local/bin/act".into(),

@@ -183,3 +183,166 @@ fn halves_root_never_runs_the_compose_plugin_of_the_home_it_is_given() {
         s.assert_saw_nothing_of_roots(&seen, &out.to_string());
     }
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// Root's `actsim uninstall --yes --user U` (root's state dir in the scene).
+fn uninstall_as_root(s: &Scene, extra: &[&str]) -> crate::support::Outcome {
+    crate::support::Cmd::actsim()
+        .args([
+            "uninstall",
+            "--format",
+            "json",
+            "--timeout",
+            "20",
+            "--user",
+            &s.user.name,
+        ])
+        .args(extra)
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .env("ACTSIM_SYSTEM_STATE_DIR", s.root.path().join("state"))
+        .env("PATH", SYSTEM_PATH)
+        .timeout(Duration::from_secs(90))
+        .run()
+}
+
+#[test]
+fn halves_finding_1_a_forged_receipt_never_steers_roots_uninstall() {
+    let Some(s) = Scene::new() else { return };
+    // Root's victims: a file U names with its (readable) hash, and a spool where U wants
+    // a file of theirs to appear (as `/etc/cron.d/x` would).
+    let victim = s.root.path().join("victim.conf");
+    std::fs::write(&victim, b"root config\n").unwrap();
+    temp::chmod(&victim, 0o644);
+    let spool = s.root.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let planted = spool.join("x");
+    let payload = s.user.home.join("payload");
+    std::fs::write(&payload, b"* * * * * root touch /tmp/pwned\n").unwrap();
+    std::os::unix::fs::chown(&payload, Some(s.user.uid), Some(s.user.gid)).unwrap();
+    let state = s.user.home.join(".local/state/actsim");
+    std::fs::create_dir_all(&state).unwrap();
+    let receipt = serde_json::json!({
+        "schema": 1,
+        "act": {
+            "version": "0.2.89", "asset": "act_Linux_x86_64.tar.gz", "source": "x",
+            "archive_sha256": "0".repeat(64),
+            "binary_sha256": sha256_hex(b"nothing"),
+            "install_path": planted,
+            "installed_at": "2026-01-01T00:00:00Z",
+            "replaced": [{
+                "path": planted, "sha256": sha256_hex(&std::fs::read(&payload).unwrap()),
+                "backup": payload, "installed_by_actsim": false,
+                "replaced_at": "2026-01-01T00:00:00Z"
+            }]
+        },
+        "files": {
+            "compose": { "path": victim, "sha256": sha256_hex(b"root config\n") },
+            "env": { "path": s.secret_path(), "sha256": sha256_hex(&s.secret) }
+        }
+    });
+    std::fs::write(state.join("receipt.json"), receipt.to_string()).unwrap();
+    temp::chown_r(&s.user.home.join(".local"), s.user.uid, s.user.gid);
+    let out = uninstall_as_root(&s, &["--yes"]);
+    let m = std::fs::metadata(&victim).unwrap_or_else(|_| panic!("root's file was removed\n{out}"));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"root config\n", "{out}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o644), "{out}");
+    assert_eq!(std::fs::read(s.secret_path()).unwrap(), s.secret, "{out}");
+    assert!(
+        !planted.exists(),
+        "U's file appeared in root's spool\n{out}"
+    );
+    assert!(
+        std::fs::read_dir(&spool).unwrap().next().is_none(),
+        "something appeared in root's spool\n{out}"
+    );
+}
+
+#[test]
+fn halves_finding_8_an_oversized_receipt_ends_quickly_and_changes_nothing_of_roots() {
+    let Some(s) = Scene::new() else { return };
+    let state = s.user.home.join(".local/state/actsim");
+    std::fs::create_dir_all(&state).unwrap();
+    // 64 MiB of nesting and padding: bounded reads, as U.
+    let mut big = String::from("{\"schema\":1,\"files\":");
+    big.push_str(&"[".repeat(100_000));
+    big.push_str(&" ".repeat(64 << 20));
+    std::fs::write(state.join("receipt.json"), big).unwrap();
+    temp::chown_r(&s.user.home.join(".local"), s.user.uid, s.user.gid);
+    let started = std::time::Instant::now();
+    let out = uninstall_as_root(&s, &["--yes"]);
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+    assert_eq!(std::fs::read(s.secret_path()).unwrap(), s.secret, "{out}");
+}
+
+#[test]
+fn halves_finding_9_uninstall_for_one_user_keeps_what_another_still_uses() {
+    use crate::support::mirror::Mirror;
+    use crate::support::proxy::SocketProxy;
+    use crate::support::users::TempGroup;
+    let Some(s) = Scene::new() else { return };
+    if crate::support::require_act().is_none() {
+        return;
+    }
+    let Some(mirror) = Mirror::start() else {
+        return;
+    };
+    let group = TempGroup::new();
+    let proxy = SocketProxy::to_docker(group.gid);
+    let other = TempUser::new();
+    let bin = s.root.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let state = s.root.path().join("state");
+    let setup = |user: &str| {
+        crate::support::Cmd::actsim()
+            .args([
+                "setup",
+                "--yes",
+                "--format",
+                "json",
+                "--no-check",
+                "--timeout",
+                "60",
+            ])
+            .args(["--user", user])
+            .arg("--act-base-url")
+            .arg(mirror.base_url())
+            .arg("--bin-dir")
+            .arg(&bin)
+            .env("DOCKER_HOST", proxy.host())
+            .env("ACTSIM_SYSTEM_STATE_DIR", &state)
+            .env("PATH", SYSTEM_PATH)
+            .timeout(Duration::from_secs(180))
+            .run()
+    };
+    setup(&s.user.name).assert_success();
+    setup(&other.name).assert_success();
+    let act = bin.join("act");
+    let before = std::fs::read(&act).unwrap();
+    let uninstall = |user: &str| {
+        crate::support::Cmd::actsim()
+            .args(["uninstall", "--yes", "--format", "json", "--timeout", "30"])
+            .args(["--user", user])
+            .env("DOCKER_HOST", proxy.host())
+            .env("ACTSIM_SYSTEM_STATE_DIR", &state)
+            .env("PATH", SYSTEM_PATH)
+            .timeout(Duration::from_secs(120))
+            .run()
+    };
+    let out = uninstall(&s.user.name);
+    assert_eq!(
+        std::fs::read(&act).ok().as_deref(),
+        Some(before.as_slice()),
+        "uninstall for one user removed the act another still uses\n{out}"
+    );
+    out.assert_stdout_contains(&other.name);
+    let out = uninstall(&other.name);
+    assert!(
+        !act.exists(),
+        "the last user's uninstall keeps root's act\n{out}"
+    );
+}

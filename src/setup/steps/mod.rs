@@ -230,7 +230,21 @@ pub async fn apply(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> R
         }
         // act saves its own records (the user's or root's receipt).
         Action::InstallAct(install) => return act::apply(run, install, receipts).await,
-        Action::JoinGroup(join) => group::apply(run, join, &mut receipts.user)?,
+        Action::JoinGroup(join) => {
+            let done = group::apply(run, join, &mut receipts.user)?;
+            // Root for another user: root's own record is what uninstall trusts.
+            if run.settings.fs.is_separated() {
+                let uid = run.settings.user.uid;
+                let system = receipts.system.get_or_insert_with(Default::default);
+                system.groups_added.retain(|g| g.uid != uid);
+                system.groups_added.push(crate::receipt::GroupAdded {
+                    uid,
+                    group: join.group.clone(),
+                });
+                receipts.save_records(&run.settings)?;
+            }
+            done
+        }
         Action::BuildImage(build) => image::apply(run, build, &mut receipts.user).await?,
         Action::Write(write) => {
             let done = file::apply(run, step.id, write, &mut receipts.user).await?;

@@ -77,7 +77,21 @@ impl UninstallStep {
 
     /// This step's plan. Pure.
     pub fn plan(self, f: &Facts, flags: Flags) -> Step {
+        let shared = |what: &str| {
+            Step::new(
+                self,
+                format!(
+                    "{what} kept: root's record says {} still use it",
+                    f.shared_with.join(", ")
+                ),
+                Action::Keep,
+            )
+        };
         match self {
+            UninstallStep::Act if !f.shared_with.is_empty() && f.act.is_some() => {
+                shared("root's act")
+            }
+            UninstallStep::Image if !f.shared_with.is_empty() => shared("the simulator image"),
             UninstallStep::Act => act::plan(f, flags),
             UninstallStep::Image => image::plan(f),
             UninstallStep::Volume => volume::plan(f),
@@ -113,6 +127,9 @@ pub struct Facts {
     /// The cache volume name, whether it exists, or why that is unknown.
     pub volume: (String, std::result::Result<bool, String>),
     pub group: Option<group::Facts>,
+    /// Root for another user: the other users root's record says still use root's shared
+    /// installs (act in a root-owned bin dir, the images); those are kept while any is left.
+    pub shared_with: Vec<String>,
 }
 
 impl Facts {
@@ -219,28 +236,85 @@ fn load(s: &Settings<'_>, fs: &Fs, dir: &std::path::Path) -> (Receipt, bool) {
 }
 
 /// Observe every step's facts. Never fails.
+///
+/// Root for another user observes only what root's own record lists: the user's receipt
+/// is never read (the user half removes the user's files, as them). The user half leaves
+/// the images, the volume and the group to root, and an act in a directory it does not own.
 pub async fn observe(s: &Settings<'_>) -> Facts {
     let fs = &s.fs;
-    let (receipt, receipt_found) = load(s, fs, &s.state_dir);
+    let separated = fs.is_separated();
+    let user_half = crate::system::halves::is_user_half(&s.ctx.process);
     // Root for another user: an act in a root-owned bin dir is in root's receipt.
-    let system = fs
-        .is_separated()
-        .then(|| load(s, &Fs::local(), &s.system_state_dir).0);
+    let system = separated.then(|| load(s, &Fs::local(), &s.system_state_dir).0);
+    let (mut receipt, receipt_found) = match &system {
+        Some(system) => (Receipt::default(), system.users.contains(&s.user.uid)),
+        None => load(s, fs, &s.state_dir),
+    };
+    if user_half
+        && let Some(a) = &receipt.act
+        && a.install_path.parent().is_some_and(|d| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::symlink_metadata(d).is_ok_and(|m| m.uid() != s.user.uid)
+        })
+    {
+        // An act in a root-owned bin dir: root's record, root's step.
+        receipt.act = None;
+    }
+    let shared_with: Vec<String> = system
+        .iter()
+        .flat_map(|r| r.users.iter())
+        .filter(|uid| **uid != s.user.uid)
+        .map(|uid| crate::system::identity::user_name(*uid))
+        .collect();
     let (files, platform) = file::observe(fs, &receipt);
     let volume_name = crate::render::cache_volume_name(s.user.uid);
-    let (images, volume) =
-        crate::uninstall::daemon::daemon_facts(s.ctx, &volume_name, s.timeout).await;
+    // Root for a user its record does not list: nothing of root's is theirs.
+    let (images, volume) = if user_half || (separated && !receipt_found) {
+        (Ok(Vec::new()), Ok(false))
+    } else {
+        crate::uninstall::daemon::daemon_facts(s.ctx, &volume_name, s.timeout).await
+    };
     Facts {
         user: s.user.name.clone(),
-        state_entries: crate::uninstall::userio::exists(fs, &s.state_dir).then(Vec::new),
-        state_dir: s.state_dir.clone(),
+        // Root never removes the user's state dir: the user half does.
+        state_entries: (!separated && crate::uninstall::userio::exists(fs, &s.state_dir))
+            .then(Vec::new),
+        // Root for another user: root's own record is what "no receipt" is about.
+        state_dir: if separated {
+            s.system_state_dir.clone()
+        } else {
+            s.state_dir.clone()
+        },
         receipt_found,
-        act: act::observe(fs, &receipt, system.as_ref()),
+        act: system
+            .as_ref()
+            .filter(|r| r.users.contains(&s.user.uid) || r.users.is_empty())
+            .map_or_else(
+                || act::observe(fs, &receipt, None),
+                |system| act::observe(fs, &receipt, Some(system)),
+            ),
         files,
         platform,
         images,
         volume: (volume_name, volume),
-        group: group::observe(s, &receipt),
+        group: match (&system, user_half) {
+            (_, true) => None,
+            // Root for another user: the memberships root's own record says it added.
+            (Some(system), false) => {
+                let added = system.groups_added.iter().find(|g| g.uid == s.user.uid);
+                let record = Receipt {
+                    docker: added.map(|g| crate::receipt::DockerReceipt {
+                        group: Some(g.group.clone()),
+                        group_added: true,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                group::observe(s, &record)
+            }
+            (None, false) => group::observe(s, &receipt),
+        },
+        shared_with,
     }
 }
 
