@@ -40,6 +40,41 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Hex SHA-256 of a file's contents, read in chunks (never held whole in memory).
 /// A link, FIFO or device there is an error, and so is a file over `MAX_HASH` bytes.
+/// An anonymous, sealed file holding `bytes`: nobody (root included) can change, grow or
+/// shrink it any more. What root imports or hands on is exactly what it verified.
+pub fn sealed_memfd(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use nix::libc;
+    use std::io::{Seek, Write};
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create with a valid C string; the fd is owned right away.
+    let raw = unsafe {
+        libc::memfd_create(
+            c"actsim-verified".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: raw is a fresh descriptor nobody else owns.
+    let mut file = unsafe { std::fs::File::from_raw_fd(raw) };
+    file.write_all(bytes)?;
+    let seals = libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            libc::F_ADD_SEALS,
+            seals,
+        )
+    } != 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    file.rewind()?;
+    Ok(file)
+}
+
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     log::debug!("hashing {}", path.display());
     let file = open_regular(path, MAX_HASH)

@@ -346,3 +346,97 @@ fn halves_finding_9_uninstall_for_one_user_keeps_what_another_still_uses() {
         "the last user's uninstall keeps root's act\n{out}"
     );
 }
+
+#[test]
+fn halves_finding_5_a_binary_patched_after_verification_never_reaches_the_image() {
+    use crate::support::mirror::Mirror;
+    use crate::support::proxy::SocketProxy;
+    use crate::support::users::TempGroup;
+    let Some(s) = Scene::new() else { return };
+    if crate::support::require_act().is_none() {
+        return;
+    }
+    let Some(mirror) = Mirror::start() else {
+        return;
+    };
+    let group = TempGroup::new();
+    let proxy = SocketProxy::to_docker(group.gid);
+    let bin = s.user.home.join(".local/bin");
+    let state = s.root.path().join("state");
+    // U rewrites the first bytes of every act-like file in their bin dir, in place (same
+    // inode, same size), as fast as they can: staged, installed, whatever root verified.
+    let racer = format!(
+        "import os, time\nb='{}'\nwhile not os.path.exists(os.path.expanduser('~/stop')):\n    try:\n        for n in os.listdir(b):\n            p = os.path.join(b, n)\n            try:\n                with open(p, 'r+b') as f:\n                    f.write(b'\\x7fELF-PATCHED-BY-U')\n            except OSError:\n                pass\n    except OSError:\n        time.sleep(0.001)\n",
+        bin.display()
+    );
+    std::fs::write(s.user.home.join("racer.py"), racer).unwrap();
+    let mut child = std::process::Command::new("runuser")
+        .args(["-u", &s.user.name, "--", "/usr/bin/python3"])
+        .arg(s.user.home.join("racer.py"))
+        .current_dir(&s.user.home)
+        .spawn()
+        .unwrap();
+    let image = "actsim/act:0.2.89";
+    for round in 0..4 {
+        let out = crate::support::Cmd::actsim()
+            .args([
+                "setup",
+                "--yes",
+                "--format",
+                "json",
+                "--no-check",
+                "--timeout",
+                "60",
+            ])
+            .args(["--user", &s.user.name])
+            .arg("--act-base-url")
+            .arg(mirror.base_url())
+            .arg("--bin-dir")
+            .arg(&bin)
+            .env("DOCKER_HOST", proxy.host())
+            .env("ACTSIM_SYSTEM_STATE_DIR", &state)
+            .env("PATH", SYSTEM_PATH)
+            .timeout(Duration::from_secs(180))
+            .run();
+        // Whatever happened, an image labelled with a hash holds exactly those bytes.
+        let label = crate::support::Cmd::new("docker")
+            .args(["image", "inspect", "--format"])
+            .arg("{{index .Config.Labels \"io.actsim.act-sha256\"}}")
+            .arg(image)
+            .env("PATH", SYSTEM_PATH)
+            .run();
+        if label.code != Some(0) {
+            continue;
+        }
+        let label = label.stdout.trim().to_string();
+        let name = format!("actsim-halves-{}-{round}", std::process::id());
+        crate::support::Cmd::new("docker")
+            .args(["create", "--name", &name, image, "/usr/local/bin/act"])
+            .env("PATH", SYSTEM_PATH)
+            .run()
+            .assert_success();
+        let dir = temp::dir();
+        let copied = crate::support::Cmd::new("docker")
+            .args(["cp", &format!("{name}:/usr/local/bin/act")])
+            .arg(dir.path().join("act"))
+            .env("PATH", SYSTEM_PATH)
+            .run();
+        let _ = crate::support::Cmd::new("docker")
+            .args(["rm", "-f", &name])
+            .env("PATH", SYSTEM_PATH)
+            .run();
+        copied.assert_success();
+        let bytes = std::fs::read(dir.path().join("act")).unwrap();
+        assert!(
+            !bytes.windows(9).any(|w| w == b"PATCHED-B"),
+            "round {round}: the image holds U's patched bytes\n{out}"
+        );
+        assert_eq!(
+            sha256_hex(&bytes),
+            label,
+            "round {round}: label and content differ\n{out}"
+        );
+    }
+    std::fs::write(s.user.home.join("stop"), b"").unwrap();
+    let _ = child.wait();
+}

@@ -154,12 +154,6 @@ enum BuildError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Join(#[from] tokio::task::JoinError),
-    #[error("reading {}: {source}", .path.display())]
-    Hash {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// As root for a user: not the binary root verified.
     #[error("{} is not the act this setup verified (sha256 {short}…); not building an image from it", .path.display())]
     Unverified { path: PathBuf, short: String },
@@ -180,16 +174,19 @@ async fn build_image(
     let file =
         s.fs.open(binary, crate::act::release::MAX_BINARY_BYTES)?
             .ok_or_else(|| BuildError::Missing(binary.to_path_buf()))?;
-    let sha = {
-        let (f, path) = (file.try_clone()?, binary.to_path_buf());
-        let hashes = run.ctx.hashes.clone();
-        tokio::task::spawn_blocking(move || hashes.of_file(f, &path))
-            .await?
-            .map_err(|source| BuildError::Hash {
-                path: binary.to_path_buf(),
-                source,
-            })?
+    // Read once into root's memory, hash that, import exactly that (a sealed memfd): the
+    // file may be changed by whoever can write the bin dir after it was read, and that
+    // must never reach the image.
+    let bytes = {
+        let path = binary.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            crate::system::files::read_capped(file, &path, crate::act::release::MAX_BINARY_BYTES)
+        })
+        .await??
     };
+    let sha = crate::system::files::sha256_hex(&bytes);
+    let file = crate::system::files::sealed_memfd(&bytes)?;
+    drop(bytes);
     // As root for a user, only a binary root verified goes into the image its containers
     // run with the socket mounted.
     if s.fs.is_separated()
