@@ -120,22 +120,6 @@ impl Context {
         })
     }
 
-    /// This context after the process became its target user for good (doctor as root
-    /// for someone else): their environment, nothing resolved as root kept but the paths.
-    pub fn became_user(&self, process: Process) -> Context {
-        let mut user = self.user.clone();
-        user.is_current = true;
-        Context {
-            docker_home: own_home(&process),
-            terminal: process.can_prompt(),
-            hashes: Hashes::default(),
-            shared: Arc::default(),
-            user,
-            process,
-            ..self.clone()
-        }
-    }
-
     /// The Docker endpoint, resolved on first use (docker CLI's rules, from
     /// [`Context::docker_home`]) and the same for the rest of the run.
     pub fn endpoint(&self) -> &std::result::Result<Endpoint, EndpointError> {

@@ -15,8 +15,10 @@
 //! the agent creates are the user's by construction.
 //!
 //! Root never executes a file the user can write: such a program (their `act`) runs in the
-//! agent, as the user. Doctor needs no agent: `doctor --user U` as root drops to U for the
-//! whole run ([`become_user`]).
+//! agent, as the user. Doctor needs no agent: `doctor --user U` as root runs entirely in
+//! the user half ([`crate::system::halves`]). The agent is isolated like the user half (its
+//! own session, no inherited descriptor but its socket, no stderr of root's, not
+//! dumpable); it remains only for setup's file steps until those run in the user half.
 //!
 //! What can go wrong: the agent cannot start (exit 1 naming the reason), it does not answer
 //! within the deadline (killed; exit 1), or it answers nonsense (the user can ptrace their
@@ -310,6 +312,19 @@ fn run_here(argv: &[String], env: &[(String, String)], timeout: Duration) -> Ran
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0);
+    // SAFETY: one async-signal-safe system call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // The agent's socket (fd 3, no close-on-exec) never reaches the user's program.
+            nix::libc::syscall(
+                nix::libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                nix::libc::CLOSE_RANGE_CLOEXEC,
+            );
+            Ok(())
+        });
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -1012,12 +1027,30 @@ fn spawn_agent(c: &Creds) -> Result<Agent> {
         .env("LC_ALL", "C.UTF-8")
         .current_dir("/")
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null());
+        .stdout(std::process::Stdio::null())
+        // Never root's terminal: the agent's errors travel as replies.
+        .stderr(std::process::Stdio::null());
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             use nix::libc;
-            if libc::dup2(their_raw, AGENT_FD) < 0 {
+            // Its own session (no controlling terminal of root's); every descriptor root
+            // had closes at exec, but the socket dup'ed onto fd 3 after this.
+            if libc::setsid() < 0
+                || libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if their_raw == AGENT_FD {
+                if libc::fcntl(AGENT_FD, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(their_raw, AGENT_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::setgroups(gids.len(), gids.as_ptr()) != 0
@@ -1031,6 +1064,7 @@ fn spawn_agent(c: &Creds) -> Result<Agent> {
                 return Err(std::io::Error::from_raw_os_error(libc::EPERM));
             }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            libc::prctl(libc::PR_SET_DUMPABLE, 0);
             Ok(())
         });
     }
@@ -1047,6 +1081,10 @@ fn spawn_agent(c: &Creds) -> Result<Agent> {
 /// `actsim __agent`: serve requests on fd 3 until the other end closes it. Runs as the
 /// target user; refuses to run as root (there is nothing to separate then).
 pub fn agent_main() -> std::process::ExitCode {
+    // SAFETY: prctl with constant arguments; first thing, before anything is read.
+    unsafe {
+        nix::libc::prctl(nix::libc::PR_SET_DUMPABLE, 0);
+    }
     if nix::unistd::Uid::effective().is_root() {
         eprintln!("actsim: the helper process does not run as root");
         return std::process::ExitCode::from(crate::error::exit::USAGE);
@@ -1079,35 +1117,6 @@ pub fn agent_main() -> std::process::ExitCode {
             return std::process::ExitCode::SUCCESS;
         }
     }
-}
-
-/// Drop this process to `user` for good (doctor as root for another user): the groups the
-/// database gives them, their gid and uid. Call before any thread is started.
-pub fn become_user(user: &TargetUser) -> Result<()> {
-    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
-    let gids: Vec<Gid> = user
-        .database_gids()
-        .into_iter()
-        .map(Gid::from_raw)
-        .collect();
-    let fail = |what: &str, e: nix::Error| {
-        Error::failed(
-            format!("cannot drop to {} ({what}): {e}", user.name),
-            Some("run actsim as that user instead".to_string()),
-        )
-    };
-    setgroups(&gids).map_err(|e| fail("setgroups", e))?;
-    let gid = Gid::from_raw(user.gid);
-    setresgid(gid, gid, gid).map_err(|e| fail("setresgid", e))?;
-    let uid = Uid::from_raw(user.uid);
-    setresuid(uid, uid, uid).map_err(|e| fail("setresuid", e))?;
-    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
-        return Err(Error::failed(
-            format!("dropping to {} did not stick", user.name),
-            None,
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -440,3 +440,30 @@ fn halves_finding_5_a_binary_patched_after_verification_never_reaches_the_image(
     std::fs::write(s.user.home.join("stop"), b"").unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn halves_setup_for_a_user_runs_their_act_without_roots_fd_env_or_tty() {
+    let Some(s) = Scene::new() else { return };
+    let bin = s.user.home.join("bin");
+    s.plant_spy(&bin.join("act"), "setup-act", "");
+    let zeros = "0".repeat(64);
+    let (code, out) = s.root_on_a_tty(&[
+        "setup",
+        "--dry-run",
+        "--no-check",
+        "--user",
+        &s.user.name,
+        "--bin-dir",
+        &bin.display().to_string(),
+        "--act-version",
+        "0.2.89",
+        "--act-sha256",
+        &zeros,
+        "--timeout",
+        "20",
+    ]);
+    let seen = s
+        .seen("setup-act")
+        .unwrap_or_else(|| panic!("U's act never ran (exit {code:?})\n{out}"));
+    s.assert_saw_nothing_of_roots(&seen, &out);
+}
