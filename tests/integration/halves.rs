@@ -467,3 +467,64 @@ fn halves_setup_for_a_user_runs_their_act_without_roots_fd_env_or_tty() {
         .unwrap_or_else(|| panic!("U's act never ran (exit {code:?})\n{out}"));
     s.assert_saw_nothing_of_roots(&seen, &out);
 }
+
+#[test]
+fn halves_doctor_for_a_user_shows_their_programs_control_sequences_escaped() {
+    let Some(s) = Scene::new() else { return };
+    let bin = s.user.home.join("bin");
+    let act = bin.join("act");
+    std::fs::create_dir_all(&bin).unwrap();
+    // U's act answers --version with a title change, a line erase and a fake next line.
+    std::fs::write(
+        &act,
+        "#!/bin/sh\nprintf 'act version 0.2.89\\033]0;owned\\007\\033[2K\\r\\n\\342\\200\\256 all checks passed\\n'\n",
+    )
+    .unwrap();
+    temp::chmod(&act, 0o755);
+    temp::chown_r(&bin, s.user.uid, s.user.gid);
+    let out = crate::support::Cmd::actsim()
+        .args([
+            "doctor",
+            "--user",
+            &s.user.name,
+            "--timeout",
+            "20",
+            "--bin-dir",
+        ])
+        .arg(&bin)
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .env("ACTSIM_SYSTEM_STATE_DIR", s.root.path().join("state"))
+        .env("PATH", SYSTEM_PATH)
+        .timeout(Duration::from_secs(60))
+        .run();
+    assert!(
+        !out.stderr.contains('\u{1b}') && !out.stderr.contains('\u{202e}'),
+        "raw control sequences reached root's terminal\n{out}"
+    );
+}
+
+#[test]
+fn halves_doctor_fix_for_another_user_refuses_and_changes_nothing() {
+    let Some(s) = Scene::new() else { return };
+    let out = crate::support::Cmd::actsim()
+        .args([
+            "doctor",
+            "--fix",
+            "--yes",
+            "--user",
+            &s.user.name,
+            "--timeout",
+            "20",
+        ])
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+        .env("ACTSIM_SYSTEM_STATE_DIR", s.root.path().join("state"))
+        .env("PATH", SYSTEM_PATH)
+        .timeout(Duration::from_secs(60))
+        .run();
+    out.assert_code(2);
+    assert!(
+        !s.root.path().join("state").exists(),
+        "doctor --fix for another user wrote root's state\n{out}"
+    );
+    assert_eq!(std::fs::read(s.secret_path()).unwrap(), s.secret);
+}
