@@ -178,15 +178,7 @@ fn run_cmd(
                 return Err(std::io::Error::last_os_error());
             }
             // Every descriptor but 0/1/2 closes at exec (std's own error pipe still works).
-            if libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
+            close_from_3_at_exec()?;
             if libc::setgroups(gids.len(), gids.as_ptr()) != 0
                 || libc::setresgid(gid, gid, gid) != 0
                 || libc::setresuid(uid, uid, uid) != 0
@@ -248,6 +240,25 @@ fn run_cmd(
         stderr,
         truncated: t1 || t2,
     })
+}
+
+/// Mark every descriptor from 3 up close-on-exec (`close_range`). Async-signal-safe: for
+/// `pre_exec` of anything root starts for a user.
+pub fn close_from_3_at_exec() -> std::io::Result<()> {
+    use nix::libc;
+    // SAFETY: a system call on no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn kill_group(pid: i32) {

@@ -316,13 +316,7 @@ fn run_here(argv: &[String], env: &[(String, String)], timeout: Duration) -> Ran
     unsafe {
         cmd.pre_exec(|| {
             // The agent's socket (fd 3, no close-on-exec) never reaches the user's program.
-            nix::libc::syscall(
-                nix::libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                nix::libc::CLOSE_RANGE_CLOEXEC,
-            );
-            Ok(())
+            crate::system::halves::close_from_3_at_exec()
         });
     }
     let mut child = match cmd.spawn() {
@@ -1036,16 +1030,10 @@ fn spawn_agent(c: &Creds) -> Result<Agent> {
             use nix::libc;
             // Its own session (no controlling terminal of root's); every descriptor root
             // had closes at exec, but the socket dup'ed onto fd 3 after this.
-            if libc::setsid() < 0
-                || libc::syscall(
-                    libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    libc::CLOSE_RANGE_CLOEXEC,
-                ) != 0
-            {
+            if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            crate::system::halves::close_from_3_at_exec()?;
             if their_raw == AGENT_FD {
                 if libc::fcntl(AGENT_FD, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());

@@ -98,6 +98,17 @@ impl Scene {
         assert!(seen.contains(&format!("uid={}", self.user.uid)), "{seen}");
     }
 
+    /// Root runs `args` on a terminal ([`Scene::root_on_a_tty`]); U's spy `name` must have
+    /// run and seen nothing of root's.
+    #[track_caller]
+    fn assert_spy_saw_nothing(&self, name: &str, args: &[&str]) {
+        let (code, out) = self.root_on_a_tty(args);
+        let seen = self
+            .seen(name)
+            .unwrap_or_else(|| panic!("U's {name} never ran (exit {code:?})\n{out}"));
+        self.assert_saw_nothing_of_roots(&seen, &out);
+    }
+
     /// `sh -c 'exec 7<SECRET; exec actsim ARGS'` as root on a terminal, with a token and
     /// proxy credentials in the environment.
     fn root_on_a_tty(&self, args: &[&str]) -> (Option<i32>, String) {
@@ -132,19 +143,18 @@ fn halves_doctor_for_a_user_runs_their_act_without_roots_fd_env_or_tty() {
     let Some(s) = Scene::new() else { return };
     let bin = s.user.home.join("bin");
     s.plant_spy(&bin.join("act"), "act", "");
-    let (code, out) = s.root_on_a_tty(&[
-        "doctor",
-        "--user",
-        &s.user.name,
-        "--bin-dir",
-        &bin.display().to_string(),
-        "--timeout",
-        "20",
-    ]);
-    let seen = s
-        .seen("act")
-        .unwrap_or_else(|| panic!("U's act never ran (exit {code:?})\n{out}"));
-    s.assert_saw_nothing_of_roots(&seen, &out);
+    s.assert_spy_saw_nothing(
+        "act",
+        &[
+            "doctor",
+            "--user",
+            &s.user.name,
+            "--bin-dir",
+            &bin.display().to_string(),
+            "--timeout",
+            "20",
+        ],
+    );
 }
 
 #[test]
@@ -447,25 +457,24 @@ fn halves_setup_for_a_user_runs_their_act_without_roots_fd_env_or_tty() {
     let bin = s.user.home.join("bin");
     s.plant_spy(&bin.join("act"), "setup-act", "");
     let zeros = "0".repeat(64);
-    let (code, out) = s.root_on_a_tty(&[
-        "setup",
-        "--dry-run",
-        "--no-check",
-        "--user",
-        &s.user.name,
-        "--bin-dir",
-        &bin.display().to_string(),
-        "--act-version",
-        "0.2.89",
-        "--act-sha256",
-        &zeros,
-        "--timeout",
-        "20",
-    ]);
-    let seen = s
-        .seen("setup-act")
-        .unwrap_or_else(|| panic!("U's act never ran (exit {code:?})\n{out}"));
-    s.assert_saw_nothing_of_roots(&seen, &out);
+    s.assert_spy_saw_nothing(
+        "setup-act",
+        &[
+            "setup",
+            "--dry-run",
+            "--no-check",
+            "--user",
+            &s.user.name,
+            "--bin-dir",
+            &bin.display().to_string(),
+            "--act-version",
+            "0.2.89",
+            "--act-sha256",
+            &zeros,
+            "--timeout",
+            "20",
+        ],
+    );
 }
 
 #[test]
