@@ -537,3 +537,58 @@ fn halves_doctor_fix_for_another_user_refuses_and_changes_nothing() {
     );
     assert_eq!(std::fs::read(s.secret_path()).unwrap(), s.secret);
 }
+
+#[test]
+fn halves_the_user_half_is_killed_with_its_group_at_the_deadline_and_its_output_capped() {
+    use actsim::system::halves;
+    if !require_root() {
+        return;
+    }
+    let u = TempUser::new();
+    let target = actsim::system::identity::TargetUser {
+        name: u.name.clone(),
+        uid: u.uid,
+        gid: u.gid,
+        home: u.home.clone(),
+        is_current: false,
+    };
+    let started = std::time::Instant::now();
+    let argv: Vec<String> = ["/bin/sh", "-c", "(sleep 300 &); id -u >&2; exec yes"]
+        .map(String::from)
+        .to_vec();
+    let out = halves::run_program_as(
+        &target,
+        &actsim::system::process::Process::with_vars([("GITHUB_TOKEN", TOKEN)]),
+        &argv,
+        b"",
+        std::time::Instant::now() + Duration::from_secs(2),
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.timed_out && out.truncated);
+    assert_eq!(out.stdout.len(), halves::MAX_STDOUT);
+    assert_eq!(out.stderr_text().trim(), u.uid.to_string());
+    std::thread::sleep(Duration::from_millis(300));
+    // Alive, that is: a killed child reparented to a PID 1 that does not reap stays a zombie.
+    let ps = std::process::Command::new("ps")
+        .args(["-o", "pid=,stat=,cmd=", "-u", &u.uid.to_string()])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    let alive: Vec<&str> = ps
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|st| !st.starts_with('Z'))
+        })
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "processes of the user half outlived the deadline: {alive:?}"
+    );
+}
