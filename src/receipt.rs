@@ -61,6 +61,10 @@ pub struct FileReceipt {
     pub path: PathBuf,
     /// SHA-256 of the bytes actsim wrote.
     pub sha256: String,
+    /// `.env` only: the values actsim wrote for the keys it owns (a value that differs
+    /// from both this and the machine's is the user's own, confirmed before it goes).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -414,6 +414,127 @@ pub fn render_env(ctx: &Context) -> Result<String> {
         .map_err(|e| template_error("env", e))
 }
 
+/// The `.env` keys actsim owns: set to the machine's truth on every setup. Every other
+/// line of `.env` is the user's and is kept byte for byte ([`merge_env`]).
+pub const ENV_OWNED: [&str; 6] = [
+    "ACT_VERSION",
+    "HOST_UID",
+    "HOST_GID",
+    "DOCKER_GID",
+    "DOCKER_SOCKET",
+    "PLATFORM_IMAGE",
+];
+
+/// The key and the unquoted value of one `.env` line (`KEY=v`, `KEY='v'`, `KEY="v"`,
+/// `export KEY=v`); `None` for comments, blank lines and anything else.
+pub fn env_entry(line: &str) -> Option<(&str, &str)> {
+    let l = line.trim();
+    if l.starts_with('#') {
+        return None;
+    }
+    let l = l.strip_prefix("export ").map(str::trim_start).unwrap_or(l);
+    let (k, v) = l.split_once('=')?;
+    let k = k.trim();
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let v = v.trim();
+    let v = v
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix('\''))
+        .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+        .unwrap_or(v);
+    Some((k, v))
+}
+
+/// `KEY=value` lines of a compose `.env` (quotes removed; the last of a key wins).
+pub fn parse_env(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(env_entry)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// One owned `.env` key [`merge_env`] changes: its value in the file (`None`: missing) and
+/// the machine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvChange {
+    pub key: &'static str,
+    pub was: Option<String>,
+    pub now: String,
+}
+
+/// `.env` merged by key: each line of an [`ENV_OWNED`] key whose value is not the
+/// machine's gets the machine's (`KEY=value`, quoted by [`dotenv_value`], the line's own
+/// end); an owned key the file lacks is appended; every other line (the user's keys,
+/// comments, blank lines, CRLF, bytes that are not UTF-8) stays byte for byte.
+/// Idempotent. Returns the merged bytes and the keys changed.
+pub fn merge_env(existing: &[u8], ctx: &Context) -> Result<(Vec<u8>, Vec<EnvChange>)> {
+    ctx.validate()?;
+    let mut truth = Vec::new();
+    for (key, value) in ctx.env_vars() {
+        if let Some(owned) = ENV_OWNED.iter().find(|k| **k == key) {
+            let quoted = dotenv_value(key, &value)?;
+            truth.push((*owned, value, quoted));
+        }
+    }
+    let lines: Vec<&[u8]> = existing.split_inclusive(|b| *b == b'\n').collect();
+    let eol: &[u8] = match lines.first() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    let mut out = Vec::with_capacity(existing.len() + 64);
+    let mut seen = Vec::new();
+    let mut changes = Vec::new();
+    for line in &lines {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let (body, end): (&[u8], &[u8]) = match body.strip_suffix(b"\r") {
+            Some(b) => (b, b"\r\n"),
+            None if line.ends_with(b"\n") => (body, b"\n"),
+            None => (body, b""),
+        };
+        let entry = std::str::from_utf8(body).ok().and_then(env_entry);
+        let owned = entry.and_then(|(k, v)| {
+            truth
+                .iter()
+                .find(|(key, ..)| *key == k)
+                .map(|t| (t, v.to_string()))
+        });
+        let Some(((key, value, quoted), current)) = owned else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        seen.push(*key);
+        if current == *value {
+            out.extend_from_slice(line);
+            continue;
+        }
+        out.extend_from_slice(format!("{key}={quoted}").as_bytes());
+        out.extend_from_slice(if end.is_empty() { eol } else { end });
+        changes.push(EnvChange {
+            key,
+            was: Some(current),
+            now: value.clone(),
+        });
+    }
+    for (key, value, quoted) in &truth {
+        if seen.contains(key) {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        out.extend_from_slice(format!("{key}={quoted}").as_bytes());
+        out.extend_from_slice(eol);
+        changes.push(EnvChange {
+            key,
+            was: None,
+            now: value.clone(),
+        });
+    }
+    Ok((out, changes))
+}
+
 /// The platform mapping on an actrc line (`-P L=I`, `-P=L=I`, `-PL=I`, `--platform L=I`,
 /// `--platform=L=I`), as `(label, image)`.
 fn actrc_mapping(line: &str) -> Option<(&str, &str)> {
@@ -621,6 +742,32 @@ pub fn check_act_args(args: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_merge_sets_owned_keys_and_keeps_every_other_byte() {
+        let c = ctx();
+        let user: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=4242\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other";
+        let (merged, changes) = merge_env(user, &c).unwrap();
+        let want: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=999\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other\r\nACT_VERSION=0.2.89\r\nHOST_GID=1000\r\nDOCKER_SOCKET=/var/run/docker.sock\r\nPLATFORM_IMAGE=catthehacker/ubuntu:act-latest\r\n";
+        assert_eq!(String::from_utf8_lossy(&merged), String::from_utf8_lossy(want));
+        let keys: Vec<_> = changes.iter().map(|c| (c.key, c.was.as_deref())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("DOCKER_GID", Some("4242")),
+                ("ACT_VERSION", None),
+                ("HOST_GID", None),
+                ("DOCKER_SOCKET", None),
+                ("PLATFORM_IMAGE", None)
+            ]
+        );
+        let (again, none) = merge_env(&merged, &c).unwrap();
+        assert_eq!(again, merged, "idempotent");
+        assert!(none.is_empty());
+        // The rendered file is already merged.
+        let rendered = render_env(&c).unwrap();
+        assert_eq!(merge_env(rendered.as_bytes(), &c).unwrap().0, rendered.as_bytes());
+    }
 
     #[test]
     fn act_args_are_added_once() {

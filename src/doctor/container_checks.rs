@@ -306,25 +306,7 @@ fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
     }
 }
 
-/// `KEY=value` lines of a compose `.env` (quotes removed).
-pub fn parse_env(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            if l.starts_with('#') {
-                return None;
-            }
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|x| x.strip_suffix('\''))
-                .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
-                .unwrap_or(v);
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .collect()
-}
+pub use crate::render::parse_env;
 
 /// `container.socket`, and — when its container ran and act in it reached the daemon — the
 /// `container.run` verdict from the same round trip (create, start, wait, logs, remove with
@@ -408,7 +390,7 @@ fn socket_run_failed(path: &Path, who: &str, by_hand: String, output: String) ->
     let mut fix = Vec::new();
     if output.contains("permission denied") {
         fix.push(format!(
-            "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
+            "the container's groups do not open {}: {REFRESH_GID}",
             path.display()
         ));
     }
@@ -477,31 +459,26 @@ fn endpoint_changed(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) ->
     ))
 }
 
-/// A `DOCKER_GID` (the `.env`'s, or the one setup recorded) that is not the socket's.
+/// The `.env`'s `DOCKER_GID` is not the socket's group: the machine's truth and the file
+/// disagree (never the receipt: what setup once recorded says nothing about the socket now).
 fn stale_gid(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) -> Option<Outcome> {
     let socket_gid = ctx.socket.gid;
-    let stale = |what: &str, value: u32| {
-        Outcome::fail(
-            format!(
-                "{what} is {value} but {} now belongs to gid {socket_gid}: the container would get permission denied",
-                path.display()
-            ),
-            vec!["refresh it (Docker was probably reinstalled): actsim setup".into()],
-        )
-    };
-    if identity.docker_gid != socket_gid {
-        return Some(stale(
-            &format!("DOCKER_GID ({})", identity.source),
+    if identity.docker_gid == socket_gid {
+        return None;
+    }
+    Some(Outcome::fail(
+        format!(
+            "DOCKER_GID ({}) is {} but {} now belongs to gid {socket_gid}: the container would get permission denied",
+            identity.source,
             identity.docker_gid,
-        ));
-    }
-    match ctx.inputs.opts.drift.docker_gid {
-        Some(recorded) if recorded != socket_gid => {
-            Some(stale("the DOCKER_GID recorded by actsim setup", recorded))
-        }
-        _ => None,
-    }
+            path.display()
+        ),
+        vec![REFRESH_GID.into()],
+    ))
 }
+
+/// The command that sets `DOCKER_GID` to the socket's group, keeping the user's lines.
+const REFRESH_GID: &str = "set DOCKER_GID to the socket's group (Docker was probably reinstalled; your own lines in .env are kept): actsim doctor --fix --yes";
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ mod support;
 
 mod compose;
 mod doctor;
+mod env_merge;
 mod download_errors;
 mod fleet;
 mod layers;
