@@ -15,7 +15,7 @@ use clap::Parser;
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
-use crate::context::Context;
+use crate::context::{Context, Request};
 use crate::doctor::{Finding, Options, Report, Status};
 use crate::error::{Error, Result, exit};
 use crate::receipt::{Loaded, Receipt};
@@ -60,7 +60,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Resolve the context, refuse `--fix` for another user, and drop to them to check.
 fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
-    let req = super::setup::request(&args.common, Duration::from_secs(args.timeout));
+    let req = Request {
+        from_receipt: true,
+        ..super::setup::request(&args.common, Duration::from_secs(args.timeout))
+    };
     let mut ctx = Context::resolve(process, &req)?;
     // --fix changes things as root; for another user that is setup's job, which keeps
     // their I/O separated. Say so before checking anything.

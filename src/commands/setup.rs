@@ -29,6 +29,7 @@ pub fn request(common: &Common, timeout: Duration) -> Request {
         verbose: common.verbose,
         quiet: common.quiet,
         timeout,
+        from_receipt: false,
     }
 }
 

@@ -19,6 +19,7 @@ fn request(args: &UninstallArgs) -> Request {
         format: args.format,
         quiet: args.quiet,
         timeout: Duration::from_secs(args.timeout),
+        from_receipt: true,
         ..Request::default()
     }
 }

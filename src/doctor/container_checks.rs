@@ -271,28 +271,28 @@ struct ComposeIdentity {
     env_socket: Option<PathBuf>,
 }
 
-fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
+/// The identity from `.env`, or from the user and the socket when there is no `.env`; a
+/// `.env` that cannot be read (a FIFO, a link, too large) is the check's failure.
+fn compose_identity(ctx: &After<'_>) -> Result<ComposeIdentity, Outcome> {
     let user = ctx.inputs.user();
     let env_file = ctx.inputs.config_dir().join(".env");
-    let values = crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
-        .ok()
-        .flatten()
-        .map(|t| parse_env(&String::from_utf8_lossy(&t)))
-        .unwrap_or_default();
-    let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
-    let env_socket = values
-        .get("DOCKER_SOCKET")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
-        (Some(uid), Some(gid), Some(docker_gid)) => ComposeIdentity {
-            uid,
-            gid,
-            docker_gid,
-            source: format!("from {}", env_file.display()),
-            env_socket,
-        },
-        _ => ComposeIdentity {
+    let values = match crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
+    {
+        Ok(Some(t)) => Some(parse_env(&String::from_utf8_lossy(&t))),
+        Ok(None) => None,
+        Err(e) => {
+            return Err(Outcome::fail(
+                format!("cannot read {}: {e}", env_file.display()),
+                vec![format!(
+                    "move it away and let setup write it again: mv {} {}.old && actsim setup --yes",
+                    crate::system::process::sh_quote(&env_file.display().to_string()),
+                    crate::system::process::sh_quote(&env_file.display().to_string())
+                )],
+            ));
+        }
+    };
+    let Some(values) = values else {
+        return Ok(ComposeIdentity {
             uid: user.uid,
             gid: user.gid,
             docker_gid: ctx.socket.gid,
@@ -302,7 +302,28 @@ fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
                 env_file.display()
             ),
             env_socket: None,
-        },
+        });
+    };
+    let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
+    let env_socket = values
+        .get("DOCKER_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
+        (Some(uid), Some(gid), Some(docker_gid)) => Ok(ComposeIdentity {
+            uid,
+            gid,
+            docker_gid,
+            source: format!("from {}", env_file.display()),
+            env_socket,
+        }),
+        _ => Err(Outcome::fail(
+            format!(
+                "{} lacks a numeric HOST_UID, HOST_GID or DOCKER_GID: the compose service would not start as the user with the socket's group",
+                env_file.display()
+            ),
+            vec![REFRESH_GID.into()],
+        )),
     }
 }
 
@@ -334,7 +355,10 @@ async fn container_socket(ctx: &After<'_>, probe: &Probe, proven: &mut Option<Ou
     let (Ok(image), Some(docker)) = (probe, ctx.docker()) else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
-    let identity = compose_identity(ctx);
+    let identity = match compose_identity(ctx) {
+        Ok(identity) => identity,
+        Err(failed) => return failed,
+    };
     if let Some(out) = endpoint_changed(ctx, &path, &identity) {
         return out;
     }

@@ -12,6 +12,7 @@ mod lifecycle;
 mod lock;
 mod manual;
 mod output;
+mod receipt_memory;
 mod podman;
 mod resources;
 mod run;
