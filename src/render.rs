@@ -749,7 +749,10 @@ mod tests {
         let user: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=4242\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other";
         let (merged, changes) = merge_env(user, &c).unwrap();
         let want: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=999\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other\r\nACT_VERSION=0.2.89\r\nHOST_GID=1000\r\nDOCKER_SOCKET=/var/run/docker.sock\r\nPLATFORM_IMAGE=catthehacker/ubuntu:act-latest\r\n";
-        assert_eq!(String::from_utf8_lossy(&merged), String::from_utf8_lossy(want));
+        assert_eq!(
+            String::from_utf8_lossy(&merged),
+            String::from_utf8_lossy(want)
+        );
         let keys: Vec<_> = changes.iter().map(|c| (c.key, c.was.as_deref())).collect();
         assert_eq!(
             keys,
@@ -766,7 +769,10 @@ mod tests {
         assert!(none.is_empty());
         // The rendered file is already merged.
         let rendered = render_env(&c).unwrap();
-        assert_eq!(merge_env(rendered.as_bytes(), &c).unwrap().0, rendered.as_bytes());
+        assert_eq!(
+            merge_env(rendered.as_bytes(), &c).unwrap().0,
+            rendered.as_bytes()
+        );
     }
 
     #[test]

@@ -111,6 +111,9 @@ async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Fi
     if let Some(p) = &ctx.platform_image {
         words.extend(["--platform-image".into(), p.clone()]);
     }
+    if let Some(lock) = &ctx.act_lock {
+        words.extend(["--act-lock".into(), lock.to_string_lossy().to_string()]);
+    }
     let mut cmd = match sg {
         Some(group) => {
             let mut c = tokio::process::Command::new("sg");

@@ -6,16 +6,17 @@
 //! group (so the socket's group can change like a reinstalled Docker's), a loopback mirror
 //! serving the real act, and the one test world.
 
+use crate::support::exit;
 use crate::support::files::read;
 use crate::support::proxy::SocketProxy;
 use crate::support::report::{assert_no_failed_check, fix_steps, step};
 use crate::support::users::TempGroup;
 use crate::support::world::World;
-use crate::support::exit;
 
 /// The user's own lines, appended to the `.env` setup wrote: a secret the compose service
 /// reads, a comment, a quoted value, a CRLF line and one without a final newline.
-const USER_LINES: &[u8] = b"# my own settings\nGH_TOKEN=ghp_not-a-real-token\nMY_DIR='/a b/c'\r\nLAST=1";
+const USER_LINES: &[u8] =
+    b"# my own settings\nGH_TOKEN=ghp_not-a-real-token\nMY_DIR='/a b/c'\r\nLAST=1";
 
 /// `.env` as the user left it, with `DOCKER_GID=gid` (the one owned line that changes).
 fn with_gid(base: &[u8], gid: u32) -> Vec<u8> {
@@ -137,7 +138,9 @@ fn env_merge_the_stuck_host_sequence_recovers_with_one_setup() {
     assert_no_failed_check(&out);
     assert_eq!(read(&w.env_file()), merged, "{out}");
     let doctor = w.doctor(60).run();
-    doctor.assert_success().assert_status("container.socket", "pass");
+    doctor
+        .assert_success()
+        .assert_status("container.socket", "pass");
 }
 
 /// A value of an owned key the user set themselves is shown and replaced only with the
@@ -168,6 +171,9 @@ fn env_merge_a_users_own_value_of_an_owned_key_is_confirmed_and_named() {
         .assert_stderr_contains("DOCKER_GID=4242 (yours) becomes the machine's");
     assert_eq!(
         String::from_utf8(read(&w.env_file())).unwrap(),
-        text.replace(&format!("DOCKER_GID={gid}\n"), &format!("DOCKER_GID={gid}\nMINE=1\n"))
+        text.replace(
+            &format!("DOCKER_GID={gid}\n"),
+            &format!("DOCKER_GID={gid}\nMINE=1\n")
+        )
     );
 }

@@ -4,16 +4,16 @@ mod support;
 
 mod compose;
 mod doctor;
-mod env_merge;
 mod download_errors;
+mod env_merge;
 mod fleet;
 mod layers;
 mod lifecycle;
 mod lock;
 mod manual;
 mod output;
-mod receipt_memory;
 mod podman;
+mod receipt_memory;
 mod resources;
 mod run;
 mod security;

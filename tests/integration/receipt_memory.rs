@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::world::World;
 use crate::support::temp;
+use crate::support::world::World;
 use crate::support::{Cmd, SYSTEM_PATH, exit};
 
 /// `actsim ARGS` in the world, with a PATH that does not hold the world's bin dir.
@@ -28,7 +28,15 @@ fn receipt_memory_doctor_and_run_after_setup_with_dirs_need_no_flags() {
     let cfg = w.root.path().join("elsewhere/cfg");
     let setup = without_bin_on_path(
         &w,
-        &["setup", "--yes", "--no-check", "--format", "json", "--timeout", "120"],
+        &[
+            "setup",
+            "--yes",
+            "--no-check",
+            "--format",
+            "json",
+            "--timeout",
+            "120",
+        ],
     )
     .arg("--bin-dir")
     .arg(w.bin())

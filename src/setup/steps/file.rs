@@ -65,12 +65,13 @@ pub struct Write {
     pub note: Option<String>,
 }
 
-/// The platform image act maps its labels to (`--platform-image`, else the default),
-/// checked.
-pub fn platform_image(ctx: &Context) -> Result<&str> {
+/// The platform image act maps its labels to (`--platform-image`, else the one the
+/// options remember, else the default), checked.
+pub fn platform_image<'a>(ctx: &'a Context, opts: &'a crate::setup::Options) -> Result<&'a str> {
     let platform = ctx
         .platform_image
         .as_deref()
+        .or(opts.platform_image.as_deref())
         .unwrap_or(render::DEFAULT_PLATFORM_IMAGE);
     render::check_platform_image(platform)?;
     Ok(platform)

@@ -193,7 +193,7 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
     let (detected, act) = (detected?, act?);
     let group = group::observe(run, detected)?;
     let image = image::observe(detected, &act).await;
-    let platform = file::platform_image(run.ctx)?;
+    let platform = file::platform_image(run.ctx, run.opts)?;
     let render = compose::render_context(run, detected, &act, &image.name, platform);
     Ok(Facts {
         docker: docker::observe(run, detected),
