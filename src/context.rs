@@ -231,18 +231,25 @@ pub fn system_state_dir(process: &Process) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_STATE_DIR))
 }
 
-/// This process's own home: `$HOME`, else the user database's entry for the euid.
+/// This process's own home: `$HOME`, else the user database's entry for the euid. As root
+/// it is always root's database entry (`getpwuid(0)`): `sudo -E` or `env_keep` may carry
+/// another user's `$HOME`, and root must never take its docker config, context or CLI
+/// plugins from a place that user can write.
 pub fn own_home(process: &Process) -> PathBuf {
+    let database = || {
+        nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
+    };
+    if nix::unistd::Uid::effective().is_root() {
+        return database().unwrap_or_else(|| PathBuf::from("/root"));
+    }
     process
         .var_nonempty("HOME")
         .filter(|h| h.starts_with('/'))
         .map(PathBuf::from)
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-                .ok()
-                .flatten()
-                .map(|u| u.dir)
-        })
+        .or_else(database)
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
@@ -261,7 +268,9 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(ctx.docker_home, PathBuf::from("/h"));
+        if !nix::unistd::Uid::effective().is_root() {
+            assert_eq!(ctx.docker_home, PathBuf::from("/h"));
+        }
         let clone = ctx.clone();
         assert_eq!(ctx.endpoint().as_ref().unwrap().host, "unix:///x.sock");
         assert!(std::ptr::eq(ctx.endpoint(), clone.endpoint()));

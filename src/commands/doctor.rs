@@ -52,10 +52,10 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
         from_receipt: true,
         ..super::setup::request(&args.common, Duration::from_secs(args.timeout))
     };
-    let mut ctx = Context::resolve(process, &req)?;
+    let ctx = Context::resolve(process, &req)?;
     // --fix changes things as root; for another user that is setup's job, which keeps
     // their I/O separated. Say so before checking anything.
-    let separated = crate::system::privsep::needs_separation(&ctx.user);
+    let separated = crate::system::halves::needs_separation(&ctx.user);
     if args.fix && separated {
         return Err(Error::usage(
             format!(
@@ -69,13 +69,13 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
         ));
     }
     let mut opts = crate::setup::check::doctor_options(ctx.timeout);
-    // Root checking another user needs no privilege of its own: drop to them for the
-    // whole run, so nothing they planted can make root read, run or wait on anything.
-    if separated {
-        ctx = drop_to(&ctx)?;
-    }
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
+    // Root checking another user needs no privilege of its own: the user half checks, as
+    // them (see `main`); root reads nothing of theirs.
+    if separated {
+        return Ok((ctx, opts));
+    }
     opts.drift = crate::setup::records::drift(&ctx.process, &ctx.user, &ctx.bin_dir);
     opts.drift.lock = crate::act::lockfile::doctor_expectation(ctx.act_lock.as_deref());
     Ok((ctx, opts))
@@ -96,6 +96,9 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
         }
     };
     let ui = &ctx.ui;
+    if crate::system::halves::needs_separation(&ctx.user) {
+        return as_user(&args, &ctx, &opts);
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -268,31 +271,27 @@ fn fix_options(args: &DoctorArgs, ctx: &Context) -> crate::setup::Options {
     }
 }
 
-/// Become the context's user for good (their uid, gid and database groups) and give the
-/// process their identity: `HOME`, `USER`, `LOGNAME`; root's XDG and docker config dirs are
-/// dropped. The paths in the context were resolved before, as root (so root's defaults
-/// hold). Runs before any thread exists.
-fn drop_to(ctx: &Context) -> Result<Context> {
-    let user = &ctx.user;
-    crate::system::privsep::become_user(user)?;
-    // SAFETY: called from `main` before the async runtime or any other thread starts.
-    unsafe {
-        std::env::set_var("HOME", &user.home);
-        std::env::set_var("USER", &user.name);
-        std::env::set_var("LOGNAME", &user.name);
-        for k in [
-            "XDG_CONFIG_HOME",
-            "XDG_STATE_HOME",
-            "XDG_CACHE_HOME",
-            "XDG_DATA_HOME",
-            "XDG_RUNTIME_DIR",
-            "DOCKER_CONFIG",
-            "SUDO_USER",
-            "SUDO_UID",
-            "SUDO_GID",
-        ] {
-            std::env::remove_var(k);
+/// Root for another user: the user half runs doctor (and writes `--bundle`) as them; root
+/// shows its findings (parsed, rendered through `ui`) and exits as doctor would.
+fn as_user(args: &DoctorArgs, ctx: &Context, opts: &Options) -> ExitCode {
+    let ui = &ctx.ui;
+    let (findings, code) = match crate::setup::check::as_user(ctx, opts, args.bundle.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            ui.error(&e);
+            return ExitCode::from(e.exit_code());
         }
+    };
+    crate::doctor::report::print(ui, &findings);
+    let report = Report::new(findings);
+    let failed = !report.ok;
+    if ui.format == Format::Json {
+        ui.json(&Json { report, fix: None });
     }
-    Ok(ctx.became_user(Process::from_os()))
+    // The child's own exit code also says whether its bundle was written.
+    ExitCode::from(if failed || code != Some(0) {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }

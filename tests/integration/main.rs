@@ -7,6 +7,7 @@ mod doctor;
 mod download_errors;
 mod env_merge;
 mod fleet;
+mod halves;
 mod layers;
 mod lifecycle;
 mod lock;
