@@ -99,6 +99,9 @@ pub struct ActReceipt {
     /// Binaries this install replaced, oldest first, with where they were kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced: Vec<Replaced>,
+    /// Setup created the bin dir for it (uninstall removes it when it is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_dir: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +210,7 @@ mod tests {
                 install_path: "/tmp/bin/act".into(),
                 installed_at: now_rfc3339(),
                 replaced: vec![],
+                created_dir: false,
             }),
             ..Default::default()
         };

@@ -725,6 +725,54 @@ pub fn add_actrc_args(text: Vec<u8>, args: &[String]) -> Vec<u8> {
     out
 }
 
+/// The inverse of setup's actrc merge, on bytes: every line actsim writes goes (its `-P`
+/// mappings of [`PLATFORM_LABELS`] in any form, to `platform` only when given, i.e. when
+/// the user may have mapped a label themselves; its `--group-add` line; the `--act-arg`
+/// lines `act_args` names) and every other line stays byte for byte. Empty when nothing
+/// but blank lines would be left.
+pub fn strip_actrc_bytes(existing: &[u8], platform: Option<&str>, act_args: &[String]) -> Vec<u8> {
+    strip_lines(existing, |text| {
+        let mapped = actrc_mapping(text).is_some_and(|(l, image)| {
+            PLATFORM_LABELS.contains(&l.trim()) && platform.is_none_or(|p| image.trim() == p)
+        });
+        mapped || is_our_group_add(text) || act_args.iter().any(|a| a.trim() == text.trim())
+    })
+}
+
+/// The inverse of setup's `.env`: the lines of the keys actsim owns ([`ENV_OWNED`]) and
+/// the template's own lines (its comments, `COMPOSE_PROJECT_NAME`) go; every other line
+/// stays byte for byte. Empty when nothing but blank lines would be left.
+pub fn strip_env(existing: &[u8]) -> Vec<u8> {
+    let template: Vec<&str> = ENV_TEMPLATE
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    let project = format!("COMPOSE_PROJECT_NAME={DEFAULT_PROJECT}");
+    strip_lines(existing, |text| {
+        env_entry(text).is_some_and(|(k, _)| ENV_OWNED.contains(&k))
+            || template.contains(&text.trim_end())
+            || text.trim() == project
+    })
+}
+
+/// `existing` without the lines `ours` says are actsim's (given without their line end;
+/// lines that are not UTF-8 are never ours). Empty when only blank lines are left.
+fn strip_lines(existing: &[u8], ours: impl Fn(&str) -> bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(existing.len());
+    for line in existing.split_inclusive(|b| *b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if std::str::from_utf8(body).is_ok_and(&ours) {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    if out.iter().all(u8::is_ascii_whitespace) {
+        out.clear();
+    }
+    out
+}
+
 /// `--act-arg` values: each one line, an option (starting with `-`).
 pub fn check_act_args(args: &[String]) -> Result<()> {
     for arg in args {
@@ -773,6 +821,33 @@ mod tests {
             merge_env(rendered.as_bytes(), &c).unwrap().0,
             rendered.as_bytes()
         );
+    }
+
+    #[test]
+    fn stripping_is_the_inverse_of_the_merges() {
+        let c = ctx();
+        let user: &[u8] = b"# mine\r\nGH_TOKEN=x\r\ncaf\xe9\n";
+        let (merged, _) = merge_env(user, &c).unwrap();
+        assert_eq!(strip_env(&merged), user);
+        assert!(strip_env(render_env(&c).unwrap().as_bytes()).is_empty());
+        let mut edited = render_env(&c).unwrap().into_bytes();
+        edited.extend_from_slice(b"MINE=1\n");
+        assert_eq!(strip_env(&edited), b"MINE=1\n");
+
+        let actrc: &[u8] =
+            b"# my act\r\n--container-architecture linux/amd64\r\n-P ubuntu-20.04=mine:1\n";
+        let args = vec!["--no-cache-server".to_string()];
+        let merged = add_actrc_args(
+            merge_actrc_bytes_with_group(Some(actrc), "img:1", Some(999)),
+            &args,
+        );
+        assert_eq!(strip_actrc_bytes(&merged, None, &args), actrc);
+        assert_eq!(strip_actrc_bytes(&merged, Some("img:1"), &args), actrc);
+        // Edited: a mapping of the user's to another image stays.
+        let theirs = b"-P ubuntu-latest=theirs:2\n";
+        assert_eq!(strip_actrc_bytes(theirs, Some("img:1"), &[]), theirs);
+        let ours_only = merge_actrc_bytes_with_group(None, "img:1", Some(999));
+        assert!(strip_actrc_bytes(&ours_only, None, &[]).is_empty());
     }
 
     #[test]

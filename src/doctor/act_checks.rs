@@ -560,7 +560,14 @@ pub async fn act_run(after: &After<'_>) -> Outcome {
         args.extend(["--container-daemon-socket", "-"]);
     }
     let home_s = after.inputs.home().to_string_lossy().to_string();
-    let envs = [("DOCKER_HOST", host.as_str()), ("HOME", home_s.as_str())];
+    // act's caches (actions, the cache server) go into the probe's own dir, removed
+    // below: a deep check leaves nothing in the user's cache.
+    let cache_s = dir.join("cache").to_string_lossy().to_string();
+    let envs = [
+        ("DOCKER_HOST", host.as_str()),
+        ("HOME", home_s.as_str()),
+        ("XDG_CACHE_HOME", cache_s.as_str()),
+    ];
     let ran = run_program(&act.path, &args, &envs, Some(&dir), after.deadline()).await;
     let _ = std::fs::remove_dir_all(&dir);
     let probe = Probe {

@@ -28,3 +28,4 @@ mod setup_flow;
 mod setup_group;
 mod setup_replan;
 mod sudo_join;
+mod uninstall_inverse;

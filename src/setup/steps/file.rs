@@ -276,12 +276,19 @@ pub async fn apply(
     if let Some(note) = &w.note {
         run.ctx.ui.warn(&format!("{}: {note}", w.path.display()));
     }
+    // What the step recorded of its own lines before (`--act-arg` lines) still holds.
+    let values = receipt
+        .files
+        .get(id.as_str())
+        .filter(|f| f.path == w.path)
+        .map(|f| f.values.clone())
+        .unwrap_or_default();
     receipt.files.insert(
         id.as_str().to_string(),
         FileReceipt {
             path: w.path.clone(),
             sha256: files::sha256_hex(&w.bytes),
-            values: Default::default(),
+            values,
         },
     );
     Ok(report(

@@ -234,8 +234,12 @@ pub async fn apply(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> R
         Action::BuildImage(build) => image::apply(run, build, &mut receipts.user).await?,
         Action::Write(write) => {
             let done = file::apply(run, step.id, write, &mut receipts.user).await?;
-            if step.id == StepId::Env && done.status == StepStatus::Changed {
-                env::record(&write.bytes, &mut receipts.user);
+            if done.status == StepStatus::Changed {
+                match step.id {
+                    StepId::Env => env::record(&write.bytes, &mut receipts.user),
+                    StepId::Actrc => actrc::record(&run.opts.act_args, &mut receipts.user),
+                    _ => {}
+                }
             }
             done
         }
