@@ -68,7 +68,8 @@ pub struct Kept {
     pub reason: String,
 }
 
-/// `uninstall --format json`: `{"schema","ok","changed","steps","kept"}`.
+/// `uninstall --format json`: `{"schema","ok","changed","steps","kept"}`, and
+/// `"replanned": true` when the plan applied was made again under the lock.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: u32,
@@ -76,6 +77,8 @@ pub struct Report {
     pub changed: bool,
     pub steps: Vec<StepReport>,
     pub kept: Vec<Kept>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replanned: bool,
 }
 
 /// Where things are, for whom: what observe and apply need.
