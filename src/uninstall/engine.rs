@@ -48,6 +48,7 @@ pub async fn uninstall(
     // Under the lock, look again (another run may be busy); the lock goes with the state
     // dir. Root's receipt, which the act step may rewrite, is held under root's lock.
     let deadline = Instant::now() + s.timeout;
+    log::debug!("taking the state dir lock in {}", s.state_dir.display());
     let _lock = match facts.state_entries {
         Some(_) => {
             Some(crate::system::lock::acquire(&s.fs, &s.state_dir, deadline, &ctx.ui).await?)
