@@ -8,7 +8,6 @@
 
 use crate::support::exit;
 use crate::support::files::read;
-use crate::support::proxy::SocketProxy;
 use crate::support::report::{assert_no_failed_check, fix_steps, step};
 use crate::support::users::TempGroup;
 use crate::support::world::World;
@@ -32,21 +31,11 @@ fn with_gid(base: &[u8], gid: u32) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn chgrp(proxy: &SocketProxy, gid: u32) {
-    std::os::unix::fs::chown(proxy.path(), None, Some(gid)).unwrap();
-}
-
 #[test]
 fn env_merge_setup_and_doctor_fix_restore_container_socket_and_keep_the_users_lines() {
     let first = TempGroup::new();
     let second = TempGroup::new();
-    let proxy = SocketProxy::to_docker(first.gid);
-    let Some(w) = World::new()
-        .root_only()
-        .daemon()
-        .docker_host(proxy.host())
-        .build()
-    else {
+    let Some(w) = World::new().socket_group(first.gid).build() else {
         return;
     };
     w.fresh_setup();
@@ -55,7 +44,7 @@ fn env_merge_setup_and_doctor_fix_restore_container_socket_and_keep_the_users_li
     std::fs::write(w.env_file(), &edited).unwrap();
 
     // Docker "reinstalled": the socket now belongs to another group.
-    chgrp(&proxy, second.gid);
+    w.chgrp_socket(second.gid);
     let stale = w.doctor(60).run();
     stale
         .assert_code(exit::FAILED)
@@ -79,7 +68,7 @@ fn env_merge_setup_and_doctor_fix_restore_container_socket_and_keep_the_users_li
     assert!(!out.stdout.contains("ghp_not-a-real-token"), "{out}");
 
     // Again, repaired by doctor --fix --yes.
-    chgrp(&proxy, first.gid);
+    w.chgrp_socket(first.gid);
     let fixed = w.doctor(60).args(["--fix", "--yes"]).run();
     fixed.assert_success();
     assert!(
@@ -107,13 +96,7 @@ fn env_merge_setup_and_doctor_fix_restore_container_socket_and_keep_the_users_li
 fn env_merge_the_stuck_host_sequence_recovers_with_one_setup() {
     let first = TempGroup::new();
     let second = TempGroup::new();
-    let proxy = SocketProxy::to_docker(first.gid);
-    let Some(w) = World::new()
-        .root_only()
-        .daemon()
-        .docker_host(proxy.host())
-        .build()
-    else {
+    let Some(w) = World::new().socket_group(first.gid).build() else {
         return;
     };
     w.fresh_setup();
@@ -121,7 +104,7 @@ fn env_merge_the_stuck_host_sequence_recovers_with_one_setup() {
     let mut edited = original.clone();
     edited.extend_from_slice(USER_LINES);
     std::fs::write(w.env_file(), &edited).unwrap();
-    chgrp(&proxy, second.gid);
+    w.chgrp_socket(second.gid);
     // What an older setup --yes left: ours beside, theirs untouched; merged by hand.
     std::fs::write(
         w.config().join(".env.actsim-new"),

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::proxy::SocketProxy;
 use crate::support::temp;
 use crate::support::users::TempGroup;
 use crate::support::world::World;
@@ -32,13 +31,7 @@ fn snapshot(w: &World) -> BTreeMap<String, Option<Vec<u8>>> {
 #[test]
 fn uninstall_inverse_after_setup_doctor_and_deep_leaves_the_tree_as_before() {
     let group = TempGroup::new();
-    let proxy = SocketProxy::to_docker(group.gid);
-    let Some(w) = World::new()
-        .root_only()
-        .daemon()
-        .docker_host(proxy.host())
-        .build()
-    else {
+    let Some(w) = World::new().socket_group(group.gid).build() else {
         return;
     };
     // A home as users have it, with files and lines of their own.
