@@ -113,7 +113,13 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
     } = ready(ctx, args, &cwd, &mut timing, &mut sigs, doc).await?;
     // 4. act, the watchdog and the timeout.
     let run_name = timing.run_name();
-    let cmd = command::command(ctx, args, &plan, &endpoint, &run_name, &cwd)?;
+    let identity = cleanup::Identity::new(
+        plan.jobs
+            .iter()
+            .map(|s| (s.workflow.clone(), s.job.clone()))
+            .collect(),
+    );
+    let cmd = command::command(ctx, args, &plan, &endpoint, &run_name, &cwd, &identity)?;
     let log_dir = args
         .log_dir
         .clone()
@@ -148,7 +154,7 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
     };
     let stopped = followed.stopped.is_some();
     let removed =
-        cleanup::after_run(&docker, timing.since, &plan.prefixes, &exact, stopped, ui).await;
+        cleanup::after_run(&docker, timing.since, &identity, &exact, stopped, ui).await;
     doc.removed_kinds = removed.iter().map(|(k, _)| *k).collect();
     doc.removed = removed.into_iter().map(|(_, n)| n).collect();
     timing.show(ui);
