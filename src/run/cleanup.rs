@@ -432,12 +432,24 @@ mod tests {
 
     #[test]
     fn names_are_acts_own() {
-        assert_eq!(act_name(&["act", "CI/build"]), format!("act-CI-build-{}", sha("act-CI-build")));
+        assert_eq!(
+            act_name(&["act", "CI/build"]),
+            format!("act-CI-build-{}", sha("act-CI-build"))
+        );
         // `ci / lint`: three separators make `---`, and one `--` of it becomes `-`.
-        assert_eq!(act_name(&["act", "ci / lint/j"]), format!("act-ci--lint-j-{}", sha("act-ci--lint-j")));
+        assert_eq!(
+            act_name(&["act", "ci / lint/j"]),
+            format!("act-ci--lint-j-{}", sha("act-ci--lint-j"))
+        );
         // Non-ASCII: one `-` per character, not per byte.
-        assert_eq!(act_name(&["act", "bäu/j"]), format!("act-b-u-j-{}", sha("act-b-u-j")));
-        assert_eq!(act_name(&["act", "-/j"]), format!("act--j-{}", sha("act--j")));
+        assert_eq!(
+            act_name(&["act", "bäu/j"]),
+            format!("act-b-u-j-{}", sha("act-b-u-j"))
+        );
+        assert_eq!(
+            act_name(&["act", "-/j"]),
+            format!("act--j-{}", sha("act--j"))
+        );
         let long = act_name(&["act", &format!("{}/j", "w".repeat(80))]);
         assert_eq!(long.len(), 63 + 1 + 64);
         assert!(long.starts_with("act-www"));
@@ -445,7 +457,10 @@ mod tests {
 
     #[test]
     fn only_this_runs_job_names_are_its_own() {
-        let id = Identity::new(vec![("CI".into(), "build".into()), ("-".into(), "b".into())]);
+        let id = Identity::new(vec![
+            ("CI".into(), "build".into()),
+            ("-".into(), "b".into()),
+        ]);
         assert!(id.is_job_container_name(&act_name(&["act", "CI/build"])));
         assert!(id.is_job_container_name(&act_name(&["act", "CI/build-3"])));
         assert!(id.is_job_container_name(&act_name(&["act", "-/b"])));

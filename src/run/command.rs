@@ -160,17 +160,23 @@ mod tests {
 
     #[test]
     fn the_users_container_options_are_taken_out_and_the_last_kept() {
-        let (rest, v) = take_container_options(&words("-v --container-options a --container-options=b -s X"));
+        let (rest, v) = take_container_options(&words(
+            "-v --container-options a --container-options=b -s X",
+        ));
         assert_eq!(rest, words("-v -s X"));
         assert_eq!(v.as_deref(), Some("b"));
         let (rest, v) = take_container_options(&words("-- --container-options a"));
         assert_eq!(rest, words("-- --container-options a"));
         assert_eq!(v, None);
         assert_eq!(
-            actrc_container_options("-P x=y\n--container-options --group-add 5 --cpus 1\n").as_deref(),
+            actrc_container_options("-P x=y\n--container-options --group-add 5 --cpus 1\n")
+                .as_deref(),
             Some("--group-add 5 --cpus 1")
         );
-        assert_eq!(actrc_container_options("--container-options=--privileged").as_deref(), Some("--privileged"));
+        assert_eq!(
+            actrc_container_options("--container-options=--privileged").as_deref(),
+            Some("--privileged")
+        );
         assert_eq!(actrc_container_options("-P a=b"), None);
     }
 }

@@ -9,7 +9,6 @@
 //! the loop waits for its exit).
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -58,7 +57,7 @@ pub struct Followed {
 pub fn open_log(dir: &Path, cmd: &ActCommand, ui: &Ui) -> Option<(File, PathBuf)> {
     match userio::create_log(dir, KEEP_LOGS) {
         Ok((mut f, p)) => {
-            let _ = writeln!(f, "# actsim run: {}", cmd.line());
+            userio::log_line(&mut f, &format!("# actsim run: {}", cmd.line()));
             Some((f, p))
         }
         Err(e) => {
@@ -138,10 +137,7 @@ impl Follower<'_> {
     /// One line of act's: into the log and the tracker, shown as the tracker says.
     fn line(&mut self, line: &str) {
         if let Some(f) = self.log.as_mut() {
-            let _ = f.write_all(line.as_bytes());
-            if !line.ends_with('\n') {
-                let _ = f.write_all(b"\n");
-            }
+            userio::log_line(f, line.strip_suffix('\n').unwrap_or(line));
         }
         for show in self.tracker.feed(line, Instant::now()) {
             display(self.ui, &self.tracker, show);
@@ -167,7 +163,7 @@ impl Follower<'_> {
         for l in &lines {
             self.ui.always(l);
             if let Some(f) = self.log.as_mut() {
-                let _ = writeln!(f, "# watchdog: {l}");
+                userio::log_line(f, &format!("# watchdog: {l}"));
             }
         }
         self.idle_base = Instant::now();

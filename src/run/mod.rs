@@ -153,8 +153,7 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
         Vec::new()
     };
     let stopped = followed.stopped.is_some();
-    let removed =
-        cleanup::after_run(&docker, timing.since, &identity, &exact, stopped, ui).await;
+    let removed = cleanup::after_run(&docker, timing.since, &identity, &exact, stopped, ui).await;
     doc.removed_kinds = removed.iter().map(|(k, _)| *k).collect();
     doc.removed = removed.into_iter().map(|(_, n)| n).collect();
     timing.show(ui);
