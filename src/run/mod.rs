@@ -37,6 +37,7 @@ pub mod userio;
 pub mod verdict;
 pub mod watchdog;
 pub mod workflow;
+pub mod yaml;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};

@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 use crate::error::{Error, Result};
 
@@ -181,7 +181,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Workflow> {
             Some("fix the file (act --validate shows act's own view of it)".to_string()),
         )
     };
-    let docs = YamlLoader::load_from_str(text).map_err(|e| bad(e.to_string()))?;
+    let docs = super::yaml::load_bounded(file, text.as_bytes(), None)?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let file_name = file
         .file_name()

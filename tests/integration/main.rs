@@ -14,6 +14,7 @@ mod output;
 mod podman;
 mod resources;
 mod run;
+mod run_security;
 mod security;
 mod setup_act;
 mod setup_actrc;
