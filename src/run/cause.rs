@@ -35,6 +35,30 @@ fn cause(kind: &'static str, summary: String, fix: Option<&str>, lines: Vec<Stri
     }
 }
 
+/// The action act failed to fetch: the step's `uses` when it names a remote action, else
+/// the URL and ref of act's message (`Unable to clone https://github.com/o/r refs/heads/v4`).
+fn action_named(step: &str, msg: &str) -> Option<String> {
+    if super::workflow::parse_remote(step).is_some() {
+        return Some(step.to_string());
+    }
+    let at = msg.find("https://").or_else(|| msg.find("http://"))?;
+    let mut words = msg[at..].split(|c: char| c.is_whitespace() || c == '"');
+    let url = words.next()?;
+    let path = url.split_once("://")?.1.split_once('/')?.1;
+    let git_ref = words
+        .find(|w| !w.is_empty() && !w.starts_with("version"))
+        .map(|w| {
+            w.trim_start_matches("refs/heads/")
+                .trim_start_matches("refs/tags/")
+                .trim_end_matches(':')
+        })
+        .filter(|r| !r.is_empty() && !r.contains('/') && !r.contains(':'));
+    Some(match git_ref {
+        Some(r) => format!("{path}@{r}"),
+        None => path.to_string(),
+    })
+}
+
 /// The cause of `job`'s failure (`None` for a job that did not fail or was skipped).
 pub fn classify(job: &JobState) -> Option<Cause> {
     match job.status {
@@ -77,10 +101,9 @@ pub fn classify(job: &JobState) -> Option<Cause> {
             || m.contains("authentication required")
             || m.contains("Unable to resolve action")
     }) {
-        let action = if step.is_empty() {
-            "a remote action".to_string()
-        } else {
-            format!("the remote action {step}")
+        let action = match action_named(step, msg) {
+            Some(a) => format!("the remote action {a}"),
+            None => "a remote action".to_string(),
         };
         return Some(cause(
             "action_fetch",
@@ -198,4 +221,79 @@ pub fn classify(job: &JobState) -> Option<Cause> {
         Some("act's last lines for the job are below; the full log has the rest"),
         lines,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::act::Tracker;
+
+    /// A job fed act's lines (real lines of act 0.2.89, shortened).
+    fn job(lines: &str) -> JobState {
+        let mut t = Tracker::new(vec!["W".into()]);
+        let now = tokio::time::Instant::now();
+        for l in lines.lines() {
+            t.feed(l, now);
+        }
+        t.finish(false, false, now);
+        t.jobs.remove(0)
+    }
+
+    #[test]
+    fn a_remote_action_that_cannot_be_cloned_is_named() {
+        let j = job(
+            r#"{"job":"W/r","jobID":"r","level":"error","msg":"Unable to clone https://github.com/actions/setup-node refs/heads/v4: Get \"https://github.com/actions/setup-node/info/refs?service=git-upload-pack\": dial tcp: lookup github.com: no such host","stage":"Pre","step":"./.github/actions/wrap"}
+{"job":"W/r","jobID":"r","jobResult":"failure","level":"info","msg":"🏁  Job failed"}"#,
+        );
+        let c = classify(&j).unwrap();
+        assert_eq!(c.kind, "action_fetch");
+        assert!(c.summary.contains("actions/setup-node@v4"), "{c:?}");
+        assert!(c.fix.unwrap().contains("--action-offline-mode"));
+    }
+
+    #[test]
+    fn no_bash_out_of_disk_timeout_image_and_daemon_are_told_apart() {
+        let no_bash = job(
+            r#"{"job":"W/n","jobID":"n","level":"info","msg":"🚀  Start image=img:1"}
+{"job":"W/n","jobID":"n","level":"info","msg":"OCI runtime exec failed: exec failed: unable to start container process: exec: \"bash\": executable file not found in $PATH: unknown\r\n","raw_output":true,"stage":"Main","step":"echo hi"}
+{"job":"W/n","jobID":"n","level":"info","msg":"  ❌  Failure - Main echo hi [1s]","stage":"Main","step":"echo hi","stepResult":"failure"}
+{"job":"W/n","jobID":"n","level":"error","msg":"exitcode '126': failure","stage":"Main","step":"echo hi"}"#,
+        );
+        let c = classify(&no_bash).unwrap();
+        assert_eq!(c.kind, "no_bash");
+        assert!(c.summary.contains("img:1"), "{c:?}");
+        let disk = job(
+            r#"{"job":"W/d","jobID":"d","level":"error","msg":"write /var/lib/docker/x: no space left on device","step":"Set up job"}"#,
+        );
+        assert_eq!(classify(&disk).unwrap().kind, "out_of_disk");
+        let slow = job(
+            r#"{"job":"W/s","jobID":"s","level":"info","msg":"  ❌  Failure - Main hang [1m0s]","stage":"Main","step":"hang","stepResult":"failure"}
+{"job":"W/s","jobID":"s","level":"error","msg":"context deadline exceeded","stage":"Main","step":"hang"}"#,
+        );
+        let c = classify(&slow).unwrap();
+        assert_eq!(
+            (c.kind, c.summary.as_str()),
+            ("step_timeout", "step \"hang\" reached its timeout-minutes")
+        );
+        let svc = job(
+            r#"{"job":"W/v","jobID":"v","level":"info","msg":"  🐳  docker pull image=absent/svc:9 platform= username= forcePull=false","step":"Set up job"}
+{"job":"W/v","jobID":"v","level":"error","msg":"Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host","step":"Set up job"}
+{"job":"W/v","jobID":"v","level":"info","msg":"  ❌  Failure - Set up job","step":"Set up job","stepResult":"failure"}"#,
+        );
+        let c = classify(&svc).unwrap();
+        assert_eq!(c.kind, "image_absent");
+        assert!(c.summary.contains("absent/svc:9"), "{c:?}");
+        let daemon = job(
+            r#"{"job":"W/m","jobID":"m","level":"error","msg":"Error response from daemon: Minimum memory limit allowed is 6MB","step":"Set up job"}
+{"job":"W/m","jobID":"m","level":"info","msg":"  ❌  Failure - Set up job","step":"Set up job","stepResult":"failure"}"#,
+        );
+        assert_eq!(classify(&daemon).unwrap().kind, "daemon");
+        let unknown = job(
+            r#"{"job":"W/u","jobID":"u","level":"info","msg":"something odd happened"}
+{"job":"W/u","jobID":"u","jobResult":"failure","level":"info","msg":"🏁  Job failed"}"#,
+        );
+        let c = classify(&unknown).unwrap();
+        assert_eq!(c.kind, "unknown");
+        assert!(c.lines.iter().any(|l| l.contains("something odd")), "{c:?}");
+    }
 }

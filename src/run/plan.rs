@@ -139,18 +139,20 @@ fn read_workflows(
     let mut workflows = Vec::new();
     let mut unread = 0;
     for f in workflow::files(path, no_recurse).map_err(Halt::failed)? {
-        let parsed = match userio::read_text(&f) {
-            Some(text) => workflow::parse(&text, &f),
-            None => Err(crate::error::Error::failed(
+        // The safety bounds stop the run: a file that is not a regular file or over 1 MiB,
+        // YAML over the loader's limits (`run::yaml`). Anything else is act's to judge.
+        let Some(text) = userio::read_text(&f) else {
+            return Err(Halt::message(
                 format!(
                     "cannot read {} (not a regular file, or over 1 MiB)",
-                    f.display()
+                    crate::ui::escape(&f.display().to_string())
                 ),
                 None,
-            )),
+            ));
         };
-        match parsed {
+        match workflow::parse(&text, &f) {
             Ok(w) => workflows.push(w),
+            Err(e) if e.to_string().contains(" is refused: ") => return Err(Halt::failed(e)),
             Err(e) => {
                 unread += 1;
                 ui.warn(&format!(
