@@ -207,6 +207,7 @@ impl Follower<'_> {
 
     fn stop(&mut self, code: u8, signal: Signal) {
         self.stopped = Some(code);
+        self.tracker.stop();
         self.signal_act(signal);
         self.kill_at = Some(Instant::now() + act::GRACE);
     }
@@ -249,10 +250,14 @@ fn display(ui: &Ui, tracker: &Tracker, show: Show) {
                 let report = JobReport {
                     workflow: j.workflow.clone(),
                     job: j.job.clone(),
+                    job_id: j.job_id.clone(),
+                    matrix: j.matrix.clone(),
                     status: j.status.unwrap_or(JobStatus::Failure),
                     duration_ms: j.duration_ms(Instant::now()),
                     steps: Vec::new(),
                     failed_step: j.failed.clone(),
+                    cause: super::cause::classify(j),
+                    notes: Vec::new(),
                 };
                 ui.always_pieces(&summary::status_line(&report));
             }

@@ -15,6 +15,7 @@ mod podman;
 mod resources;
 mod run;
 mod run_security;
+mod run_verdicts;
 mod security;
 mod setup_act;
 mod setup_actrc;
