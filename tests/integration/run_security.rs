@@ -232,6 +232,27 @@ fn assert_run_left_nothing(act_name: &str, out: &Outcome) {
     }
 }
 
+/// Run `repo`'s failing job (its container `own`) while another process creates
+/// `containers` and `volumes`: those are still there afterwards, and nothing of the run is.
+fn run_while_another_creates(
+    repo: &Repo,
+    own: &str,
+    containers: Vec<String>,
+    volumes: Vec<String>,
+) {
+    let other = during_run(
+        own.to_string(),
+        repo.image.clone(),
+        containers.clone(),
+        volumes.clone(),
+    );
+    let out = repo.run(&[]).run();
+    other.join().unwrap();
+    out.assert_code(1);
+    assert_still_there_then_remove(&containers, &volumes, &out);
+    assert_run_left_nothing(own, &out);
+}
+
 const FAILING_JOB: &str =
     "    runs-on: ubuntu-latest\n    steps:\n      - run: sleep 4\n      - run: exit 3\n";
 
@@ -251,17 +272,7 @@ fn run_cleanup_leaves_another_users_containers_and_volumes_named_like_its_own() 
         format!("act-{wf}-buildx-env"),
         format!("{}-env", act_name(&wf, "buildx")),
     ];
-    let other = during_run(
-        own.clone(),
-        repo.image.clone(),
-        containers.clone(),
-        volumes.clone(),
-    );
-    let out = repo.run(&[]).run();
-    other.join().unwrap();
-    out.assert_code(1);
-    assert_still_there_then_remove(&containers, &volumes, &out);
-    assert_run_left_nothing(&own, &out);
+    run_while_another_creates(&repo, &own, containers, volumes);
 }
 
 #[test]
@@ -276,17 +287,7 @@ fn run_workflow_named_dash_does_not_make_every_act_container_its_own() {
     let id = unique();
     let containers = vec![format!("act-{id}"), format!("act-{id}-build-x")];
     let volumes = vec![format!("act-{id}-env")];
-    let other = during_run(
-        own.clone(),
-        repo.image.clone(),
-        containers.clone(),
-        volumes.clone(),
-    );
-    let out = repo.run(&[]).run();
-    other.join().unwrap();
-    out.assert_code(1);
-    assert_still_there_then_remove(&containers, &volumes, &out);
-    assert_run_left_nothing(&own, &out);
+    run_while_another_creates(&repo, &own, containers, volumes);
 }
 
 #[test]
