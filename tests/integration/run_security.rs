@@ -338,6 +338,11 @@ fn run_control_sequences_in_names_and_secrets_in_output_stay_out_of_terminal_and
         !text.contains('\u{1b}') && !text.contains('\u{7}'),
         "raw control characters in the run log:\n{text:?}"
     );
+    let own = act_name(
+        &format!("{wf} \u{1b}]0;title\u{7} \u{1b}[2K"),
+        "b \u{1b}]0;jobtitle\u{7} \u{1b}[2K",
+    );
+    assert_run_left_nothing(&own, &out);
 }
 
 /// Finding 11: `sudo actsim run` for U, whose state directory's parent is a link U
