@@ -60,6 +60,8 @@ pub fn jobs(followed: &Followed, selected: &[Selected]) -> Vec<JobReport> {
                 cause: None,
                 notes: vec![if status == JobStatus::Cancelled {
                     "act was stopped before it started this job".to_string()
+                } else if followed.tracker.jobs.is_empty() && followed.exit != Some(0) {
+                    "act stopped before it started any job (its error is the reason)".to_string()
                 } else {
                     "act never started this job (its `if:`, or a job it needs did not succeed)"
                         .to_string()
