@@ -18,10 +18,19 @@ use crate::error::{Error, exit};
 /// The reports of the jobs act ran, then of the selected jobs it never mentioned.
 pub fn jobs(followed: &Followed, selected: &[Selected]) -> Vec<JobReport> {
     let now = Instant::now();
+    // A reusable workflow's caller: act logs a few lines under its name, but its called
+    // jobs are the runs (unless the call itself failed).
+    let caller = |j: &&super::act::JobState| {
+        j.status != Some(JobStatus::Failure)
+            && selected
+                .iter()
+                .any(|s| s.calls && s.workflow == j.workflow && s.job_id == j.job_id)
+    };
     let mut out: Vec<JobReport> = followed
         .tracker
         .jobs
         .iter()
+        .filter(|j| !caller(j))
         .map(|j| JobReport {
             workflow: j.workflow.clone(),
             job: j.job.clone(),

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use yaml_rust2::Yaml;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 use yaml_rust2::yaml::Hash;
-use yaml_rust2::Yaml;
 
 use crate::error::{Error, Result};
 
@@ -44,7 +44,10 @@ pub fn load_bounded(path: &Path, bytes: &[u8], deadline: Option<Instant>) -> Res
     };
     let too_much = |why: String| {
         Error::failed(
-            format!("{} is refused: {why}", crate::ui::escape(&path.display().to_string())),
+            format!(
+                "{} is refused: {why}",
+                crate::ui::escape(&path.display().to_string())
+            ),
             Some(
                 "a workflow this large is almost certainly hostile (an alias bomb?); \
                  remove or fix the file"
@@ -196,7 +199,12 @@ impl Loader {
 
     /// Put a finished node into its parent (or make it the document), keeping a copy
     /// under its anchor (charged too: it is memory as well).
-    fn insert(&mut self, node: Yaml, anchor: usize, cost: Cost) -> std::result::Result<(), Refusal> {
+    fn insert(
+        &mut self,
+        node: Yaml,
+        anchor: usize,
+        cost: Cost,
+    ) -> std::result::Result<(), Refusal> {
         if anchor > 0 {
             self.charge(cost)?;
             self.anchors.insert(anchor, (node.clone(), cost));
@@ -265,7 +273,9 @@ mod tests {
 
     /// Finding 7's bomb: nine levels of nine aliases each, 475 bytes.
     pub fn bomb() -> String {
-        let mut s = String::from("name: bomb\non: push\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        let mut s = String::from(
+            "name: bomb\non: push\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
         let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
         for w in names.windows(2) {
             s.push_str(&format!(
@@ -286,7 +296,10 @@ mod tests {
     #[test]
     fn ordinary_yaml_loads_as_yaml_rust2_loads_it() {
         let text = "name: CI\non: [push]\nx: &x {a: 1, b: !!str 2, c: 'q', d: ~, e: 1.5, f: true}\ny: *x\n---\n- 1\n";
-        assert_eq!(load(text).unwrap(), YamlLoader::load_from_str(text).unwrap());
+        assert_eq!(
+            load(text).unwrap(),
+            YamlLoader::load_from_str(text).unwrap()
+        );
         assert_eq!(load("").unwrap(), YamlLoader::load_from_str("").unwrap());
     }
 
@@ -307,20 +320,34 @@ mod tests {
         let block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
         assert!(load(&block).unwrap_err().to_string().contains("deeper"));
         let big = "#".repeat(MAX_BYTES + 1);
-        assert!(load(&big).unwrap_err().to_string().contains("over the limit"));
-        assert!(load("a: 1\na: 2\n").unwrap_err().to_string().contains("duplicated"));
+        assert!(
+            load(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("over the limit")
+        );
+        assert!(
+            load("a: 1\na: 2\n")
+                .unwrap_err()
+                .to_string()
+                .contains("duplicated")
+        );
         let e = load_bounded(Path::new("w.yml"), b"\xff", None).unwrap_err();
         assert!(e.to_string().contains("UTF-8"));
         // A long text aliased many times: the text limit.
-        let long = format!("a: &a '{}'\nb: [{}]\n", "x".repeat(500_000), vec!["*a"; 40].join(","));
+        let long = format!(
+            "a: &a '{}'\nb: [{}]\n",
+            "x".repeat(500_000),
+            vec!["*a"; 40].join(",")
+        );
         assert!(load(&long).unwrap_err().to_string().contains("MiB of text"));
     }
 
     #[test]
     fn a_passed_deadline_stops_the_parse() {
         let text = format!("a: [{}]\n", vec!["1"; 5000].join(","));
-        let e = load_bounded(Path::new("w.yml"), text.as_bytes(), Some(Instant::now()))
-            .unwrap_err();
+        let e =
+            load_bounded(Path::new("w.yml"), text.as_bytes(), Some(Instant::now())).unwrap_err();
         assert!(e.to_string().contains("deadline"), "{e}");
     }
 }
