@@ -168,6 +168,11 @@ impl JobState {
             self.annotations.push(a);
             return vec![Shown::Line(shown)];
         }
+        if is_noise(msg) {
+            // act's git lookups in a directory that is no repository: said at error level
+            // for every step, about nothing that fails.
+            return vec![Shown::Verbose(msg.trim().to_string())];
+        }
         self.remember(msg);
         if let Some(result) = v["stepResult"].as_str() {
             self.step_ended(v, result, msg, now);
@@ -189,8 +194,9 @@ impl JobState {
         if level == "error" {
             self.own_failure = true;
             let step = v["step"].as_str().unwrap_or("").to_string();
-            if self.errors.len() < LAST_MESSAGES {
-                self.errors.push((step, msg.trim().to_string()));
+            self.errors.push((step, msg.trim().to_string()));
+            if self.errors.len() > LAST_MESSAGES {
+                self.errors.remove(0);
             }
             if let Some(code) = exit_code_of(msg)
                 && let Some(f) = self.failed.as_mut()
@@ -206,10 +212,7 @@ impl JobState {
             self.annotations.clear();
             return vec![Shown::Line(msg.to_string())];
         }
-        if msg.contains("🐳")
-            || msg.contains("unable to get git")
-            || msg.contains("not located inside a git repository")
-        {
+        if msg.contains("🐳") {
             return vec![Shown::Verbose(msg.trim().to_string())];
         }
         vec![Shown::Line(msg.trim().to_string())]
@@ -298,6 +301,12 @@ impl JobState {
         }
         self.current = None;
     }
+}
+
+/// act's messages about git lookups (`unable to get git ref`, `… not located inside a git
+/// repository`, the latter at error level): not a failure of anything.
+fn is_noise(msg: &str) -> bool {
+    msg.contains("unable to get git") || msg.contains("not located inside a git repository")
 }
 
 /// `k=v, …` of a matrix.
@@ -693,6 +702,7 @@ Error: Job 'okjob' failed
             r#"{"job":"M/t-1","jobID":"t","matrix":{"n":1},"level":"info","msg":"  ❌  Failure - Main go [1s]","stage":"Main","step":"go","stepID":["0"],"stepResult":"failure"}
 {"job":"M/t-1","jobID":"t","matrix":{"n":1},"level":"error","msg":"exitcode '4': failure","stage":"Main","step":"go"}
 {"job":"M/t-1","jobID":"t","matrix":{"n":1},"jobResult":"failure","level":"info","msg":"🏁  Job failed"}
+{"job":"M/t-2","jobID":"t","matrix":{"n":2},"level":"error","msg":"path/tmp/r not located inside a git repository","stage":"Main","step":"go"}
 {"job":"M/t-2","jobID":"t","matrix":{"n":2},"level":"info","msg":"  ✅  Success - Main go [2s]","stage":"Main","step":"go","stepID":["0"],"stepResult":"success"}
 {"job":"M/t-2","jobID":"t","matrix":{"n":2},"jobResult":"failure","level":"info","msg":"🏁  Job failed"}"#,
         );

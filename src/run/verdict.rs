@@ -18,10 +18,19 @@ use crate::error::{Error, exit};
 /// The reports of the jobs act ran, then of the selected jobs it never mentioned.
 pub fn jobs(followed: &Followed, selected: &[Selected]) -> Vec<JobReport> {
     let now = Instant::now();
+    // A reusable workflow's caller: act logs a few lines under its name, but its called
+    // jobs are the runs (unless the call itself failed).
+    let caller = |j: &&super::act::JobState| {
+        j.status != Some(JobStatus::Failure)
+            && selected
+                .iter()
+                .any(|s| s.calls && s.workflow == j.workflow && s.job_id == j.job_id)
+    };
     let mut out: Vec<JobReport> = followed
         .tracker
         .jobs
         .iter()
+        .filter(|j| !caller(j))
         .map(|j| JobReport {
             workflow: j.workflow.clone(),
             job: j.job.clone(),
@@ -60,6 +69,8 @@ pub fn jobs(followed: &Followed, selected: &[Selected]) -> Vec<JobReport> {
                 cause: None,
                 notes: vec![if status == JobStatus::Cancelled {
                     "act was stopped before it started this job".to_string()
+                } else if followed.tracker.jobs.is_empty() && followed.exit != Some(0) {
+                    "act stopped before it started any job (its error is the reason)".to_string()
                 } else {
                     "act never started this job (its `if:`, or a job it needs did not succeed)"
                         .to_string()

@@ -14,6 +14,7 @@ mod output;
 mod podman;
 mod resources;
 mod run;
+mod run_corpus;
 mod run_security;
 mod run_verdicts;
 mod security;

@@ -228,7 +228,7 @@ fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
         .assert_stdout_empty()
         .assert_stderr_contains(&format!("[{}/broken]", repo.name))
         .assert_stderr_contains("step \"explode\" failed with exit code 3")
-        .assert_stderr_contains("::error:: something broke")
+        .assert_stderr_contains("error a.txt: something broke")
         .assert_stderr_contains("| output-before-failure")
         .assert_stderr_contains("removed: container act-")
         .assert_stderr_contains("log: ");
