@@ -68,7 +68,7 @@ pub fn load_bounded(path: &Path, bytes: &[u8], deadline: Option<Instant>) -> Res
     let mut ticks = 0u32;
     loop {
         ticks += 1;
-        if ticks % CLOCK_EVERY == 0 && Instant::now() >= deadline {
+        if ticks.is_multiple_of(CLOCK_EVERY) && Instant::now() >= deadline {
             return Err(too_much("not parsed before the deadline".into()));
         }
         let (event, mark) = parser.next_token().map_err(|e| bad(e.to_string()))?;

@@ -190,19 +190,13 @@ fn during_run(
 fn assert_still_there_then_remove(containers: &[String], volumes: &[String], out: &Outcome) {
     let mut missing = Vec::new();
     for c in containers {
-        if !docker(&["container", "inspect", c])
-            .code
-            .is_some_and(|c| c == 0)
-        {
+        if docker(&["container", "inspect", c]).code != Some(0) {
             missing.push(c.clone());
         }
         docker(&["rm", "-f", c]);
     }
     for v in volumes {
-        if !docker(&["volume", "inspect", v])
-            .code
-            .is_some_and(|c| c == 0)
-        {
+        if docker(&["volume", "inspect", v]).code != Some(0) {
             missing.push(v.clone());
         }
         docker(&["volume", "rm", "-f", v]);
