@@ -286,7 +286,8 @@ fn run_workflow_named_dash_does_not_make_every_act_container_its_own() {
 
 #[test]
 fn run_workflow_named_with_a_slash_leaves_no_container_of_its_failed_job() {
-    let wf = format!("{} / lint", unique());
+    let id = unique();
+    let wf = format!("{id} / lint");
     let Some(repo) = Repo::new(&wf, &format!("  lint:\n{FAILING_JOB}")) else {
         return;
     };
@@ -294,8 +295,26 @@ fn run_workflow_named_with_a_slash_leaves_no_container_of_its_failed_job() {
     assert!(own.contains("--lint-lint-"), "{own}");
     let out = repo.run(&[]).run();
     out.assert_code(1)
-        .assert_stderr_contains("removed: container");
-    assert_run_left_nothing(&own, &out);
+        .assert_stderr_contains(&format!("removed: container {own}"));
+    // By the workflow's unique part: nothing of any name act could have given it.
+    assert_run_left_nothing(&format!("act-{id}"), &out);
+}
+
+/// act names a container with one `-` per non-ASCII character (not per byte): the
+/// name actsim works out is the one act used, so the failed job's container goes.
+#[test]
+fn run_workflow_and_job_with_non_ascii_names_leave_nothing() {
+    let id = unique();
+    let wf = format!("{id} Prüfung ✓");
+    let Some(repo) = Repo::new(&wf, &format!("  build:\n    name: bäu\n{FAILING_JOB}")) else {
+        return;
+    };
+    let own = act_name(&wf, "bäu");
+    assert!(own.starts_with(&format!("act-{id}-Pr-fung--b-u-")), "{own}");
+    let out = repo.run(&[]).run();
+    out.assert_code(1)
+        .assert_stderr_contains(&format!("removed: container {own}"));
+    assert_run_left_nothing(&format!("act-{id}"), &out);
 }
 
 #[test]
