@@ -84,25 +84,7 @@ impl Repo {
     /// Nothing of this repository's workflow is left: containers, volumes, networks.
     #[track_caller]
     fn assert_nothing_left(&self, out: &Outcome) {
-        let filter = format!("name=act-{}", self.name);
-        for what in [
-            &["ps", "-a", "-q", "--filter"][..],
-            &["volume", "ls", "-q", "--filter"][..],
-            &["network", "ls", "-q", "--filter"][..],
-        ] {
-            let ls = Cmd::new("docker")
-                .args(what)
-                .arg(&filter)
-                .timeout(Duration::from_secs(30))
-                .run();
-            ls.assert_success();
-            assert!(
-                ls.stdout.trim().is_empty(),
-                "left behind ({}): {}\n{out}",
-                what.join(" "),
-                ls.stdout
-            );
-        }
+        crate::run_verdicts::assert_nothing_left(&self.name, out);
     }
 
     fn job<'a>(&self, json: &'a Value, job: &str) -> &'a Value {

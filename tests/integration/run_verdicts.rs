@@ -118,24 +118,7 @@ impl Repo {
     /// Nothing of this repository's workflows is left: containers, volumes, networks.
     #[track_caller]
     pub fn assert_nothing_left(&self, out: &Outcome) {
-        let filter = format!("name=act-{}", self.name);
-        for what in [
-            &["ps", "-a", "-q", "--filter"][..],
-            &["volume", "ls", "-q", "--filter"][..],
-            &["network", "ls", "-q", "--filter"][..],
-        ] {
-            let ls = Cmd::new("docker")
-                .args(what)
-                .arg(&filter)
-                .timeout(Duration::from_secs(30))
-                .run();
-            assert!(
-                ls.stdout.trim().is_empty(),
-                "left behind ({}): {}\n{out}",
-                what.join(" "),
-                ls.stdout
-            );
-        }
+        assert_nothing_left(&self.name, out);
     }
 
     /// Remove what bare act left (it keeps failed jobs' containers).
@@ -162,6 +145,31 @@ impl Repo {
                 .timeout(Duration::from_secs(30))
                 .run();
         }
+    }
+}
+
+/// Nothing named after the workflow `name` is left in the daemon (act's `act-<name>-…`
+/// containers, volumes and networks).
+#[track_caller]
+pub fn assert_nothing_left(name: &str, out: &Outcome) {
+    let filter = format!("name=act-{name}");
+    for what in [
+        &["ps", "-a", "-q", "--filter"][..],
+        &["volume", "ls", "-q", "--filter"][..],
+        &["network", "ls", "-q", "--filter"][..],
+    ] {
+        let ls = Cmd::new("docker")
+            .args(what)
+            .arg(&filter)
+            .timeout(Duration::from_secs(30))
+            .run();
+        ls.assert_success();
+        assert!(
+            ls.stdout.trim().is_empty(),
+            "left behind ({}): {}\n{out}",
+            what.join(" "),
+            ls.stdout
+        );
     }
 }
 
@@ -514,7 +522,7 @@ fn run_absent_service_image_stops_before_act_naming_it() {
     };
     let out = repo.run(&["--format", "json", "--no-preflight"]).run();
     out.assert_code(exit::FAILED)
-        .assert_stderr_contains("image asimv-absent/postgres:none (for runs-on label services:")
+        .assert_stderr_contains("image asimv-absent/postgres:none (for a service container of")
         .assert_stderr_lacks("running ");
     let json = out.json();
     let images = json["images"].as_array().unwrap();
