@@ -15,22 +15,8 @@ use crate::support::images::busybox_platform_image;
 use crate::support::temp::{self, BinDir};
 use crate::support::users::{TempUser, require_root};
 
-/// Finding 7's bomb: nine levels of nine aliases each (a few hundred bytes, 9^9 nodes).
-fn alias_bomb() -> String {
-    let mut s = String::from(
-        "name: bomb\non: push\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
-    );
-    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
-    for w in names.windows(2) {
-        s.push_str(&format!(
-            "{}: &{} [{}]\n",
-            w[1],
-            w[1],
-            vec![format!("*{}", w[0]); 9].join(",")
-        ));
-    }
-    s + "jobs:\n  j:\n    runs-on: ubuntu-latest\n    steps: [*i]\n"
-}
+/// Finding 7's bomb: nine levels of nine aliases each (9^9 nodes from 416 bytes).
+const ALIAS_BOMB: &str = include_str!("../hostile/alias-bomb.yml");
 
 /// `actsim run` under `prlimit --as` (1 GiB of address space: the bomb needs gigabytes).
 fn capped_run(repo: &Path, args: &[&str]) -> Cmd {
@@ -47,9 +33,9 @@ fn capped_run(repo: &Path, args: &[&str]) -> Cmd {
 #[test]
 fn run_alias_bomb_ends_quickly_naming_the_file_within_a_memory_cap() {
     let dir = temp::dir();
-    let bomb = alias_bomb();
+    let bomb = ALIAS_BOMB;
     assert!(bomb.len() < 500, "{}", bomb.len());
-    temp::write(&dir.path().join(".github/workflows/bomb.yml"), &bomb);
+    temp::write(&dir.path().join(".github/workflows/bomb.yml"), bomb);
     let out = capped_run(dir.path(), &["--no-preflight", "--timeout", "20"]).run();
     out.assert_code(1)
         .assert_stderr_contains("bomb.yml")
