@@ -52,6 +52,9 @@ pub fn main(args: RunArgs, process: &Process) -> ExitCode {
             Some(e)
         }
     };
+    if let Some(e) = &error {
+        doc.reason = Some(crate::error::chain(e));
+    }
     summary::human(&ui, &doc);
     if let Some(e) = &error {
         ui.error(e);

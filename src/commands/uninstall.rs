@@ -19,6 +19,7 @@ fn request(args: &UninstallArgs) -> Request {
         format: args.format,
         quiet: args.quiet,
         timeout: Duration::from_secs(args.timeout),
+        from_receipt: true,
         ..Request::default()
     }
 }
@@ -53,13 +54,14 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
     let mut opts = options(&args);
     let mut steps = Vec::new();
     let mut kept = Vec::new();
+    let mut replanned = false;
     let outcome = match Context::resolve(process, &request(&args)) {
         Ok(ctx) if crate::system::halves::needs_separation(&ctx.user) => {
-            as_root_for(&ctx, &args, &mut opts, &runtime, &mut steps)
+            as_root_for(&ctx, &args, &mut opts, &runtime, &mut steps, &mut replanned)
         }
         Ok(ctx) => runtime.block_on(async {
             tokio::select! {
-                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept) => r,
+                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept, &mut replanned) => r,
                 stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
             }
         }),
@@ -83,6 +85,7 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
         changed: steps.iter().any(|s| s.status == StepStatus::Changed),
         steps,
         kept,
+        replanned,
     };
     if args.format == Format::Json {
         ui.json(&report);
@@ -106,6 +109,7 @@ fn as_root_for(
     opts: &mut uninstall::Options,
     runtime: &tokio::runtime::Runtime,
     steps: &mut Vec<crate::setup::StepReport>,
+    replanned: &mut bool,
 ) -> crate::error::Result<()> {
     let ui = &ctx.ui;
     let planned = user_half(ctx, args, true)?;
@@ -118,7 +122,7 @@ fn as_root_for(
     let mut root_steps = Vec::new();
     runtime.block_on(async {
         tokio::select! {
-            r = uninstall::uninstall(ctx, opts, &mut root_steps, &mut kept) => r,
+            r = uninstall::uninstall(ctx, opts, &mut root_steps, &mut kept, replanned) => r,
             stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
         }
     })?;
@@ -128,7 +132,7 @@ fn as_root_for(
     }
     // Root's record no longer counts the user once root's side is done.
     if !root_steps.iter().any(|s| s.status == StepStatus::Failed) {
-        forget_user(ctx, args.remove_group)?;
+        forget_user(ctx)?;
     }
     let done = if opts.user_half_changes {
         ui.heading(&format!("As {}:", ctx.user.name));
@@ -163,18 +167,17 @@ fn merge(
         .collect()
 }
 
-/// Remove the user from root's record of who shares root's installs (and, with
-/// `--remove-group`, of the memberships root added: kept otherwise, for a later run).
-fn forget_user(ctx: &Context, remove_group: bool) -> crate::error::Result<()> {
+/// Remove the user from root's record: who shares root's installs, and the memberships
+/// root added (forgotten like the user's receipt is: a later `--remove-group` leaves a
+/// membership that was there before the next setup).
+fn forget_user(ctx: &Context) -> crate::error::Result<()> {
     let fs = crate::system::privsep::Fs::local();
     if let crate::receipt::Loaded::Found(mut r) =
         crate::receipt::Receipt::load(&fs, &ctx.system_state_dir)
         && (r.users.contains(&ctx.user.uid) || r.groups_added.iter().any(|g| g.uid == ctx.user.uid))
     {
         r.users.retain(|u| *u != ctx.user.uid);
-        if remove_group {
-            r.groups_added.retain(|g| g.uid != ctx.user.uid);
-        }
+        r.groups_added.retain(|g| g.uid != ctx.user.uid);
         r.save(&fs, &ctx.system_state_dir)?;
     }
     Ok(())

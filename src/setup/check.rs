@@ -110,6 +110,9 @@ async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Fi
     if let Some(p) = &ctx.platform_image {
         words.extend(["--platform-image".into(), p.clone()]);
     }
+    if let Some(lock) = &ctx.act_lock {
+        words.extend(["--act-lock".into(), lock.to_string_lossy().to_string()]);
+    }
     let group = sg?;
     let mut cmd = tokio::process::Command::new("sg");
     cmd.args([group, "-c", &crate::system::process::sh_join(&words)]);
@@ -152,6 +155,9 @@ pub fn as_user(
     }
     if let Some(p) = &ctx.platform_image {
         args.extend(["--platform-image".into(), p.clone()]);
+    }
+    if let Some(lock) = &ctx.act_lock {
+        args.extend(["--act-lock".into(), path(lock)]);
     }
     if opts.deep {
         args.push("--deep".into());
