@@ -525,7 +525,9 @@ fn doctor_docker_context_pointing_elsewhere_is_named() {
         })
         .to_string(),
     );
-    let out = cmd.run();
+    // As root the context comes from root's own docker config: `$HOME` is never trusted
+    // (a `sudo -E` may carry a user's), a root-only `$DOCKER_CONFIG` is.
+    let out = cmd.env("DOCKER_CONFIG", &docker_dir).run();
     assert_contract(&out);
     out.assert_check_mentions("docker.endpoint", &name)
         .assert_check_mentions("docker.endpoint", &elsewhere.path().display().to_string());
