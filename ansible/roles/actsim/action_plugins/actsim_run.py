@@ -27,7 +27,12 @@ class ActionModule(ActionBase):
         failures = result.get("failures") or []
         for line in failures:
             display.display("%s: %s" % (host, line), color="red", stderr=True)
+        result.pop("actsim_warnings", None)
         if failures:
             result["failed"] = True
-            result["msg"] = " | ".join("%s: %s" % (host, f) for f in failures)
+            result["msg"] = "%d of %d users failed on %s (one line each above)" % (
+                len(failures), len(self._task.args.get("users") or []), host)
+            if display.verbosity < 1:
+                # The lines above carry the reason and fix; -v shows each run's stderr.
+                result.pop("results", None)
         return result
