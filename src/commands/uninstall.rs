@@ -19,6 +19,7 @@ fn request(args: &UninstallArgs) -> Request {
         format: args.format,
         quiet: args.quiet,
         timeout: Duration::from_secs(args.timeout),
+        from_receipt: true,
         ..Request::default()
     }
 }
@@ -52,10 +53,11 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
     let opts = options(&args);
     let mut steps = Vec::new();
     let mut kept = Vec::new();
+    let mut replanned = false;
     let outcome = match Context::resolve(process, &request(&args)) {
         Ok(ctx) => runtime.block_on(async {
             tokio::select! {
-                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept) => r,
+                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept, &mut replanned) => r,
                 stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
             }
         }),
@@ -79,6 +81,7 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
         changed: steps.iter().any(|s| s.status == StepStatus::Changed),
         steps,
         kept,
+        replanned,
     };
     if args.format == Format::Json {
         ui.json(&report);
