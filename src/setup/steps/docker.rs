@@ -200,6 +200,7 @@ mod tests {
             mode: 0o644,
             edited: false,
             diff: String::new(),
+            note: None,
         };
         let held = hold(StepPlan::new(
             StepId::Actrc,
