@@ -484,10 +484,10 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     }
     assert_eq!(fleet.stamp(h2, &[&actrc]).trim(), "-", "{check}");
 
-    // A user's edited .env on h1 is kept and said (a warning naming host and user, not
+    // A user's edited compose file on h1 is kept and said (a warning naming host and user, not
     // changed); h3's dockerd is stopped: each of its users fails on its own line with the
     // fix, nothing is half applied, and the others finish.
-    let env1 = format!("/home/{}/.config/actsim/.env", h1.users[0]);
+    let env1 = format!("/home/{}/.config/actsim/docker-compose.yml", h1.users[0]);
     fleet
         .exec(h1, &format!("echo '# mine' >> {env1}"))
         .assert_success();
