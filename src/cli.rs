@@ -287,9 +287,15 @@ pub struct LockArgs {
     #[arg(long, value_name = "FILE")]
     pub act_checksums: Option<PathBuf>,
 
-    /// A platform to lock, OS/ARCH (repeatable) [default: linux/x86_64 and linux/arm64].
+    /// A platform to lock, OS/ARCH (repeatable) [default: linux/x86_64 and linux/arm64,
+    /// those of them the mirror has; with --act-archive: the archives'].
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Vec<String>,
+
+    /// Record the --act-base-url mirror's URLs in the lock instead of the release's own
+    /// (GitHub) URLs.
+    #[arg(long)]
+    pub record_mirror_url: bool,
 
     /// Where to write the lock.
     #[arg(short = 'o', long, value_name = "FILE", default_value = crate::act::lockfile::DEFAULT_PATH)]

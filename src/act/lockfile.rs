@@ -294,6 +294,8 @@ pub struct LockOptions {
     pub act_archive: Vec<PathBuf>,
     pub act_checksums: Option<PathBuf>,
     pub platform: Vec<String>,
+    /// Record the mirror's URLs instead of the release's own.
+    pub record_mirror_url: bool,
     pub output: PathBuf,
     pub timeout: Duration,
     pub ca_cert: Option<PathBuf>,
@@ -305,7 +307,13 @@ pub struct LockOptions {
 pub struct LockRequest {
     pub version: VersionRequest,
     pub base_url: String,
+    /// The base of the URLs written into the lock: the release's own unless
+    /// `--record-mirror-url`.
+    pub record_base: String,
     pub platforms: Vec<Platform>,
+    /// No `--platform` (and no archives): a default platform the mirror does not have is
+    /// left out (named), except this machine's.
+    pub platforms_defaulted: bool,
     pub archives: Vec<(Platform, PathBuf)>,
     pub checksums: Option<PathBuf>,
     pub output: PathBuf,
@@ -388,6 +396,7 @@ pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest
             Some("drop it to download the release's checksums.txt".to_string()),
         ));
     }
+    let platforms_defaulted = platforms.is_empty();
     if platforms.is_empty() {
         platforms = DEFAULT_PLATFORMS
             .iter()
@@ -418,9 +427,16 @@ pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest
         ),
         (None, None) => None,
     };
+    let record_base = if args.record_mirror_url {
+        base_url.clone()
+    } else {
+        release::DEFAULT_BASE_URL.to_string()
+    };
     Ok(LockRequest {
         version,
         base_url,
+        record_base,
+        platforms_defaulted,
         platforms,
         archives,
         checksums,
@@ -486,6 +502,14 @@ fn locked_entry(
     })
 }
 
+/// The note for a default platform the mirror does not have.
+fn left_out(p: &Platform, why: &Error) -> String {
+    format!(
+        "{} not locked: the mirror does not have it ({why}); to require it pass --platform {}",
+        p.key, p.key
+    )
+}
+
 fn listed_sha(text: &str, asset: &str, what: &str) -> Result<String> {
     release::find_checksum(text, asset).ok_or_else(|| Error::Verify {
         what: what.to_string(),
@@ -535,25 +559,49 @@ pub async fn build_lock<P: Progress + Clone + 'static>(
             })
             .await
             .map_err(|e| Error::failed(format!("reading {origin}: {e}"), None))?;
-            let url = release::release_url(&req.base_url, &version, &p.asset);
+            let url = release::release_url(&req.record_base, &version, &p.asset);
             let entry = locked_entry(p, url, &origin, &listed, got)?;
             platforms.insert(p.key.clone(), entry);
         }
     } else {
         let checksums_url = release::release_url(&req.base_url, &version, "checksums.txt");
         let text = http.get_text(&checksums_url).await?;
+        let here = host_platform().ok();
         for p in &req.platforms {
-            let listed = listed_sha(&text, &p.asset, &checksums_url)?;
+            // A default platform the mirror lacks is left out, named; one asked for is not.
+            let optional = req.platforms_defaulted && here.as_ref() != Some(p);
+            let listed = match listed_sha(&text, &p.asset, &checksums_url) {
+                Err(e) if optional => {
+                    progress.info(&left_out(p, &e));
+                    continue;
+                }
+                r => r?,
+            };
             let url = release::release_url(&req.base_url, &version, &p.asset);
             let out = std::sync::Arc::new(scratch_file()?);
             let label = format!("downloading {}", p.asset);
-            let got = http
+            let got = match http
                 .stream(&url, &label, move |reader| {
                     install::extract_act(reader, &out)
                 })
-                .await?;
-            let entry = locked_entry(p, url.clone(), &url, &listed, got)?;
+                .await
+            {
+                Err(e @ Error::Download { .. }) if optional && e.to_string().contains(" 404") => {
+                    progress.info(&left_out(p, &e));
+                    continue;
+                }
+                r => r?,
+            };
+            let recorded = release::release_url(&req.record_base, &version, &p.asset);
+            let entry = locked_entry(p, recorded, &url, &listed, got)?;
             platforms.insert(p.key.clone(), entry);
+        }
+        if platforms.is_empty() {
+            return Err(Error::Download {
+                url: checksums_url,
+                reason: "the mirror has none of the default platforms".into(),
+                hint: Some("name the platforms the fleet needs: --platform OS/ARCH".into()),
+            });
         }
     }
     Ok(ActLock {

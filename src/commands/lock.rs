@@ -20,6 +20,7 @@ fn options(args: LockArgs) -> LockOptions {
         act_archive: args.act_archive,
         act_checksums: args.act_checksums,
         platform: args.platform,
+        record_mirror_url: args.record_mirror_url,
         output: args.output,
         timeout: Duration::from_secs(args.timeout),
         ca_cert: args.ca_cert,
@@ -69,11 +70,12 @@ fn lock(opts: &LockOptions, process: &Process, ui: &Ui) -> Result<ActLock> {
             ),
         );
     }
+    let n = lock.platforms.len();
     ui.info(&format!(
-        "wrote {} (act {}, {} platforms)",
+        "wrote {} (act {}, {n} platform{})",
         req.output.display(),
         lock.act_version,
-        lock.platforms.len()
+        if n == 1 { "" } else { "s" }
     ));
     Ok(lock)
 }

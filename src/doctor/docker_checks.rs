@@ -345,7 +345,7 @@ fn restart_command() -> String {
 }
 
 /// Fixes for "no daemon at this socket": start it, or point at the one that exists.
-fn start_daemon_fixes(path: &Path) -> Vec<String> {
+pub fn start_daemon_fixes(path: &Path) -> Vec<String> {
     let mut fixes = Vec::new();
     if path == Path::new("/var/run/docker.sock") || path.starts_with("/run") {
         if has_systemd() {

@@ -100,6 +100,7 @@ pub use check::CheckId;
 pub use cleanup::Cleanup;
 pub use container_checks::parse_env;
 pub use context::{Drift, GroupView, Options, locate_act};
+pub use docker_checks::start_daemon_fixes;
 pub use runner::{preflight, run, run_until_stopped};
 
 /// A check's verdict before timing is attached.

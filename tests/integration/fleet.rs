@@ -1,18 +1,23 @@
-//! The fleet test (issue 10): the Ansible role (`ansible/`) run by real `ansible-playbook`
-//! against three real Docker hosts at once.
+//! The fleet test (issues 10 and 19): the Ansible role (`ansible/roles/actsim`) run by real
+//! `ansible-playbook` through its own test playbooks (`tests/converge.yml`,
+//! `tests/verify.yml`) against three real Docker hosts at once.
 //!
 //! Each host is a container of a Debian root filesystem (cached by `scripts/fixtures.sh`
 //! outside the checkout, `docker import`ed under a unique tag) running its own `dockerd`
 //! (vfs, no bridge, no iptables) whose socket group has a different gid per host, with its
 //! own users. The hosts sit on an `--internal` network the test creates and Ansible reaches
 //! them through the `community.docker.docker` connection (`docker exec`), so nothing leaves
-//! this machine. The controller copies the act archive to each host; the lock verifies it.
+//! this machine. The controller verifies the act archive against the lock, then copies it.
 //!
-//! Plays: 1 on all hosts at once (forks 3) changes every host and every user's doctor
-//! passes with the host's own DOCKER_GID; 2 changes nothing and copies or extracts nothing;
-//! check mode (with --diff) changes nothing and shows the diff; a host whose dockerd is
-//! stopped fails with the reason while the others finish; a tampered archive is refused
-//! (exit 4) and that host's act stays as it was.
+//! The role's test sequence: a string for `actsim_users` fails at once; converge (forks 3)
+//! changes every host and verify passes (each user's DOCKER_GID, their doctor as them);
+//! converge again changes nothing and copies or extracts nothing; check mode with a lock
+//! update previews it with the staged lock (diffs shown, nothing written, staging gone); a
+//! kept edited file is a warning; a host whose dockerd is stopped fails one line per user
+//! with the fix and nothing half applied while the others finish; output that is not JSON
+//! is reported in its own words; a tampered archive is refused on the controller and never
+//! reaches the host; `actsim_state=absent` removes every user's files, and a rerun
+//! fails nothing.
 //!
 //! What can go wrong: the cached root filesystem or ansible virtualenv is missing (skip,
 //! or fail under CI: run scripts/fixtures.sh), the nested dockerd does not start (the test
@@ -22,8 +27,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 use crate::support::exit;
 use crate::support::mirror;
@@ -96,12 +99,19 @@ impl Fleet {
         docker(&all, 120)
     }
 
-    /// `ansible-playbook` of the example playbook with the test's vars and inventory.
+    /// `ansible-playbook` of the role's own converge playbook with the test's vars and
+    /// inventory.
     fn play(&self, extra: &[&str], archive_dir: &Path) -> Outcome {
+        self.play_with("converge.yml", "actsim.lock", extra, archive_dir)
+    }
+
+    /// `ansible-playbook` of `ansible/roles/actsim/tests/PLAYBOOK` with the lock `lock`
+    /// (in the work dir).
+    fn play_with(&self, playbook: &str, lock: &str, extra: &[&str], archive_dir: &Path) -> Outcome {
         let w = self.work.path();
         let vars = serde_json::json!({
             "actsim_binary": env!("CARGO_BIN_EXE_actsim"),
-            "actsim_lock": w.join("actsim.lock"),
+            "actsim_lock": w.join(lock),
             "actsim_act_archive_dir": archive_dir,
         });
         std::fs::write(w.join("vars.json"), vars.to_string()).unwrap();
@@ -110,7 +120,9 @@ impl Fleet {
             self.venv.join("bin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let playbook = crate::support::fixtures::repo_root().join("ansible/playbook.yml");
+        let playbook = crate::support::fixtures::repo_root()
+            .join("ansible/roles/actsim/tests")
+            .join(playbook);
         Cmd::new(self.venv.join("bin/ansible-playbook"))
             .arg("-i")
             .arg(w.join("inventory.ini"))
@@ -140,6 +152,10 @@ impl Fleet {
         out.assert_success();
         out.stdout
     }
+}
+
+fn h1_of(fleet: &Fleet) -> &Host {
+    &fleet.hosts[0]
 }
 
 /// `host -> (changed, failed)` from the PLAY RECAP.
@@ -314,9 +330,18 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
         mirror::checksums_text(archive_sha),
     )
     .unwrap();
+    // The fleet's lock (this platform), and an update that adds the other platform.
     Cmd::actsim()
         .args(["lock", "-o"])
         .arg(w.join("actsim.lock"))
+        .arg("--act-archive")
+        .arg(archives.join(&asset))
+        .run()
+        .assert_success()
+        .assert_stderr_contains("1 platform)");
+    Cmd::actsim()
+        .args(["lock", "-o"])
+        .arg(w.join("actsim-update.lock"))
         .arg("--act-archive")
         .arg(archives.join(&asset))
         .arg(archives.join(mirror::other_asset().1))
@@ -341,48 +366,72 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     )
     .unwrap();
 
-    // Play 1: every host changes; every user's doctor passes with the host's DOCKER_GID.
+    // A string where a list belongs (an easy INI slip) fails at once, naming the fix.
+    let slip = fleet.play(
+        &["-e", "actsim_users=flci", "--limit", &fleet.hosts[0].name],
+        &archives,
+    );
+    assert_ne!(slip.code, Some(0), "{slip}");
+    assert!(
+        slip.stdout
+            .contains("actsim_users must be a list of user names, got the string")
+            && slip.stdout.contains("actsim_users='[\\\"flci\\\"]'"),
+        "{slip}"
+    );
+
+    // h1's bin dir has its own group: the role must leave it so.
+    fleet
+        .exec(
+            h1_of(&fleet),
+            "chgrp staff /usr/local/bin && chmod 0755 /usr/local/bin",
+        )
+        .assert_success();
+
+    // Converge: every host changes; verify.yml: each user's .env has the host's socket gid
+    // and each user's doctor passes as them.
     eprintln!("fleet: 3 hosts up after {:?}", started.elapsed());
     let play1 = fleet.play(&[], &archives);
-    eprintln!("fleet: play 1 took {:?}", play1.elapsed);
+    eprintln!("fleet: converge took {:?}", play1.elapsed);
     play1.assert_success();
     for h in &fleet.hosts {
         assert_recap(&play1, &h.name, None, 0);
-        for u in &h.users {
-            let env = fleet.exec(h, &format!("cat /home/{u}/.config/actsim/.env"));
-            env.assert_success();
-            assert!(
-                env.stdout
-                    .lines()
-                    .any(|l| l == format!("DOCKER_GID={}", h.gid)),
-                "{}: {u}'s .env\n{env}",
-                h.name
-            );
-            let doctor = fleet.exec_as(
-                h,
-                u,
-                &[
-                    "/usr/local/bin/actsim",
-                    "doctor",
-                    "--format",
-                    "json",
-                    "--timeout",
-                    "60",
-                ],
-            );
-            doctor.assert_success();
-            assert_eq!(doctor.json()["ok"], true, "{}: {u}\n{doctor}", h.name);
-            assert_eq!(doctor.status("container.socket"), "pass", "{doctor}");
-            assert!(
-                doctor
-                    .check_text("container.socket")
-                    .contains(&format!("extra group {}", h.gid)),
-                "{doctor}"
-            );
-        }
     }
+    let verify = fleet.play_with("verify.yml", "actsim.lock", &[], &archives);
+    verify.assert_success();
+    for h in &fleet.hosts {
+        assert_recap(&verify, &h.name, Some(0), 0);
+    }
+    let (h1, h2, h3) = (&fleet.hosts[0], &fleet.hosts[1], &fleet.hosts[2]);
+    let doctor = fleet.exec_as(
+        h1,
+        h1.users[0],
+        &[
+            "/usr/local/bin/actsim",
+            "doctor",
+            "--format",
+            "json",
+            "--timeout",
+            "60",
+        ],
+    );
+    doctor.assert_success();
+    assert!(
+        doctor
+            .check_text("container.socket")
+            .contains(&format!("extra group {}", h1.gid)),
+        "{doctor}"
+    );
+    // The bin dir is created only when missing, never re-owned or re-moded.
+    assert_eq!(
+        fleet
+            .exec(h1, "stat -c '%U:%G %a' /usr/local/bin")
+            .stdout
+            .trim(),
+        "root:staff 755",
+        "the role changed /usr/local/bin"
+    );
 
-    // Play 2: nothing changes, nothing is copied or extracted again.
+    // Idempotence: nothing changes, nothing is copied or extracted again.
     let watched = [
         "/usr/local/bin/act",
         "/usr/local/bin/actsim",
@@ -393,52 +442,132 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     paths.push(&archive_path);
     let before: Vec<String> = fleet.hosts.iter().map(|h| fleet.stamp(h, &paths)).collect();
     let play2 = fleet.play(&[], &archives);
-    eprintln!("fleet: play 2 took {:?}", play2.elapsed);
+    eprintln!("fleet: idempotence took {:?}", play2.elapsed);
     play2.assert_success();
     for (h, was) in fleet.hosts.iter().zip(&before) {
         assert_recap(&play2, &h.name, Some(0), 0);
         assert_eq!(&fleet.stamp(h, &paths), was, "{}\n{play2}", h.name);
     }
 
-    // Check mode: a user's actrc gone on h2 is reported (with its diff), not written.
-    let (h2, h3) = (&fleet.hosts[1], &fleet.hosts[2]);
+    // Check mode with a lock update: the new lock is staged on each host and previewed
+    // with --dry-run (h2's missing actrc shows as a diff); nothing is written, the staging
+    // directories go.
     let actrc = format!("/home/{}/.config/act/actrc", h2.users[0]);
     fleet.exec(h2, &format!("rm {actrc}")).assert_success();
-    let check = fleet.play(&["--check", "--diff"], &archives);
+    let check = fleet.play_with(
+        "converge.yml",
+        "actsim-update.lock",
+        &["--check", "--diff"],
+        &archives,
+    );
     check.assert_success();
-    assert_recap(&check, &h2.name, None, 0);
-    assert_recap(&check, &fleet.hosts[0].name, Some(0), 0);
-    assert_recap(&check, &h3.name, Some(0), 0);
-    assert!(check.stdout.contains("+-P ubuntu-latest="), "{check}");
+    for h in &fleet.hosts {
+        assert_recap(&check, &h.name, None, 0);
+    }
+    let preview = check
+        .stdout
+        .split("Preview setup with the staged actsim and lock")
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        preview.contains("+-P ubuntu-latest=") && preview.contains(&h2.name),
+        "{check}"
+    );
+    assert!(
+        check.stdout.contains("+[platforms.\"linux/"),
+        "the lock's diff\n{check}"
+    );
+    for (h, was) in fleet.hosts.iter().zip(&before) {
+        assert_eq!(&fleet.stamp(h, &paths), was, "{}\n{check}", h.name);
+        let tmp = fleet.exec(h, "ls /tmp");
+        assert!(!tmp.stdout.contains("actsim-preview"), "{}: {tmp}", h.name);
+    }
     assert_eq!(fleet.stamp(h2, &[&actrc]).trim(), "-", "{check}");
 
-    // A host whose dockerd is stopped fails with the reason; the others finish.
+    // A user's edited compose file on h1 is kept and said (a warning naming host and user, not
+    // changed); h3's dockerd is stopped: each of its users fails on its own line with the
+    // fix, nothing is half applied, and the others finish.
+    let env1 = format!("/home/{}/.config/actsim/docker-compose.yml", h1.users[0]);
+    fleet
+        .exec(h1, &format!("echo '# mine' >> {env1}"))
+        .assert_success();
     fleet
         .exec(
             h3,
             "kill $(cat /var/run/docker.pid); for i in $(seq 100); do [ -S /var/run/docker.sock ] || exit 0; sleep 0.1; done; exit 1",
         )
         .assert_success();
+    let h3_actrc = format!("/home/{}/.config/act/actrc", h3.users[0]);
+    fleet.exec(h3, &format!("rm {h3_actrc}")).assert_success();
     let down = fleet.play(&[], &archives);
     assert_ne!(down.code, Some(0), "{down}");
     assert_recap(&down, &h3.name, Some(0), 1);
-    assert_recap(&down, &fleet.hosts[0].name, Some(0), 0);
+    assert_recap(&down, &h1.name, Some(0), 0);
     assert_recap(&down, &h2.name, None, 0);
+    let text = format!("{}{}", down.stdout, down.stderr);
+    for u in &h3.users {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "{}: actsim setup --user {u} failed (exit 1)",
+                    h3.name
+                ))
+            })
+            .unwrap_or_else(|| panic!("no failure line for {u}\n{down}"));
+        assert!(
+            line.contains("the daemon is not answering")
+                && line.contains("fix: start the daemon")
+                && line.contains("rerun actsim setup"),
+            "{line}"
+        );
+    }
+    // Ansible wraps warnings at its terminal width.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        down.stdout.contains(&format!("failed on {}", h3.name))
-            && down.stdout.contains("the daemon is not answering"),
+        flat.contains(&format!(
+            "[WARNING]: {}: {}: kept your edited {env1};",
+            h1.name, h1.users[0]
+        )),
         "{down}"
     );
+    assert_eq!(
+        fleet.stamp(h3, &[&h3_actrc]).trim(),
+        "-",
+        "half applied\n{down}"
+    );
+    fleet
+        .exec(h1, &format!("sed -i '$d' {env1}"))
+        .assert_success();
 
-    // A tampered archive on h1 is refused by the lock (exit 4); its act stays.
-    let h1 = &fleet.hosts[0];
+    // Output that is not JSON (a usage error here) is reported with its own words.
+    let bad = fleet.play(
+        &[
+            "--limit",
+            &h2.name,
+            "-e",
+            r#"{"actsim_setup_args": ["--no-such-flag"]}"#,
+        ],
+        &archives,
+    );
+    assert_recap(&bad, &h2.name, Some(0), 1);
+    let text = format!("{}{}", bad.stdout, bad.stderr);
+    assert!(
+        text.contains(&format!(
+            "{}: actsim setup --user {} failed (exit 2): unexpected argument '--no-such-flag'",
+            h2.name, h2.users[0]
+        )),
+        "{bad}"
+    );
+
+    // A tampered archive on the controller is refused there: nothing reaches h1.
     fleet
         .exec(
             h1,
             "printf '#!/bin/sh\\necho act version 0.0.1\\n' > /usr/local/bin/act",
         )
         .assert_success();
-    let act_before = fleet.stamp(h1, &["/usr/local/bin/act"]);
+    let act_before = fleet.stamp(h1, &["/usr/local/bin/act", &archive_path]);
     let tampered = w.join("tampered");
     std::fs::create_dir_all(&tampered).unwrap();
     let mut bad = archive.clone();
@@ -449,24 +578,41 @@ fn fleet_role_sets_up_three_docker_hosts_at_once() {
     std::fs::write(tampered.join(&asset), &bad).unwrap();
     let refused = fleet.play(&["--limit", &h1.name], &tampered);
     assert_ne!(refused.code, Some(0), "{refused}");
-    assert_recap(&refused, &h1.name, None, 1);
+    assert_recap(&refused, &h1.name, Some(0), 1);
     assert!(
-        refused.stdout.contains("(exit 4)") && refused.stdout.contains("checksum mismatch"),
+        refused.stdout.contains("checksum mismatch")
+            && refused.stdout.contains("on the controller")
+            && refused.stdout.contains("nothing was copied"),
         "{refused}"
     );
     assert_eq!(
-        fleet.stamp(h1, &["/usr/local/bin/act"]),
+        fleet.stamp(h1, &["/usr/local/bin/act", &archive_path]),
         act_before,
         "{refused}"
     );
-    let tampered_sha = hex::encode(Sha256::digest(&bad));
-    assert!(
-        fleet
-            .stamp(h1, &[&archive_path])
-            .trim_end()
-            .ends_with(&tampered_sha),
-        "the tampered archive reached h1 through the role's copy"
+
+    // state: absent on h1 and h2 (h3's daemon is down): every user's files go; a second
+    // run changes nothing.
+    let limit = format!("{},{}", h1.name, h2.name);
+    let absent = fleet.play(&["--limit", &limit, "-e", "actsim_state=absent"], &archives);
+    absent.assert_success();
+    assert_recap(&absent, &h1.name, None, 0);
+    assert_recap(&absent, &h2.name, None, 0);
+    let gone = fleet.play_with(
+        "verify.yml",
+        "actsim.lock",
+        &["--limit", &limit, "-e", "actsim_state=absent"],
+        &archives,
     );
+    gone.assert_success();
+    // Again: nothing fails. (Not `changed=0` yet: `actsim uninstall` reports its `state`
+    // step changed on every rerun while doctor's stamps.json stays in the state dir.)
+    let again = fleet.play(&["--limit", &limit, "-e", "actsim_state=absent"], &archives);
+    again.assert_success();
+    for h in [h1, h2] {
+        let r = recap(&again);
+        assert_eq!(r.get(&h.name).map(|c| c.1), Some(0), "{again}");
+    }
 }
 
 /// A host without a network (only loopback): act's cache server cannot bind, `act.run`

@@ -108,6 +108,49 @@ fn assert_absent(path: &Path, out: &Outcome) {
     );
 }
 
+/// The host archive's URL on act's GitHub release.
+fn release_url() -> String {
+    format!(
+        "https://github.com/nektos/act/releases/download/v{VERSION}/{}",
+        mirror::host_asset()
+    )
+}
+
+/// A mirror with only this machine's archive: the default platforms shrink to what it has
+/// (the one left out named), "1 platform"; `--platform` of the missing one fails (exit 4);
+/// `--record-mirror-url` records the mirror's URL.
+#[test]
+fn lock_from_a_mirror_with_one_platform_locks_what_it_has() {
+    let Some(w) = World::new().build() else {
+        return;
+    };
+    w.mirror().set_mode(Mode::HostOnly);
+    let (other_platform, _) = mirror::other_asset();
+    let out = w.lock().run();
+    out.assert_success()
+        .assert_stderr_contains(&format!("{other_platform} not locked"))
+        .assert_stderr_contains(&format!("--platform {other_platform}"))
+        .assert_stderr_contains("1 platform)");
+    let lock = w.read_lock();
+    let keys: Vec<&String> = lock["platforms"].as_table().unwrap().keys().collect();
+    assert_eq!(keys, [host_platform()], "{out}");
+    assert_eq!(
+        lock["platforms"][host_platform()]["url"].as_str(),
+        Some(release_url().as_str())
+    );
+    w.lock()
+        .args(["--platform", other_platform])
+        .run()
+        .assert_code(exit::DOWNLOAD);
+    let out = w.lock().arg("--record-mirror-url").run();
+    out.assert_success();
+    assert_eq!(
+        w.read_lock()["platforms"][host_platform()]["url"].as_str(),
+        Some(w.mirror().archive_url().as_str()),
+        "{out}"
+    );
+}
+
 #[test]
 fn lock_writes_verified_hashes_for_both_default_platforms() {
     let Some(w) = World::new().build() else {
@@ -123,10 +166,8 @@ fn lock_writes_verified_hashes_for_both_default_platforms() {
     assert_eq!(lock["act_version"].as_str(), Some(VERSION));
     let host = &lock["platforms"][host_platform()];
     assert_eq!(host["asset"].as_str(), Some(mirror::host_asset().as_str()));
-    assert_eq!(
-        host["url"].as_str(),
-        Some(w.mirror().archive_url().as_str())
-    );
+    // The release's own URL is recorded (the mirror's only with --record-mirror-url).
+    assert_eq!(host["url"].as_str(), Some(release_url().as_str()));
     assert_eq!(
         host["archive_sha256"].as_str(),
         Some(w.mirror().archive_sha256())
@@ -213,13 +254,7 @@ fn lock_from_local_archives_reads_each_once_without_network() {
     );
     assert_eq!(
         lock["platforms"][host_platform()]["url"].as_str(),
-        Some(
-            format!(
-                "https://github.com/nektos/act/releases/download/v{VERSION}/{}",
-                mirror::host_asset()
-            )
-            .as_str()
-        )
+        Some(release_url().as_str())
     );
     assert!(w.mirror().requests().is_empty());
 

@@ -1,5 +1,6 @@
 //! The docker step of `actsim setup`: without Docker it stops first with the install
-//! command; with the daemon down it does what needs no daemon and the final check fails.
+//! command; with the daemon down it does what needs no daemon (the rest is planned, not
+//! applied; the docker step names the fix and what to rerun) and the final check fails.
 //!
 //! Real parts only: the real daemon, a loopback mirror serving the real act 0.2.89, and
 //! the one test world ([`crate::support::world::World`]), whose runs point HOME and the XDG
@@ -58,11 +59,36 @@ fn setup_docker_with_the_daemon_down_does_what_needs_no_daemon_and_the_check_fai
             ("image", &["skipped"]),
             ("compose", &["skipped"]),
             ("env", &["skipped"]),
-            ("actrc", &["changed"]),
+            ("actrc", &["skipped"]),
         ],
     );
     assert!(w.act().exists(), "act needs no daemon\n{out}");
-    assert!(w.actrc().exists(), "actrc needs no daemon\n{out}");
+    // actrc carries the socket's group: planned, not applied, so nothing is half set up.
+    assert!(!w.actrc().exists(), "actrc waits for the daemon\n{out}");
+    let steps = out.json()["steps"].as_array().cloned().unwrap_or_default();
+    let summary = |id: &str| {
+        steps
+            .iter()
+            .find(|s| s["id"] == id)
+            .and_then(|s| s["summary"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let docker = summary("docker");
+    assert!(
+        docker.contains("fix: start the")
+            && docker.contains("planned, not applied")
+            && docker.contains("rerun actsim setup"),
+        "{out}"
+    );
+    assert!(summary("actrc").contains("planned, not applied"), "{out}");
+    for id in ["compose", "env"] {
+        let s = summary(id);
+        assert!(
+            s.contains("is absent") && !s.contains("not a local socket"),
+            "{id}: {s}\n{out}"
+        );
+    }
     assert!(
         !w.env_file().exists(),
         ".env needs the socket's group\n{out}"

@@ -26,8 +26,11 @@ pub fn render_context(
     let s = &run.settings;
     let Some(sock) = &docker.socket else {
         return Err(match &docker.endpoint {
-            Ok(e) => NoSocket::NotLocal {
-                host: e.host.clone(),
+            Ok(e) => match e.socket_path() {
+                Some(path) => NoSocket::Absent { path },
+                None => NoSocket::NotLocal {
+                    host: e.host.clone(),
+                },
             },
             Err(e) => NoSocket::Endpoint(e.clone()),
         });

@@ -6,8 +6,8 @@
 //! them to. The daemon that answered is kept in the context for the rest of the run.
 //!
 //! What can go wrong: Docker is not installed at all (setup stops with the install
-//! command), the daemon does not answer (reported as a refusal; steps that need it are
-//! skipped and the final check fails).
+//! command), the daemon does not answer (reported as a refusal carrying the fix; steps
+//! that need it are planned, not applied, and the final check fails).
 
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ pub struct Facts {
     /// As root for a user: the docker context the user's own config selects (read as the
     /// user), which their own docker commands would follow instead of this endpoint.
     pub user_context: Option<String>,
+    /// The daemon does not answer: how to start it (the doctor's fixes for its socket).
+    pub start_fixes: Vec<String>,
 }
 
 /// Detect Docker once per run, at the context's endpoint and with its daemon when one
@@ -74,6 +76,13 @@ pub fn observe(run: &Run<'_>, found: &DockerInstall) -> Facts {
         } else {
             None
         },
+        start_fixes: match (&found.daemon_error, &found.endpoint) {
+            (Some(_), Ok(e)) => e
+                .socket_path()
+                .map(|p| crate::doctor::start_daemon_fixes(&p))
+                .unwrap_or_else(|| vec![format!("start the daemon at {}", e.host)]),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -116,11 +125,17 @@ fn plan_daemon(f: &super::Facts) -> StepPlan {
             Action::Keep,
         ),
         Some(e) => {
+            let fix = f
+                .docker
+                .start_fixes
+                .first()
+                .map_or(String::new(), |x| format!("; fix: {x}"));
             let mut p = StepPlan::new(
                 id,
                 format!("{}; continuing without the daemon", f.docker.described),
                 Action::Refuse(format!(
-                    "the daemon is not answering ({e}); steps that need it are skipped and the final check will fail"
+                    "the daemon is not answering ({e}){fix}; the steps that need it ({}) are planned, not applied: rerun actsim setup once it answers",
+                    NEEDS_DAEMON.map(|s| s.as_str()).join(", ")
                 )),
             );
             p.warnings
@@ -128,6 +143,36 @@ fn plan_daemon(f: &super::Facts) -> StepPlan {
             p
         }
     }
+}
+
+/// The steps that depend on the daemon or its socket (the image it builds, the socket's
+/// group and gid in group, compose, env and actrc): held while the daemon does not answer.
+pub const NEEDS_DAEMON: [StepId; 5] = [
+    StepId::Group,
+    StepId::Image,
+    StepId::Compose,
+    StepId::Env,
+    StepId::Actrc,
+];
+
+/// The daemon does not answer (and not merely refuses this login, which the group step
+/// fixes).
+pub fn daemon_down(f: &super::Facts) -> bool {
+    f.docker.daemon_error.is_some() && !login_denied(f)
+}
+
+/// A step that depends on the daemon, while it is down: a change is planned (its summary
+/// and details shown) but not applied. Pure.
+pub fn hold(mut p: StepPlan) -> StepPlan {
+    if matches!(p.action, Action::Keep | Action::Skip | Action::Refuse(_)) {
+        return p;
+    }
+    p.summary = format!(
+        "{} (planned, not applied while the daemon does not answer)",
+        p.summary
+    );
+    p.action = Action::Skip;
+    p
 }
 
 /// The daemon refused this login (permission denied) and the group step joins, or has
@@ -141,4 +186,36 @@ pub fn login_denied(f: &super::Facts) -> bool {
             f.group.decision,
             Decision::Join { .. } | Decision::Member { .. }
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_that_needs_the_daemon_is_planned_not_applied() {
+        let write = super::super::file::Write {
+            path: "/home/u/.config/act/actrc".into(),
+            bytes: b"-P x=y\n".to_vec(),
+            mode: 0o644,
+            edited: false,
+            diff: String::new(),
+            note: None,
+        };
+        let held = hold(StepPlan::new(
+            StepId::Actrc,
+            "write actrc",
+            Action::Write(write),
+        ));
+        assert_eq!(held.action, Action::Skip);
+        assert!(
+            held.summary
+                .starts_with("write actrc (planned, not applied")
+        );
+        let keep = hold(StepPlan::new(StepId::Env, "up to date", Action::Keep));
+        assert_eq!(
+            (keep.action, keep.summary.as_str()),
+            (Action::Keep, "up to date")
+        );
+    }
 }

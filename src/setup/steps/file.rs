@@ -44,9 +44,12 @@ pub type Observed = std::result::Result<Facts, NoSocket>;
 /// skip reason.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NoSocket {
-    /// The endpoint is no socket on this machine (`tcp://`, or no socket at its path).
+    /// The endpoint is no socket on this machine (`tcp://`, `ssh://`, ...).
     #[error("{host} is not a local socket, so there is nothing to mount")]
     NotLocal { host: String },
+    /// A local socket path with nothing there (the daemon is not running).
+    #[error("the socket {} is absent (is the daemon running?), so there is nothing to mount yet", .path.display())]
+    Absent { path: PathBuf },
     /// No endpoint (a broken docker context).
     #[error(transparent)]
     Endpoint(#[from] crate::docker::endpoint::EndpointError),

@@ -208,7 +208,18 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
 
 /// The plan: one entry per step, in [`StepId::ALL`]'s order. Pure.
 pub fn plan(facts: &Facts) -> Vec<StepPlan> {
-    StepId::ALL.iter().map(|id| id.plan(facts)).collect()
+    let down = docker::daemon_down(facts);
+    StepId::ALL
+        .iter()
+        .map(|id| {
+            let p = id.plan(facts);
+            if down && docker::NEEDS_DAEMON.contains(id) {
+                docker::hold(p)
+            } else {
+                p
+            }
+        })
+        .collect()
 }
 
 /// Apply one step's plan.

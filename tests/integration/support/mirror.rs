@@ -7,7 +7,8 @@
 //! `act_Linux_arm64.tar.gz` on x86_64) is served too: a small archive with an `act` file
 //! (never run, only hashed by `actsim lock`) whose real hash `checksums.txt` lists. Every request is logged (path, headers, time).
 //! Faults apply to the archive: tampered bytes, a body cut short, 404, an error status
-//! (with `Retry-After`) for the first N requests, headers then silence.
+//! (with `Retry-After`) for the first N requests, headers then silence; or only the host's
+//! archive served (the other platform's 404).
 //!
 //! What can go wrong: the fixture act is missing (the constructor skips or, under CI,
 //! panics), a port cannot be bound (panics).
@@ -33,6 +34,8 @@ pub enum Mode {
         times: usize,
     },
     NotFound,
+    /// The host's archive only: the other platform's answers 404 (an x86_64-only mirror).
+    HostOnly,
     /// The first `times` responses are `status` (with `Retry-After` when given).
     Status {
         status: u16,
@@ -276,6 +279,9 @@ fn serve(conn: TcpStream, s: &State) -> std::io::Result<()> {
         return respond(&mut out, 200, &[], checksums_text(sha).as_bytes());
     }
     if file == other_asset().1 {
+        if matches!(*s.mode.lock().unwrap(), Mode::HostOnly) {
+            return respond(&mut out, 404, &[], b"Not Found");
+        }
         return respond(&mut out, 200, &[], &other_archive().0);
     }
     if file != host_asset() {
