@@ -8,20 +8,20 @@
 //! not an error; `--fix` ends with setup's exit code when a step fails.
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use serde::Serialize;
 
+use super::{Exit, Runtime};
 use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
 use crate::context::Context;
 use crate::doctor::{Finding, Options, Report, Status};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::receipt::{Loaded, Receipt};
 use crate::setup::StepReport;
 use crate::system::process::Process;
-use crate::ui::{Format, Ui};
+use crate::ui::Format;
 
 /// `doctor --format json`: doctor's report, and with `--fix` what was fixed.
 #[derive(Debug, Clone, Serialize)]
@@ -38,24 +38,6 @@ struct Json {
 pub struct FixReport {
     pub steps: Vec<StepReport>,
     pub checks_before: Vec<Finding>,
-}
-
-/// Run the checks on a fresh runtime, removing containers on Ctrl-C.
-fn run_blocking(ctx: &Context, opts: &Options) -> Result<Vec<Finding>> {
-    let runtime = runtime()?;
-    let result = runtime.block_on(crate::doctor::run_until_stopped(ctx, opts));
-    // A blocking task still running past the deadline (hashing a large file on a slow
-    // disk) must not hold the exit: dropping the runtime would wait for it.
-    runtime.shutdown_background();
-    result
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))
 }
 
 /// Resolve the context, refuse `--fix` for another user, and drop to them to check.
@@ -90,49 +72,28 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
     Ok((ctx, opts))
 }
 
-pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
-    let (ctx, mut opts) = match prepare(&args, process) {
-        Ok(p) => p,
-        Err(e) => {
-            let ui = Ui::new(
-                &process.with_docker_host(args.common.docker_host.as_deref()),
-                args.common.format,
-                args.common.verbose,
-                args.common.quiet,
-            );
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
+pub fn main(args: DoctorArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
+    let (ctx, mut opts) = prepare(&args, process)?;
     let ui = &ctx.ui;
-    let mut findings = match run_blocking(&ctx, &opts) {
-        Ok(f) => f,
-        Err(e) => {
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
+    let mut findings = runtime.block_on(crate::doctor::run_until_stopped(&ctx, &opts))??;
     crate::doctor::report::print(ui, &findings);
-    let (mut fix_report, mut fix_code) = (None, None);
+    let (mut fix_report, mut fix_end) = (None, None);
     if args.fix {
-        let (report, code, after) = fix(&args, &ctx, &mut opts, &findings);
-        (fix_report, fix_code) = (report, code);
+        let (report, end, after) = fix(&args, &ctx, &mut opts, &findings, runtime);
+        (fix_report, fix_end) = (report, end);
         if let Some(after) = after {
             findings = after;
         }
     }
-    let mut bundle_failed = false;
+    let mut bundle_error = None;
     if let Some(file) = &args.bundle {
-        match write_bundle(&ctx, &findings, file) {
+        match runtime.block_on(crate::doctor::bundle::write(&ctx, &findings, file))? {
             Ok(names) => ui.info(&format!(
                 "wrote the support bundle {} ({}); secret values are replaced by ***",
                 file.display(),
                 names.join(", ")
             )),
-            Err(e) => {
-                ui.error(&e);
-                bundle_failed = true;
-            }
+            Err(e) => bundle_error = Some(e),
         }
     }
     let report = Report::new(findings);
@@ -143,25 +104,32 @@ pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
             fix: fix_report,
         });
     }
-    if let Some(code) = fix_code {
-        return ExitCode::from(code);
+    match (fix_end, bundle_error) {
+        (Some(end), Some(e)) => {
+            // Two errors: the fix's ends the run; the bundle's is said first.
+            ui.error(&e);
+            end
+        }
+        (Some(end), None) => end,
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(Exit::failed_if(failed)),
     }
-    ExitCode::from(if bundle_failed || failed {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
 }
 
 /// `--fix`: run the setup steps for what `findings` found, then check again. Returns what
-/// was done, an exit code that overrides doctor's (setup's error, or a failed step), and
-/// the findings after the fix when the checks ran again.
+/// was done, how the run ends when the fix decides it (setup's error, or a failed step),
+/// and the findings after the fix when the checks ran again.
 fn fix(
     args: &DoctorArgs,
     ctx: &Context,
     opts: &mut Options,
     findings: &[Finding],
-) -> (Option<FixReport>, Option<u8>, Option<Vec<Finding>>) {
+    runtime: &Runtime,
+) -> (
+    Option<FixReport>,
+    Option<Result<Exit>>,
+    Option<Vec<Finding>>,
+) {
     let ui = &ctx.ui;
     let wanted = crate::setup::fix::steps_for(findings);
     if wanted.is_empty() {
@@ -170,10 +138,7 @@ fn fix(
     }
     let setup_args = match setup_args(args, ctx) {
         Ok(a) => a,
-        Err(e) => {
-            ui.error(&e);
-            return (None, Some(e.exit_code()), None);
-        }
+        Err(e) => return (None, Some(Err(e)), None),
     };
     let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
     ui.heading(&format!(
@@ -181,14 +146,14 @@ fn fix(
         names.join(", ")
     ));
     let (req, setup_opts) = super::setup::options(&setup_args);
-    let (steps, outcome) = crate::setup::fix::run_steps(&ctx.process, &req, &setup_opts, &wanted);
+    let (steps, outcome) =
+        crate::setup::fix::run_steps(&ctx.process, &req, &setup_opts, &wanted, runtime);
     let report = FixReport {
         steps: steps.clone(),
         checks_before: findings.to_vec(),
     };
     if let Err(e) = outcome {
-        ui.error(&e);
-        return (Some(report), Some(e.exit_code()), None);
+        return (Some(report), Some(Err(e)), None);
     }
     let failed = steps
         .iter()
@@ -200,19 +165,18 @@ fn fix(
     crate::setup::check::after_setup(ctx, opts);
     opts.drift.lock = None;
     ui.heading("Checking again:");
-    let (after, note) = match runtime() {
-        Ok(rt) => {
-            let r = rt.block_on(crate::setup::check::run(ctx, opts));
-            rt.shutdown_background();
-            r
-        }
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    };
+    let (after, note) = runtime
+        .block_on(crate::setup::check::run(ctx, opts))
+        .unwrap_or_else(|e| (Vec::new(), Some(e.to_string())));
     if let Some(note) = note {
         ui.info(&note);
     }
     crate::doctor::report::print(ui, &after);
-    (Some(report), failed.then_some(exit::FAILED), Some(after))
+    (
+        Some(report),
+        failed.then_some(Ok(Exit::Failed)),
+        Some(after),
+    )
 }
 
 /// Setup's arguments for a fix: doctor's shared flags, `--yes`, no final check (doctor
@@ -268,19 +232,6 @@ fn setup_args(args: &DoctorArgs, ctx: &Context) -> Result<SetupArgs> {
             Some("check the ACTSIM_* variables and the flags".to_string()),
         )),
     }
-}
-
-/// `--bundle FILE`, on its own small runtime.
-fn write_bundle(
-    ctx: &Context,
-    findings: &[Finding],
-    file: &std::path::Path,
-) -> Result<Vec<String>> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))?;
-    runtime.block_on(crate::doctor::bundle::write(ctx, findings, file))
 }
 
 /// Become the context's user for good (their uid, gid and database groups) and give the

@@ -1,13 +1,13 @@
-//! `actsim uninstall`: the command line → a [`Context`] and [`uninstall::Options`], a
-//! runtime, the steps, the outcome (human lines, or one JSON document) and the exit code
-//! (1 when a step failed, 3 declined, 5 a step needs root, 130/143 interrupted).
+//! `actsim uninstall`: the command line → a [`Context`] and [`uninstall::Options`], the
+//! steps, the outcome (human lines, or one JSON document) and how it ended (1 when a step
+//! failed; the error: 3 declined, 5 a step needs root, 130/143 interrupted).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
+use super::{Exit, Runtime};
 use crate::cli::UninstallArgs;
 use crate::context::{Context, Request};
-use crate::error::{Error, exit};
+use crate::error::Result;
 use crate::setup::StepStatus;
 use crate::system::process::Process;
 use crate::ui::{Format, Ui};
@@ -33,49 +33,22 @@ fn options(args: &UninstallArgs) -> uninstall::Options {
     }
 }
 
-/// Entry point of `actsim uninstall`: runs, prints the outcome, returns the exit code.
-pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
+/// Entry point of `actsim uninstall`: runs and prints the outcome.
+pub fn main(args: UninstallArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let ui = Ui::new(process, args.format, false, args.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&Error::failed(
-                format!("starting the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
     let opts = options(&args);
     let mut steps = Vec::new();
     let mut kept = Vec::new();
-    let outcome = match Context::resolve(process, &request(&args)) {
-        Ok(ctx) => runtime.block_on(async {
-            tokio::select! {
-                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept) => r,
-                stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-            }
-        }),
-        Err(e) => Err(e),
-    };
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    let code = match &outcome {
-        Ok(()) if steps.iter().any(|s| s.status == StepStatus::Failed) => exit::FAILED,
-        Ok(()) => exit::OK,
-        Err(e) => {
-            ui.error(e);
-            e.exit_code()
-        }
-    };
+    let outcome = Context::resolve(process, &request(&args)).and_then(|ctx| {
+        runtime.until_stopped(uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept))
+    });
     for k in &kept {
         ui.info(&format!("kept {}: {}", k.path.display(), k.reason));
     }
+    let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
     let report = Report {
         schema: crate::ui::JSON_SCHEMA,
-        ok: outcome.is_ok() && !steps.iter().any(|s| s.status == StepStatus::Failed),
+        ok: outcome.is_ok() && !failed,
         changed: steps.iter().any(|s| s.status == StepStatus::Changed),
         steps,
         kept,
@@ -89,5 +62,5 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
             &report.steps,
         ));
     }
-    ExitCode::from(code)
+    outcome.map(|()| Exit::failed_if(failed))
 }

@@ -16,7 +16,7 @@
 
 use crate::context::{Context, Request};
 use crate::doctor::{CheckId, Finding, Status};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::setup::engine::Outcome;
 use crate::setup::steps::StepId;
 use crate::setup::{Options, StepReport};
@@ -49,42 +49,23 @@ pub fn steps_for(findings: &[Finding]) -> Vec<StepId> {
         .collect()
 }
 
-/// Setup's steps named in `only` that fix something, for `req` and `opts`, on their own
-/// runtime (Ctrl-C ends the run with [`Error::Interrupted`]). The reports of the steps
+/// Setup's steps named in `only` that fix something, for `req` and `opts`, on `runtime`
+/// (Ctrl-C ends the run with [`crate::error::Error::Interrupted`]). The reports of the steps
 /// applied, and how the run ended.
 pub fn run_steps(
     process: &Process,
     req: &Request,
     opts: &Options,
     only: &[StepId],
+    runtime: &crate::system::runtime::Runtime,
 ) -> (Vec<StepReport>, Result<()>) {
     let ctx = match Context::resolve(process, req) {
         Ok(ctx) => ctx,
         Err(e) => return (Vec::new(), Err(e)),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return (
-                Vec::new(),
-                Err(Error::failed(
-                    format!("starting the async runtime: {e}"),
-                    None,
-                )),
-            );
-        }
-    };
     let mut out = Outcome::default();
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            r = crate::setup::engine::run(&ctx, opts, Some(only), &mut out) => r,
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
-    });
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    let outcome =
+        runtime.until_stopped(crate::setup::engine::run(&ctx, opts, Some(only), &mut out));
     (out.steps, outcome)
 }
 
