@@ -699,7 +699,8 @@ mod tests {
 
     #[test]
     fn bad_ca_file_is_a_usage_error() {
-        let path = std::env::temp_dir().join(format!("actsim-ca-{}.pem", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ca.pem");
         std::fs::write(&path, "not a certificate").unwrap();
         let err = load_ca(&path).unwrap_err();
         assert_eq!(err.exit_code(), 2);

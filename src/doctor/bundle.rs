@@ -298,26 +298,30 @@ async fn act_bug_report(act: Option<PathBuf>, deadline: Instant) -> String {
             act.display()
         );
     }
-    let scratch = std::env::temp_dir().join(format!(
-        "actsim-bundle-home-{}-{}",
-        std::process::id(),
-        crate::receipt::now_rfc3339().replace(':', "")
-    ));
-    if let Err(e) = std::fs::create_dir(&scratch) {
-        return format!("not run: cannot create {}: {e}\n", scratch.display());
-    }
-    let home = scratch.to_string_lossy().to_string();
+    let scratch = match tempfile::Builder::new()
+        .prefix("actsim-bundle-home-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            return format!(
+                "not run: cannot create a directory in {}: {e}\n",
+                std::env::temp_dir().display()
+            );
+        }
+    };
+    let home = scratch.path().to_string_lossy().to_string();
     let envs = [
         ("HOME", home.as_str()),
         ("XDG_CONFIG_HOME", home.as_str()),
         ("XDG_CACHE_HOME", home.as_str()),
     ];
     let until = deadline.min(Instant::now() + Duration::from_secs(20));
-    let out = match run_program(&act, &["--bug-report"], &envs, Some(&scratch), until).await {
+    let out = match run_program(&act, &["--bug-report"], &envs, Some(scratch.path()), until).await {
         Ok(ran) => redact(&format!("{}\n{}", ran.stdout, ran.stderr)),
         Err(e) => format!("{e}\n"),
     };
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     out
 }
 
@@ -462,9 +466,8 @@ mod tests {
 
     #[test]
     fn bounded_reads_refuse_links_and_fifos() {
-        let d = std::env::temp_dir().join(format!("actsim-bundle-read-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         std::fs::write(d.join("f"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("f"), d.join("l")).unwrap();
         nix::unistd::mkfifo(&d.join("p"), nix::sys::stat::Mode::S_IRWXU).unwrap();
@@ -482,6 +485,5 @@ mod tests {
                 .to_string()
                 .contains("not a regular file")
         );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -93,8 +93,8 @@ mod tests {
 
     #[test]
     fn a_value_holds_until_the_file_changes() {
-        let dir = std::env::temp_dir().join(format!("actsim-stamps-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let bin = dir.join("bin");
         std::fs::write(&bin, "one").unwrap();
         let state = Some(dir.as_path());
@@ -111,6 +111,5 @@ mod tests {
             "a changed file has no value"
         );
         assert_eq!(lookup(None, "sha", &bin), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
