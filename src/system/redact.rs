@@ -118,7 +118,7 @@ pub fn redact_tokens(text: &str) -> String {
                 continue 'outer;
             }
         }
-        if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case("bearer ") {
+        if rest.len() >= 7 && rest.as_bytes()[..7].eq_ignore_ascii_case(b"bearer ") {
             let after = rest[7..].trim_start_matches(' ');
             let len = after
                 .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
@@ -183,6 +183,17 @@ mod tests {
         assert_eq!(
             redact(actrc),
             "-P ubuntu-latest=catthehacker/ubuntu:act-latest\n-s DEPLOY=***\n--secret NPM=***\n--secret=X=***\n-s FROM_ENV\n--secret-file ***\n--env CREDS=***\n--env FOO=bar\n"
+        );
+    }
+
+    #[test]
+    fn any_text_is_safe_to_redact() {
+        // Multi-byte characters where a prefix test looks (a panic here once).
+        let t = "h\u{e9}llo \u{4e2d}\u{6587}\u{fffd}x é=1 ü: z";
+        assert_eq!(redact(t), t);
+        assert_eq!(
+            redact("ab\u{fffd}\u{fffd}\u{fffd}"),
+            "ab\u{fffd}\u{fffd}\u{fffd}"
         );
     }
 
