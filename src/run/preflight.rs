@@ -192,7 +192,9 @@ pub async fn check(
     sigs: &mut Signals,
 ) -> Result<(Vec<Finding>, bool), Halt> {
     let opts = Options::new(ctx.timeout);
-    sigs.or_halt(run(ctx, &opts, state_dir, cli_mapping)).await
+    Ok(sigs
+        .or_stop(run(ctx, &opts, state_dir, cli_mapping))
+        .await?)
 }
 
 /// A failed check stops the run before act (its findings shown, their fixes the hint);
