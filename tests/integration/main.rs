@@ -24,4 +24,5 @@ mod setup_files;
 mod setup_flow;
 mod setup_group;
 mod setup_replan;
+mod snapshots;
 mod sudo_join;
