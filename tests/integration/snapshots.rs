@@ -1,5 +1,6 @@
 //! Snapshots (insta) of what actsim shows: setup's human plan, doctor's human report, and
-//! the JSON documents of setup, doctor and uninstall, from real runs on the real daemon.
+//! the JSON documents of setup, doctor and uninstall, from real runs on the real daemon
+//! (`run`'s document: `run::run_jobs_that_succeed_exit_0_with_the_json_document`).
 //! A change of wording or of a JSON key is then a reviewed diff of
 //! `tests/integration/snapshots/` (`cargo insta review`, or `INSTA_UPDATE=always`).
 //!
@@ -12,17 +13,38 @@ use serde_json::Value;
 use crate::support::Cmd;
 use crate::support::world::World;
 
-/// `text` with this world's paths, URLs, digests and numbers replaced (see the module).
-fn normalise(w: &World, text: &str) -> String {
+/// `text` with this world's paths, URLs and image replaced, then digests and numbers.
+fn world(w: &World, text: &str) -> String {
     let root = w.home().parent().unwrap().display().to_string();
-    let text = text
-        .replace(&w.mirror().base_url(), "[MIRROR]")
-        .replace(&root, "[ROOT]")
-        .replace(w.image(), "[IMAGE]");
+    let mirror = w.mirror().base_url();
+    normalise(
+        text,
+        &[
+            (mirror.as_str(), "[MIRROR]"),
+            (root.as_str(), "[ROOT]"),
+            (w.image(), "[IMAGE]"),
+        ],
+    )
+}
+
+/// `text` with each `(from, to)` replaced in order, then the tests' temp dirs
+/// (`actsim-test-[TMP]`), hex digests (`[HEX]`) and every number (`N`), so a snapshot holds
+/// on any machine and run.
+pub fn normalise(text: &str, replace: &[(&str, &str)]) -> String {
+    let text = replace
+        .iter()
+        .fold(text.to_string(), |t, (from, to)| t.replace(from, to));
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
+        // A temp dir of the tests (`temp::dir`): `actsim-test-` and six random characters.
+        let prefix: Vec<char> = "actsim-test-".chars().collect();
+        if chars[i..].starts_with(&prefix) && chars.len() >= i + prefix.len() + 6 {
+            out.push_str("actsim-test-[TMP]");
+            i += prefix.len() + 6;
+            continue;
+        }
         let hex = chars[i..]
             .iter()
             .take_while(|c| c.is_ascii_hexdigit())
@@ -54,7 +76,7 @@ fn json(w: &World, doc: &Value) -> String {
             }
         }
     }
-    normalise(w, &serde_json::to_string_pretty(&doc).unwrap())
+    world(w, &serde_json::to_string_pretty(&doc).unwrap())
 }
 
 /// Human lines (stderr) without the `image` step's line (see the module).
@@ -63,7 +85,7 @@ fn human(w: &World, stderr: &str) -> String {
         .lines()
         .filter(|l| !l.split_whitespace().any(|word| word == "image"))
         .collect();
-    normalise(w, &lines.join("\n"))
+    world(w, &lines.join("\n"))
 }
 
 #[test]
