@@ -207,7 +207,11 @@ fn setup_args(args: &DoctorArgs, ctx: &Context) -> Result<SetupArgs> {
         flag("--user", u.into());
     }
     let platform = c.platform_image.clone().or_else(|| {
-        let env = crate::doctor::bundle::read_bounded(&ctx.config_dir.join(".env")).ok()??;
+        let env = crate::system::files::read_bounded(
+            &ctx.config_dir.join(".env"),
+            crate::system::files::MAX_READ,
+        )
+        .ok()??;
         crate::doctor::parse_env(&String::from_utf8_lossy(&env)).remove("PLATFORM_IMAGE")
     });
     if let Some(p) = platform.filter(|p| !p.is_empty()) {

@@ -14,7 +14,6 @@
 //! root should not execute (not root-owned, or writable by others) is not run; a FILE that
 //! cannot be written is an error (exit 1). The bundle is mode 0600 and written atomically.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use super::{CheckId, Finding, Report};
 use crate::context::Context;
 use crate::docker::endpoint;
 use crate::error::{Error, Result};
+use crate::system::files::read_bounded;
 use crate::system::process::Process;
 use crate::system::program::run_program;
 use crate::system::redact::{redact, redact_tokens};
@@ -92,60 +92,6 @@ pub fn environment(process: &Process) -> String {
 }
 
 /// Why a file was not read into the bundle (the manifest says so).
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{} is a symbolic link: not read", .0.display())]
-    Link(PathBuf),
-    #[error("{} is not a regular file: not read", .0.display())]
-    NotRegular(PathBuf),
-    #[error("{} is larger than {MAX_FILE} bytes: not read", .0.display())]
-    TooLarge(PathBuf),
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// Read a file for the bundle: a regular file only, never through a link, never a FIFO
-/// or device, at most [`MAX_FILE`] bytes. `Ok(None)` when it does not exist.
-///
-/// This is the bundle's one read in the user's directories; with privilege separation it
-/// belongs to the user-side worker.
-pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, ReadError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Err(ReadError::Link(path.to_path_buf()));
-        }
-        Err(e) => return Err(io(e)),
-    };
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(ReadError::NotRegular(path.to_path_buf()));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(ReadError::TooLarge(path.to_path_buf()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE).read_to_end(&mut bytes).map_err(io)?;
-    Ok(Some(bytes))
-}
-
-fn libc_flags() -> i32 {
-    nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC
-}
-
 /// Whether root may execute `path`: it and every directory above it are root's and not
 /// writable by group or others (a sticky directory like `/tmp` may be). Anyone else may
 /// run what they can run.
@@ -182,7 +128,7 @@ impl Contents {
 
     /// A user's file, redacted; absent or refused files are noted.
     fn add_file(&mut self, name: &str, path: &Path, json: bool) {
-        match read_bounded(path) {
+        match read_bounded(path, MAX_FILE) {
             Ok(Some(bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let text = if json {
@@ -471,6 +417,7 @@ mod tests {
         std::fs::write(d.join("f"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("f"), d.join("l")).unwrap();
         nix::unistd::mkfifo(&d.join("p"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let read_bounded = |p: &Path| read_bounded(p, MAX_FILE);
         assert_eq!(read_bounded(&d.join("f")).unwrap(), Some(b"x".to_vec()));
         assert_eq!(read_bounded(&d.join("none")).unwrap(), None);
         assert!(
@@ -483,7 +430,7 @@ mod tests {
             read_bounded(&d.join("p"))
                 .unwrap_err()
                 .to_string()
-                .contains("not a regular file")
+                .contains("a FIFO")
         );
     }
 }
