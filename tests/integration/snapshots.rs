@@ -69,7 +69,7 @@ fn json(w: &World, doc: &Value) -> String {
     let mut doc = doc.clone();
     for step in doc["steps"].as_array_mut().into_iter().flatten() {
         if step["id"] == "image" {
-            for key in ["status", "summary", "detail", "would_change"] {
+            for key in ["changed", "status", "summary", "detail", "would_change"] {
                 if step.get(key).is_some() {
                     step[key] = "[SHARED]".into();
                 }
