@@ -1,8 +1,8 @@
 //! The command layer: one module per command turns its clap arguments (`crate::cli`) into
 //! a [`crate::context::Context`] and plain options, runs the command's engine on the one
-//! [`Runtime`] (`system::runtime`) and prints the outcome. Each returns `Result<Exit, Error>`: `lib::main` is
-//! the one place that prints the final error and picks the exit code. Only this layer (and
-//! `lib.rs`) sees clap types.
+//! [`Runtime`] (`system::runtime`) and prints its report. Each returns
+//! `Result<Exit, Error>`: `lib::main` is the one place that prints the final error and
+//! picks the exit code. Only this layer (and `lib.rs`) sees clap types.
 
 use crate::error::exit;
 pub use crate::system::runtime::Runtime;
