@@ -41,6 +41,11 @@ pub struct Request {
     pub quiet: bool,
     /// `--timeout`.
     pub timeout: Duration,
+    /// Take the bin dir and the config dir that setup used from the user's receipt when
+    /// no flag names them (doctor, run, uninstall: the commands after setup need none of
+    /// its flags). Only for the process's own user: a record another user can edit never
+    /// decides where root looks.
+    pub from_receipt: bool,
 }
 
 /// A daemon that answered `/version`: the client every later request of the run uses, what
@@ -94,18 +99,26 @@ impl Context {
         let ui = Ui::new(&process, req.format, req.verbose, req.quiet);
         let user = TargetUser::resolve(req.user.as_deref(), &process)?;
         let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let state_dir = user.state_dir(&process);
+        let (recorded_bin, recorded_config) = if req.from_receipt && user.is_current {
+            recorded_dirs(&state_dir)
+        } else {
+            (None, None)
+        };
         Ok(Context {
             bin_dir: req
                 .bin_dir
                 .as_ref()
                 .map(abs)
+                .or(recorded_bin)
                 .unwrap_or_else(|| user.default_bin_dir()),
             config_dir: req
                 .config_dir
                 .as_ref()
                 .map(abs)
+                .or(recorded_config)
                 .unwrap_or_else(|| user.config_dir(&process)),
-            state_dir: user.state_dir(&process),
+            state_dir,
             system_state_dir: system_state_dir(&process),
             docker_home: own_home(&process),
             terminal: process.can_prompt(),
@@ -182,6 +195,33 @@ impl Context {
     }
 }
 
+/// The bin dir and the config dir setup used, from the receipt in `state_dir`: the
+/// directory of the act it installed, and that of the compose file (or `.env`) it wrote.
+/// Nothing when there is no usable receipt.
+fn recorded_dirs(state_dir: &std::path::Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    let receipt = crate::system::files::read_bounded(
+        &crate::receipt::Receipt::path(state_dir),
+        crate::system::files::MAX_READ,
+    )
+    .ok()
+    .flatten()
+    .and_then(|b| serde_json::from_slice::<crate::receipt::Receipt>(&b).ok());
+    let Some(receipt) = receipt else {
+        return (None, None);
+    };
+    let dir_of = |p: &std::path::Path| {
+        p.is_absolute()
+            .then(|| p.parent().map(std::path::Path::to_path_buf))
+            .flatten()
+    };
+    let bin = receipt.act.as_ref().and_then(|a| dir_of(&a.install_path));
+    let config = ["compose", "env"]
+        .iter()
+        .find_map(|id| receipt.files.get(*id))
+        .and_then(|f| dir_of(&f.path));
+    (bin, config)
+}
+
 /// Root's state dir: `ACTSIM_SYSTEM_STATE_DIR` (root's own environment), else
 /// [`SYSTEM_STATE_DIR`].
 pub fn system_state_dir(process: &Process) -> PathBuf {
@@ -191,18 +231,25 @@ pub fn system_state_dir(process: &Process) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(SYSTEM_STATE_DIR))
 }
 
-/// This process's own home: `$HOME`, else the user database's entry for the euid.
+/// This process's own home: `$HOME`, else the user database's entry for the euid. As root
+/// it is always root's database entry (`getpwuid(0)`): `sudo -E` or `env_keep` may carry
+/// another user's `$HOME`, and root must never take its docker config, context or CLI
+/// plugins from a place that user can write.
 pub fn own_home(process: &Process) -> PathBuf {
+    let database = || {
+        nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
+    };
+    if nix::unistd::Uid::effective().is_root() {
+        return database().unwrap_or_else(|| PathBuf::from("/root"));
+    }
     process
         .var_nonempty("HOME")
         .filter(|h| h.starts_with('/'))
         .map(PathBuf::from)
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-                .ok()
-                .flatten()
-                .map(|u| u.dir)
-        })
+        .or_else(database)
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
@@ -221,7 +268,9 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(ctx.docker_home, PathBuf::from("/h"));
+        if !nix::unistd::Uid::effective().is_root() {
+            assert_eq!(ctx.docker_home, PathBuf::from("/h"));
+        }
         let clone = ctx.clone();
         assert_eq!(ctx.endpoint().as_ref().unwrap().host, "unix:///x.sock");
         assert!(std::ptr::eq(ctx.endpoint(), clone.endpoint()));

@@ -34,7 +34,19 @@ pub fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(privsep::AGENT_COMMAND)) {
         return privsep::agent_main();
     }
-    let cli = match cli::Cli::try_parse() {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).map(|a| a.as_os_str())
+        == Some(std::ffi::OsStr::new(system::halves::USER_COMMAND))
+    {
+        args = match system::halves::enter(args) {
+            Ok(a) => a,
+            Err(why) => {
+                eprintln!("actsim: {why}");
+                return ExitCode::from(error::exit::USAGE);
+            }
+        };
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

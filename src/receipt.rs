@@ -61,6 +61,10 @@ pub struct FileReceipt {
     pub path: PathBuf,
     /// SHA-256 of the bytes actsim wrote.
     pub sha256: String,
+    /// `.env` only: the values actsim wrote for the keys it owns (a value that differs
+    /// from both this and the machine's is the user's own, confirmed before it goes).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +99,9 @@ pub struct ActReceipt {
     /// Binaries this install replaced, oldest first, with where they were kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced: Vec<Replaced>,
+    /// Setup created the bin dir for it (uninstall removes it when it is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_dir: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +215,7 @@ mod tests {
                 install_path: "/tmp/bin/act".into(),
                 installed_at: now_rfc3339(),
                 replaced: vec![],
+                created_dir: false,
             }),
             ..Default::default()
         };

@@ -414,6 +414,127 @@ pub fn render_env(ctx: &Context) -> Result<String> {
         .map_err(|e| template_error("env", e))
 }
 
+/// The `.env` keys actsim owns: set to the machine's truth on every setup. Every other
+/// line of `.env` is the user's and is kept byte for byte ([`merge_env`]).
+pub const ENV_OWNED: [&str; 6] = [
+    "ACT_VERSION",
+    "HOST_UID",
+    "HOST_GID",
+    "DOCKER_GID",
+    "DOCKER_SOCKET",
+    "PLATFORM_IMAGE",
+];
+
+/// The key and the unquoted value of one `.env` line (`KEY=v`, `KEY='v'`, `KEY="v"`,
+/// `export KEY=v`); `None` for comments, blank lines and anything else.
+pub fn env_entry(line: &str) -> Option<(&str, &str)> {
+    let l = line.trim();
+    if l.starts_with('#') {
+        return None;
+    }
+    let l = l.strip_prefix("export ").map(str::trim_start).unwrap_or(l);
+    let (k, v) = l.split_once('=')?;
+    let k = k.trim();
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let v = v.trim();
+    let v = v
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix('\''))
+        .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+        .unwrap_or(v);
+    Some((k, v))
+}
+
+/// `KEY=value` lines of a compose `.env` (quotes removed; the last of a key wins).
+pub fn parse_env(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(env_entry)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// One owned `.env` key [`merge_env`] changes: its value in the file (`None`: missing) and
+/// the machine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvChange {
+    pub key: &'static str,
+    pub was: Option<String>,
+    pub now: String,
+}
+
+/// `.env` merged by key: each line of an [`ENV_OWNED`] key whose value is not the
+/// machine's gets the machine's (`KEY=value`, quoted by [`dotenv_value`], the line's own
+/// end); an owned key the file lacks is appended; every other line (the user's keys,
+/// comments, blank lines, CRLF, bytes that are not UTF-8) stays byte for byte.
+/// Idempotent. Returns the merged bytes and the keys changed.
+pub fn merge_env(existing: &[u8], ctx: &Context) -> Result<(Vec<u8>, Vec<EnvChange>)> {
+    ctx.validate()?;
+    let mut truth = Vec::new();
+    for (key, value) in ctx.env_vars() {
+        if let Some(owned) = ENV_OWNED.iter().find(|k| **k == key) {
+            let quoted = dotenv_value(key, &value)?;
+            truth.push((*owned, value, quoted));
+        }
+    }
+    let lines: Vec<&[u8]> = existing.split_inclusive(|b| *b == b'\n').collect();
+    let eol: &[u8] = match lines.first() {
+        Some(l) if l.ends_with(b"\r\n") => b"\r\n",
+        _ => b"\n",
+    };
+    let mut out = Vec::with_capacity(existing.len() + 64);
+    let mut seen = Vec::new();
+    let mut changes = Vec::new();
+    for line in &lines {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let (body, end): (&[u8], &[u8]) = match body.strip_suffix(b"\r") {
+            Some(b) => (b, b"\r\n"),
+            None if line.ends_with(b"\n") => (body, b"\n"),
+            None => (body, b""),
+        };
+        let entry = std::str::from_utf8(body).ok().and_then(env_entry);
+        let owned = entry.and_then(|(k, v)| {
+            truth
+                .iter()
+                .find(|(key, ..)| *key == k)
+                .map(|t| (t, v.to_string()))
+        });
+        let Some(((key, value, quoted), current)) = owned else {
+            out.extend_from_slice(line);
+            continue;
+        };
+        seen.push(*key);
+        if current == *value {
+            out.extend_from_slice(line);
+            continue;
+        }
+        out.extend_from_slice(format!("{key}={quoted}").as_bytes());
+        out.extend_from_slice(if end.is_empty() { eol } else { end });
+        changes.push(EnvChange {
+            key,
+            was: Some(current),
+            now: value.clone(),
+        });
+    }
+    for (key, value, quoted) in &truth {
+        if seen.contains(key) {
+            continue;
+        }
+        if !out.is_empty() && !out.ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        out.extend_from_slice(format!("{key}={quoted}").as_bytes());
+        out.extend_from_slice(eol);
+        changes.push(EnvChange {
+            key,
+            was: None,
+            now: value.clone(),
+        });
+    }
+    Ok((out, changes))
+}
+
 /// The platform mapping on an actrc line (`-P L=I`, `-P=L=I`, `-PL=I`, `--platform L=I`,
 /// `--platform=L=I`), as `(label, image)`.
 fn actrc_mapping(line: &str) -> Option<(&str, &str)> {
@@ -604,6 +725,54 @@ pub fn add_actrc_args(text: Vec<u8>, args: &[String]) -> Vec<u8> {
     out
 }
 
+/// The inverse of setup's actrc merge, on bytes: every line actsim writes goes (its `-P`
+/// mappings of [`PLATFORM_LABELS`] in any form, to `platform` only when given, i.e. when
+/// the user may have mapped a label themselves; its `--group-add` line; the `--act-arg`
+/// lines `act_args` names) and every other line stays byte for byte. Empty when nothing
+/// but blank lines would be left.
+pub fn strip_actrc_bytes(existing: &[u8], platform: Option<&str>, act_args: &[String]) -> Vec<u8> {
+    strip_lines(existing, |text| {
+        let mapped = actrc_mapping(text).is_some_and(|(l, image)| {
+            PLATFORM_LABELS.contains(&l.trim()) && platform.is_none_or(|p| image.trim() == p)
+        });
+        mapped || is_our_group_add(text) || act_args.iter().any(|a| a.trim() == text.trim())
+    })
+}
+
+/// The inverse of setup's `.env`: the lines of the keys actsim owns ([`ENV_OWNED`]) and
+/// the template's own lines (its comments, `COMPOSE_PROJECT_NAME`) go; every other line
+/// stays byte for byte. Empty when nothing but blank lines would be left.
+pub fn strip_env(existing: &[u8]) -> Vec<u8> {
+    let template: Vec<&str> = ENV_TEMPLATE
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    let project = format!("COMPOSE_PROJECT_NAME={DEFAULT_PROJECT}");
+    strip_lines(existing, |text| {
+        env_entry(text).is_some_and(|(k, _)| ENV_OWNED.contains(&k))
+            || template.contains(&text.trim_end())
+            || text.trim() == project
+    })
+}
+
+/// `existing` without the lines `ours` says are actsim's (given without their line end;
+/// lines that are not UTF-8 are never ours). Empty when only blank lines are left.
+fn strip_lines(existing: &[u8], ours: impl Fn(&str) -> bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(existing.len());
+    for line in existing.split_inclusive(|b| *b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if std::str::from_utf8(body).is_ok_and(&ours) {
+            continue;
+        }
+        out.extend_from_slice(line);
+    }
+    if out.iter().all(u8::is_ascii_whitespace) {
+        out.clear();
+    }
+    out
+}
+
 /// `--act-arg` values: each one line, an option (starting with `-`).
 pub fn check_act_args(args: &[String]) -> Result<()> {
     for arg in args {
@@ -621,6 +790,65 @@ pub fn check_act_args(args: &[String]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_merge_sets_owned_keys_and_keeps_every_other_byte() {
+        let c = ctx();
+        let user: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=4242\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other";
+        let (merged, changes) = merge_env(user, &c).unwrap();
+        let want: &[u8] = b"# mine\r\nTOKEN='s e c'\r\nDOCKER_GID=999\r\nexport HOST_UID=1000\r\n\r\ncaf\xe9=1\r\nCOMPOSE_PROJECT_NAME=other\r\nACT_VERSION=0.2.89\r\nHOST_GID=1000\r\nDOCKER_SOCKET=/var/run/docker.sock\r\nPLATFORM_IMAGE=catthehacker/ubuntu:act-latest\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&merged),
+            String::from_utf8_lossy(want)
+        );
+        let keys: Vec<_> = changes.iter().map(|c| (c.key, c.was.as_deref())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("DOCKER_GID", Some("4242")),
+                ("ACT_VERSION", None),
+                ("HOST_GID", None),
+                ("DOCKER_SOCKET", None),
+                ("PLATFORM_IMAGE", None)
+            ]
+        );
+        let (again, none) = merge_env(&merged, &c).unwrap();
+        assert_eq!(again, merged, "idempotent");
+        assert!(none.is_empty());
+        // The rendered file is already merged.
+        let rendered = render_env(&c).unwrap();
+        assert_eq!(
+            merge_env(rendered.as_bytes(), &c).unwrap().0,
+            rendered.as_bytes()
+        );
+    }
+
+    #[test]
+    fn stripping_is_the_inverse_of_the_merges() {
+        let c = ctx();
+        let user: &[u8] = b"# mine\r\nGH_TOKEN=x\r\ncaf\xe9\n";
+        let (merged, _) = merge_env(user, &c).unwrap();
+        assert_eq!(strip_env(&merged), user);
+        assert!(strip_env(render_env(&c).unwrap().as_bytes()).is_empty());
+        let mut edited = render_env(&c).unwrap().into_bytes();
+        edited.extend_from_slice(b"MINE=1\n");
+        assert_eq!(strip_env(&edited), b"MINE=1\n");
+
+        let actrc: &[u8] =
+            b"# my act\r\n--container-architecture linux/amd64\r\n-P ubuntu-20.04=mine:1\n";
+        let args = vec!["--no-cache-server".to_string()];
+        let merged = add_actrc_args(
+            merge_actrc_bytes_with_group(Some(actrc), "img:1", Some(999)),
+            &args,
+        );
+        assert_eq!(strip_actrc_bytes(&merged, None, &args), actrc);
+        assert_eq!(strip_actrc_bytes(&merged, Some("img:1"), &args), actrc);
+        // Edited: a mapping of the user's to another image stays.
+        let theirs = b"-P ubuntu-latest=theirs:2\n";
+        assert_eq!(strip_actrc_bytes(theirs, Some("img:1"), &[]), theirs);
+        let ours_only = merge_actrc_bytes_with_group(None, "img:1", Some(999));
+        assert!(strip_actrc_bytes(&ours_only, None, &[]).is_empty());
+    }
 
     #[test]
     fn act_args_are_added_once() {

@@ -121,6 +121,7 @@ impl ActLock {
     /// Read a lock file: a regular file (no symbolic link, FIFO or device), at most 1 MiB.
     pub fn load(path: &Path) -> Result<Self> {
         let what = path.display().to_string();
+        log::debug!("reading the act lock {what}");
         let text = read_lock_file(path)
             .map_err(|e| bad_lock(&what, format!("cannot read the lock: {e}")))?;
         Self::parse(&text, &what)
@@ -130,6 +131,7 @@ impl ActLock {
     /// the target user controls is opened by their agent, never by root.
     pub fn load_via(fs: &crate::system::privsep::Fs, path: &Path) -> Result<Self> {
         let what = path.display().to_string();
+        log::debug!("reading the act lock {what}");
         let bytes = match fs.read(path, MAX_LOCK_BYTES) {
             Ok(Some(b)) => b,
             Ok(None) => return Err(bad_lock(&what, "cannot read the lock: no such file")),

@@ -7,15 +7,13 @@
 //! 2: that is setup's job), no async runtime (exit 1); a check that fails is a finding,
 //! not an error; `--fix` ends with setup's exit code when a step fails.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::Parser;
 use serde::Serialize;
 
 use super::{Exit, Runtime};
-use crate::cli::{Cli, Command, DoctorArgs, SetupArgs};
-use crate::context::Context;
+use crate::cli::DoctorArgs;
+use crate::context::{Context, Request};
 use crate::doctor::{Finding, Options, Report, Status};
 use crate::error::{Error, Result};
 use crate::receipt::{Loaded, Receipt};
@@ -42,11 +40,14 @@ pub struct FixReport {
 
 /// Resolve the context, refuse `--fix` for another user, and drop to them to check.
 fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
-    let req = super::setup::request(&args.common, Duration::from_secs(args.timeout));
-    let mut ctx = Context::resolve(process, &req)?;
+    let req = Request {
+        from_receipt: true,
+        ..super::setup::request(&args.common, Duration::from_secs(args.timeout))
+    };
+    let ctx = Context::resolve(process, &req)?;
     // --fix changes things as root; for another user that is setup's job, which keeps
     // their I/O separated. Say so before checking anything.
-    let separated = crate::system::privsep::needs_separation(&ctx.user);
+    let separated = crate::system::halves::needs_separation(&ctx.user);
     if args.fix && separated {
         return Err(Error::usage(
             format!(
@@ -60,13 +61,13 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
         ));
     }
     let mut opts = crate::setup::check::doctor_options(ctx.timeout);
-    // Root checking another user needs no privilege of its own: drop to them for the
-    // whole run, so nothing they planted can make root read, run or wait on anything.
-    if separated {
-        ctx = drop_to(&ctx)?;
-    }
     opts.deep = args.deep;
     opts.probe_image = args.probe_image.clone();
+    // Root checking another user needs no privilege of its own: the user half checks, as
+    // them (see `main`); root reads nothing of theirs.
+    if separated {
+        return Ok((ctx, opts));
+    }
     opts.drift = crate::setup::records::drift(&ctx.process, &ctx.user, &ctx.bin_dir);
     opts.drift.lock = crate::act::lockfile::doctor_expectation(ctx.act_lock.as_deref());
     Ok((ctx, opts))
@@ -74,6 +75,9 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
 
 pub fn main(args: DoctorArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let (ctx, mut opts) = prepare(&args, process)?;
+    if crate::system::halves::needs_separation(&ctx.user) {
+        return as_user(&args, &ctx, &opts);
+    }
     let ui = &ctx.ui;
     let mut findings = runtime.block_on(crate::doctor::run_until_stopped(&ctx, &opts))??;
     crate::doctor::report::print(ui, &findings);
@@ -118,7 +122,8 @@ pub fn main(args: DoctorArgs, process: &Process, runtime: &Runtime) -> Result<Ex
 
 /// `--fix`: run the setup steps for what `findings` found, then check again. Returns what
 /// was done, how the run ends when the fix decides it (setup's error, or a failed step),
-/// and the findings after the fix when the checks ran again.
+/// and the findings after the fix when the checks ran again. Setup's engine gets typed options
+/// and this run's Context (its endpoint, daemon connection, hashes, flags and output).
 fn fix(
     args: &DoctorArgs,
     ctx: &Context,
@@ -136,18 +141,20 @@ fn fix(
         ui.info("nothing to fix: no failing or warning check has a cause a setup step fixes");
         return (None, None, None);
     }
-    let setup_args = match setup_args(args, ctx) {
-        Ok(a) => a,
-        Err(e) => return (None, Some(Err(e)), None),
-    };
+    let setup_opts = fix_options(args, ctx);
     let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
     ui.heading(&format!(
         "Fixing: setup's steps {} may fix what failed or warned; those with something to do:",
         names.join(", ")
     ));
-    let (req, setup_opts) = super::setup::options(&setup_args);
-    let (steps, outcome) =
-        crate::setup::fix::run_steps(&ctx.process, &req, &setup_opts, &wanted, runtime);
+    let mut out = crate::setup::engine::Outcome::default();
+    let outcome = runtime.until_stopped(crate::setup::engine::run(
+        ctx,
+        &setup_opts,
+        Some(&wanted),
+        &mut out,
+    ));
+    let steps = out.steps;
     let report = FixReport {
         steps: steps.clone(),
         checks_before: findings.to_vec(),
@@ -163,7 +170,6 @@ fn fix(
     }
     // Check the new state the way setup's final check does: a group added now counts.
     crate::setup::check::after_setup(ctx, opts);
-    opts.drift.lock = None;
     ui.heading("Checking again:");
     let (after, note) = runtime
         .block_on(crate::setup::check::run(ctx, opts))
@@ -179,90 +185,63 @@ fn fix(
     )
 }
 
-/// Setup's arguments for a fix: doctor's shared flags, `--yes`, no final check (doctor
-/// checks again itself), and what setup installed before (act version, platform image)
-/// unless flags or `ACTSIM_*` say otherwise. Parsed like setup's own command line, so the
-/// `ACTSIM_*` variables count.
-fn setup_args(args: &DoctorArgs, ctx: &Context) -> Result<SetupArgs> {
-    let process = &ctx.process;
-    let c = &args.common;
-    let mut argv: Vec<OsString> = ["actsim", "setup", "--no-check", "--format"]
-        .map(OsString::from)
-        .to_vec();
-    argv.push(match c.format {
-        Format::Human => "human".into(),
-        Format::Json => "json".into(),
-    });
-    let mut flag = |name: &str, value: OsString| {
-        argv.push(name.into());
-        argv.push(value);
+/// Setup's options for a fix: `--yes` as given, no final check (doctor checks again
+/// itself), and what setup installed before (the act version of the receipt, the platform
+/// image of `.env`) unless flags or the `ACTSIM_*` variables of setup's own flags say
+/// otherwise.
+fn fix_options(args: &DoctorArgs, ctx: &Context) -> crate::setup::Options {
+    let var = |k: &str| ctx.process.var_nonempty(k).map(str::to_string);
+    let path = |k: &str| var(k).map(std::path::PathBuf::from);
+    let recorded_version = match Receipt::load(&crate::system::privsep::Fs::local(), &ctx.state_dir)
+    {
+        Loaded::Found(Receipt { act: Some(act), .. }) => Some(act.version),
+        _ => None,
     };
-    if let Some(b) = &c.bin_dir {
-        flag("--bin-dir", b.clone().into_os_string());
-    }
-    if let Some(d) = &c.config_dir {
-        flag("--config-dir", d.clone().into_os_string());
-    }
-    if let Some(u) = &c.user {
-        flag("--user", u.into());
-    }
-    let platform = c.platform_image.clone().or_else(|| {
+    let env_platform = || {
         let env = crate::system::files::read_bounded(
             &ctx.config_dir.join(".env"),
             crate::system::files::MAX_READ,
         )
         .ok()??;
-        crate::doctor::parse_env(&String::from_utf8_lossy(&env)).remove("PLATFORM_IMAGE")
-    });
-    if let Some(p) = platform.filter(|p| !p.is_empty()) {
-        flag("--platform-image", p.into());
-    }
-    if process.var_nonempty("ACTSIM_ACT_VERSION").is_none()
-        && let Loaded::Found(Receipt { act: Some(act), .. }) =
-            Receipt::load(&crate::system::privsep::Fs::local(), &ctx.state_dir)
-    {
-        flag("--act-version", act.version.into());
-    }
-    if args.yes {
-        argv.push("--yes".into());
-    }
-    match Cli::try_parse_from(argv) {
-        Ok(Cli {
-            command: Command::Setup(a),
-        }) => Ok(a),
-        Ok(_) => Err(Error::failed("internal: not a setup command", None)),
-        Err(e) => Err(Error::usage(
-            format!("doctor --fix: {}", e.to_string().trim()),
-            Some("check the ACTSIM_* variables and the flags".to_string()),
-        )),
+        crate::render::parse_env(&String::from_utf8_lossy(&env))
+            .remove("PLATFORM_IMAGE")
+            .filter(|p| !p.is_empty())
+    };
+    crate::setup::Options {
+        yes: args.yes,
+        dry_run: false,
+        no_check: true,
+        docker_group: var("ACTSIM_DOCKER_GROUP"),
+        act_args: Vec::new(),
+        platform_image: ctx.platform_image.is_none().then(env_platform).flatten(),
+        act: crate::setup::steps::act::Asked {
+            version: var("ACTSIM_ACT_VERSION").or(recorded_version),
+            base_url: var("ACTSIM_ACT_BASE_URL"),
+            archive: path("ACTSIM_ACT_ARCHIVE"),
+            checksums: path("ACTSIM_ACT_CHECKSUMS"),
+            sha256: var("ACTSIM_ACT_SHA256"),
+            ca_cert: path("ACTSIM_CA_CERT"),
+            allow_http: var("ACTSIM_ALLOW_HTTP").is_some_and(|v| {
+                matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "y" | "on"
+                )
+            }),
+        },
     }
 }
 
-/// Become the context's user for good (their uid, gid and database groups) and give the
-/// process their identity: `HOME`, `USER`, `LOGNAME`; root's XDG and docker config dirs are
-/// dropped. The paths in the context were resolved before, as root (so root's defaults
-/// hold). Runs before any thread exists.
-fn drop_to(ctx: &Context) -> Result<Context> {
-    let user = &ctx.user;
-    crate::system::privsep::become_user(user)?;
-    // SAFETY: called from `main` before the async runtime or any other thread starts.
-    unsafe {
-        std::env::set_var("HOME", &user.home);
-        std::env::set_var("USER", &user.name);
-        std::env::set_var("LOGNAME", &user.name);
-        for k in [
-            "XDG_CONFIG_HOME",
-            "XDG_STATE_HOME",
-            "XDG_CACHE_HOME",
-            "XDG_DATA_HOME",
-            "XDG_RUNTIME_DIR",
-            "DOCKER_CONFIG",
-            "SUDO_USER",
-            "SUDO_UID",
-            "SUDO_GID",
-        ] {
-            std::env::remove_var(k);
-        }
+/// Root for another user: the user half runs doctor (and writes `--bundle`) as them; root
+/// shows its findings (parsed, rendered through `ui`) and exits as doctor would.
+fn as_user(args: &DoctorArgs, ctx: &Context, opts: &Options) -> Result<Exit> {
+    let ui = &ctx.ui;
+    let (findings, code) = crate::setup::check::as_user(ctx, opts, args.bundle.as_deref())?;
+    crate::doctor::report::print(ui, &findings);
+    let report = Report::new(findings);
+    let failed = !report.ok;
+    if ui.format == Format::Json {
+        ui.json(&Json { report, fix: None });
     }
-    Ok(ctx.became_user(Process::from_os()))
+    // The child's own exit code also says whether its bundle was written.
+    Ok(Exit::failed_if(failed || code != Some(0)))
 }

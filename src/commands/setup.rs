@@ -29,6 +29,7 @@ pub fn request(common: &Common, timeout: Duration) -> Request {
         verbose: common.verbose,
         quiet: common.quiet,
         timeout,
+        from_receipt: false,
     }
 }
 
@@ -40,6 +41,7 @@ pub fn options(args: &SetupArgs) -> (Request, setup::Options) {
         no_check: args.no_check,
         docker_group: args.docker_group.clone(),
         act_args: args.act_arg.clone(),
+        platform_image: None,
         act: setup::steps::act::Asked {
             version: args.act_version.clone(),
             base_url: args.act_base_url.clone(),

@@ -19,6 +19,7 @@ fn request(args: &UninstallArgs) -> Request {
         format: args.format,
         quiet: args.quiet,
         timeout: Duration::from_secs(args.timeout),
+        from_receipt: true,
         ..Request::default()
     }
 }
@@ -39,8 +40,15 @@ pub fn main(args: UninstallArgs, process: &Process, runtime: &Runtime) -> Result
     let opts = options(&args);
     let mut steps = Vec::new();
     let mut kept = Vec::new();
+    let mut replanned = false;
     let outcome = Context::resolve(process, &request(&args)).and_then(|ctx| {
-        runtime.until_stopped(uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept))
+        runtime.until_stopped(uninstall::uninstall(
+            &ctx,
+            &opts,
+            &mut steps,
+            &mut kept,
+            &mut replanned,
+        ))
     });
     for k in &kept {
         ui.info(&format!("kept {}: {}", k.path.display(), k.reason));
@@ -52,6 +60,7 @@ pub fn main(args: UninstallArgs, process: &Process, runtime: &Runtime) -> Result
         changed: steps.iter().any(|s| s.status == StepStatus::Changed),
         steps,
         kept,
+        replanned,
     };
     if args.format == Format::Json {
         ui.json(&report);

@@ -215,14 +215,27 @@ impl ComposeTool {
 }
 
 /// Where the docker CLI looks for the compose plugin, in its order: `$DOCKER_CONFIG` (else
-/// `~/.docker`) `/cli-plugins`, then the system plugin dirs.
+/// `~/.docker`) `/cli-plugins`, then the system plugin dirs. As root, root's own (database)
+/// home and only a root-only `$DOCKER_CONFIG`: never a user's, whatever `$HOME` says.
 fn compose_plugin_dirs(process: &Process) -> Vec<PathBuf> {
-    let home = process.var_nonempty("HOME").map(PathBuf::from);
+    let root = nix::unistd::Uid::effective().is_root();
+    let home = if root {
+        crate::system::identity::database_home()
+    } else {
+        process.var_nonempty("HOME").map(PathBuf::from)
+    };
     let mut plugin_dirs: Vec<PathBuf> = Vec::new();
-    if let Some(cfg) = process.var_nonempty("DOCKER_CONFIG") {
-        plugin_dirs.push(PathBuf::from(cfg).join("cli-plugins"));
-    } else if let Some(h) = &home {
-        plugin_dirs.push(h.join(".docker/cli-plugins"));
+    match process
+        .var_nonempty("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .filter(|c| !root || crate::system::identity::root_only_dir(c))
+    {
+        Some(cfg) => plugin_dirs.push(cfg.join("cli-plugins")),
+        None => {
+            if let Some(h) = &home {
+                plugin_dirs.push(h.join(".docker/cli-plugins"));
+            }
+        }
     }
     for d in [
         "/usr/local/lib/docker/cli-plugins",

@@ -62,11 +62,16 @@ pub fn unix_path(host: &str) -> Option<PathBuf> {
     }
 }
 
-/// `$DOCKER_CONFIG`, else `~/.docker`.
+/// `$DOCKER_CONFIG`, else `~/.docker`. As root, `$DOCKER_CONFIG` counts only when it names
+/// a root-owned directory nobody else can write (`sudo -E` may carry a user's).
 pub fn docker_config_dir(process: &Process, home: &Path) -> PathBuf {
+    let roots = |p: &PathBuf| {
+        !nix::unistd::Uid::effective().is_root() || crate::system::identity::root_only_dir(p)
+    };
     process
         .var_nonempty("DOCKER_CONFIG")
         .map(PathBuf::from)
+        .filter(roots)
         .unwrap_or_else(|| home.join(".docker"))
 }
 

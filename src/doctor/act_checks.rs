@@ -351,9 +351,21 @@ pub async fn compose_config(inputs: &Inputs<'_>) -> Outcome {
         }
     };
     let compose_sha = crate::system::files::sha256_hex(&compose);
-    let env_sha = match read_user_file(&config_dir.join(".env")) {
+    let env_file = config_dir.join(".env");
+    let env_sha = match read_user_file(&env_file) {
         Ok(Some(bytes)) => crate::system::files::sha256_hex(&bytes),
-        _ => "-".into(),
+        Ok(None) => "-".into(),
+        // Compose would read it (or hang on it): never "valid" from a cache that ignores it.
+        Err(e) => {
+            return Outcome::fail(
+                format!("cannot read {}: {e}", env_file.display()),
+                vec![format!(
+                    "move it away and let setup write it again: mv {} {}.old && actsim setup --yes",
+                    crate::system::process::sh_quote(&env_file.display().to_string()),
+                    crate::system::process::sh_quote(&env_file.display().to_string())
+                )],
+            );
+        }
     };
     let key = crate::docker::detect::compose_fingerprint(process)
         .map(|f| compose_cache::key(&compose_sha, &env_sha, config_dir, &f));
@@ -559,7 +571,14 @@ pub async fn act_run(after: &After<'_>) -> Outcome {
         args.extend(["--container-daemon-socket", "-"]);
     }
     let home_s = after.inputs.home().to_string_lossy().to_string();
-    let envs = [("DOCKER_HOST", host.as_str()), ("HOME", home_s.as_str())];
+    // act's caches (actions, the cache server) go into the probe's own dir, removed
+    // below: a deep check leaves nothing in the user's cache.
+    let cache_s = dir.path().join("cache").to_string_lossy().to_string();
+    let envs = [
+        ("DOCKER_HOST", host.as_str()),
+        ("HOME", home_s.as_str()),
+        ("XDG_CACHE_HOME", cache_s.as_str()),
+    ];
     let ran = run_program(&act.path, &args, &envs, Some(dir.path()), after.deadline()).await;
     drop(dir);
     let probe = Probe {

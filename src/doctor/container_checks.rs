@@ -271,28 +271,28 @@ struct ComposeIdentity {
     env_socket: Option<PathBuf>,
 }
 
-fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
+/// The identity from `.env`, or from the user and the socket when there is no `.env`; a
+/// `.env` that cannot be read (a FIFO, a link, too large) is the check's failure.
+fn compose_identity(ctx: &After<'_>) -> Result<ComposeIdentity, Outcome> {
     let user = ctx.inputs.user();
     let env_file = ctx.inputs.config_dir().join(".env");
-    let values = crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
-        .ok()
-        .flatten()
-        .map(|t| parse_env(&String::from_utf8_lossy(&t)))
-        .unwrap_or_default();
-    let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
-    let env_socket = values
-        .get("DOCKER_SOCKET")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
-        (Some(uid), Some(gid), Some(docker_gid)) => ComposeIdentity {
-            uid,
-            gid,
-            docker_gid,
-            source: format!("from {}", env_file.display()),
-            env_socket,
-        },
-        _ => ComposeIdentity {
+    let values = match crate::system::files::read_bounded(&env_file, crate::system::files::MAX_READ)
+    {
+        Ok(Some(t)) => Some(parse_env(&String::from_utf8_lossy(&t))),
+        Ok(None) => None,
+        Err(e) => {
+            return Err(Outcome::fail(
+                format!("cannot read {}: {e}", env_file.display()),
+                vec![format!(
+                    "move it away and let setup write it again: mv {} {}.old && actsim setup --yes",
+                    crate::system::process::sh_quote(&env_file.display().to_string()),
+                    crate::system::process::sh_quote(&env_file.display().to_string())
+                )],
+            ));
+        }
+    };
+    let Some(values) = values else {
+        return Ok(ComposeIdentity {
             uid: user.uid,
             gid: user.gid,
             docker_gid: ctx.socket.gid,
@@ -302,29 +302,32 @@ fn compose_identity(ctx: &After<'_>) -> ComposeIdentity {
                 env_file.display()
             ),
             env_socket: None,
-        },
+        });
+    };
+    let num = |k: &str| values.get(k).and_then(|v| v.parse::<u32>().ok());
+    let env_socket = values
+        .get("DOCKER_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    match (num("HOST_UID"), num("HOST_GID"), num("DOCKER_GID")) {
+        (Some(uid), Some(gid), Some(docker_gid)) => Ok(ComposeIdentity {
+            uid,
+            gid,
+            docker_gid,
+            source: format!("from {}", env_file.display()),
+            env_socket,
+        }),
+        _ => Err(Outcome::fail(
+            format!(
+                "{} lacks a numeric HOST_UID, HOST_GID or DOCKER_GID: the compose service would not start as the user with the socket's group",
+                env_file.display()
+            ),
+            vec![REFRESH_GID.into()],
+        )),
     }
 }
 
-/// `KEY=value` lines of a compose `.env` (quotes removed).
-pub fn parse_env(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            if l.starts_with('#') {
-                return None;
-            }
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim();
-            let v = v
-                .strip_prefix('\'')
-                .and_then(|x| x.strip_suffix('\''))
-                .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
-                .unwrap_or(v);
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .collect()
-}
+pub use crate::render::parse_env;
 
 /// `container.socket`, and — when its container ran and act in it reached the daemon — the
 /// `container.run` verdict from the same round trip (create, start, wait, logs, remove with
@@ -352,7 +355,10 @@ async fn container_socket(ctx: &After<'_>, probe: &Probe, proven: &mut Option<Ou
     let (Ok(image), Some(docker)) = (probe, ctx.docker()) else {
         return Outcome::skip("no daemon (see docker.daemon)");
     };
-    let identity = compose_identity(ctx);
+    let identity = match compose_identity(ctx) {
+        Ok(identity) => identity,
+        Err(failed) => return failed,
+    };
     if let Some(out) = endpoint_changed(ctx, &path, &identity) {
         return out;
     }
@@ -408,7 +414,7 @@ fn socket_run_failed(path: &Path, who: &str, by_hand: String, output: String) ->
     let mut fix = Vec::new();
     if output.contains("permission denied") {
         fix.push(format!(
-            "the container's groups do not open {}: rerun actsim setup to refresh DOCKER_GID",
+            "the container's groups do not open {}: {REFRESH_GID}",
             path.display()
         ));
     }
@@ -477,31 +483,26 @@ fn endpoint_changed(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) ->
     ))
 }
 
-/// A `DOCKER_GID` (the `.env`'s, or the one setup recorded) that is not the socket's.
+/// The `.env`'s `DOCKER_GID` is not the socket's group: the machine's truth and the file
+/// disagree (never the receipt: what setup once recorded says nothing about the socket now).
 fn stale_gid(ctx: &After<'_>, path: &Path, identity: &ComposeIdentity) -> Option<Outcome> {
     let socket_gid = ctx.socket.gid;
-    let stale = |what: &str, value: u32| {
-        Outcome::fail(
-            format!(
-                "{what} is {value} but {} now belongs to gid {socket_gid}: the container would get permission denied",
-                path.display()
-            ),
-            vec!["refresh it (Docker was probably reinstalled): actsim setup".into()],
-        )
-    };
-    if identity.docker_gid != socket_gid {
-        return Some(stale(
-            &format!("DOCKER_GID ({})", identity.source),
+    if identity.docker_gid == socket_gid {
+        return None;
+    }
+    Some(Outcome::fail(
+        format!(
+            "DOCKER_GID ({}) is {} but {} now belongs to gid {socket_gid}: the container would get permission denied",
+            identity.source,
             identity.docker_gid,
-        ));
-    }
-    match ctx.inputs.opts.drift.docker_gid {
-        Some(recorded) if recorded != socket_gid => {
-            Some(stale("the DOCKER_GID recorded by actsim setup", recorded))
-        }
-        _ => None,
-    }
+            path.display()
+        ),
+        vec![REFRESH_GID.into()],
+    ))
 }
+
+/// The command that sets `DOCKER_GID` to the socket's group, keeping the user's lines.
+const REFRESH_GID: &str = "set DOCKER_GID to the socket's group (Docker was probably reinstalled; your own lines in .env are kept): actsim doctor --fix --yes";
 
 #[cfg(test)]
 mod tests {

@@ -36,8 +36,6 @@ pub struct Drift {
     pub act_version: Option<String>,
     /// SHA-256 of the compose file actsim last wrote.
     pub compose_sha256: Option<String>,
-    /// The `DOCKER_GID` actsim recorded.
-    pub docker_gid: Option<u32>,
     /// `--act-lock`: the lock, and its act version and binary SHA-256 for this platform
     /// (or why it cannot be used).
     pub lock: Option<crate::act::lockfile::Expectation>,

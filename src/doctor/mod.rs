@@ -94,7 +94,7 @@ mod docker_checks;
 pub mod report;
 mod resource_checks;
 mod runner;
-mod stamps;
+pub(crate) mod stamps;
 
 pub use check::CheckId;
 pub use cleanup::Cleanup;

@@ -78,6 +78,7 @@ pub fn request(opts: &Options, format: Format, verbose: bool, quiet: bool) -> Re
         quiet,
         platform_image: opts.platform_image.clone(),
         timeout: PREFLIGHT_TIMEOUT,
+        from_receipt: true,
         ..Request::default()
     }
 }

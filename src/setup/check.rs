@@ -45,19 +45,19 @@ pub async fn final_check(ctx: &Context) -> Vec<Finding> {
 /// Doctor's checks on the new state, and a note on how they ran.
 pub async fn run(ctx: &Context, opts: &Options) -> (Vec<Finding>, Option<String>) {
     let user = &ctx.user;
-    if crate::system::privsep::needs_separation(user) {
-        // Root for another user: a child doctor that drops to them.
-        return match child(ctx, opts, None).await {
-            Some(findings) => (
+    if crate::system::halves::needs_separation(user) {
+        // Root for another user: the user half runs doctor as them.
+        return match as_user(ctx, opts, None) {
+            Ok((findings, _)) => (
                 findings,
                 Some(format!(
                     "checked as {} (uid {}) with the groups of their next login",
                     user.name, user.uid
                 )),
             ),
-            None => (
+            Err(e) => (
                 Vec::new(),
-                Some(format!("the check as {} did not run", user.name)),
+                Some(format!("the check as {} did not run: {e}", user.name)),
             ),
         };
     }
@@ -92,8 +92,7 @@ fn pending_group(ctx: &Context) -> Option<(String, u32)> {
         .then(|| (crate::system::identity::group_name(meta.gid), meta.gid))
 }
 
-/// `actsim doctor --format json …` in a child: under `sg GROUP` (a group this login lacks),
-/// or as root with `--user` (the child drops to the user).
+/// `actsim doctor --format json …` in a child under `sg GROUP` (a group this login lacks).
 async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Finding>> {
     let exe = std::env::current_exe().ok()?;
     let mut words = vec![
@@ -111,19 +110,12 @@ async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Fi
     if let Some(p) = &ctx.platform_image {
         words.extend(["--platform-image".into(), p.clone()]);
     }
-    let mut cmd = match sg {
-        Some(group) => {
-            let mut c = tokio::process::Command::new("sg");
-            c.args([group, "-c", &crate::system::process::sh_join(&words)]);
-            c
-        }
-        None => {
-            words.extend(["--user".into(), ctx.user.name.clone()]);
-            let mut c = tokio::process::Command::new("/proc/self/exe");
-            c.args(&words[1..]);
-            c
-        }
-    };
+    if let Some(lock) = &ctx.act_lock {
+        words.extend(["--act-lock".into(), lock.to_string_lossy().to_string()]);
+    }
+    let group = sg?;
+    let mut cmd = tokio::process::Command::new("sg");
+    cmd.args([group, "-c", &crate::system::process::sh_join(&words)]);
     let out = cmd
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -132,6 +124,86 @@ async fn child(ctx: &Context, opts: &Options, sg: Option<&str>) -> Option<Vec<Fi
         .await
         .ok()?;
     parse_findings(&out.stdout)
+}
+
+/// Doctor as the user half: `actsim __user doctor --format json` as the context's user
+/// (their uid, groups, environment; root's endpoint passed as `--docker-host`), under the
+/// options' deadline. Its report is parsed into findings (untrusted data: shown only
+/// through `ui`); its stderr lines are relayed, capped, through `ui`. `bundle`: the user
+/// half also writes the support bundle there, as the user.
+pub fn as_user(
+    ctx: &Context,
+    opts: &Options,
+    bundle: Option<&std::path::Path>,
+) -> crate::error::Result<(Vec<Finding>, Option<i32>)> {
+    let timeout = opts.timeout.as_secs().max(1);
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let mut args: Vec<String> = vec![
+        "doctor".into(),
+        "--format".into(),
+        "json".into(),
+        "--timeout".into(),
+        timeout.to_string(),
+        "--bin-dir".into(),
+        path(&ctx.bin_dir),
+        "--config-dir".into(),
+        path(&ctx.config_dir),
+    ];
+    // Root's endpoint, resolved from root's own docker config: never the user's context.
+    if let Ok(e) = ctx.endpoint() {
+        args.extend(["--docker-host".into(), e.host.clone()]);
+    }
+    if let Some(p) = &ctx.platform_image {
+        args.extend(["--platform-image".into(), p.clone()]);
+    }
+    if let Some(lock) = &ctx.act_lock {
+        args.extend(["--act-lock".into(), path(lock)]);
+    }
+    if opts.deep {
+        args.push("--deep".into());
+    }
+    if let Some(p) = &opts.probe_image {
+        args.extend(["--probe-image".into(), p.clone()]);
+    }
+    if let Some(b) = bundle {
+        args.extend([
+            "--bundle".into(),
+            path(&std::path::absolute(b).unwrap_or(b.into())),
+        ]);
+    }
+    // The child's own deadline plus a margin to report; then it is killed.
+    let deadline = std::time::Instant::now() + opts.timeout + Duration::from_secs(10);
+    let out = crate::system::halves::run_as(&ctx.user, &ctx.process, &args, &[], deadline)?;
+    relay_stderr(ctx, &out);
+    if out.timed_out {
+        return Err(crate::error::Error::failed(
+            format!(
+                "doctor as {} did not finish within --timeout",
+                ctx.user.name
+            ),
+            Some("raise --timeout".into()),
+        ));
+    }
+    let findings = parse_findings(&out.stdout).ok_or_else(|| {
+        crate::error::Error::failed(
+            format!(
+                "doctor as {} gave no report (exit {})",
+                ctx.user.name,
+                out.code
+                    .map_or("by a signal".to_string(), |c| c.to_string())
+            ),
+            None,
+        )
+    })?;
+    Ok((findings, out.code))
+}
+
+/// The user half's stderr, line by line, through `ui` (escaped), at most 200 lines.
+pub fn relay_stderr(ctx: &Context, out: &crate::system::halves::Output) {
+    let text = out.stderr_text();
+    for line in text.lines().filter(|l| !l.trim().is_empty()).take(200) {
+        ctx.ui.info(&format!("{}: {line}", ctx.user.name));
+    }
 }
 
 /// The findings of doctor's JSON (`None` when it does not parse: the child did not run

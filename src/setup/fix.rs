@@ -8,19 +8,14 @@
 //! change something (shown first, confirmed unless `--yes`, under the state-dir lock).
 //! Edited files are not replaced and checks no step can fix keep their printed fix.
 //! The setup options come from the receipt and `.env` (act version, platform image) so a
-//! fix restores what setup installed, not the defaults (the command layer fills them:
-//! `commands::doctor`).
+//! fix restores what setup installed, not the defaults; the command layer hands setup's
+//! engine those typed options and doctor's own Context (`commands::doctor`).
 //!
 //! What can go wrong: everything setup can (same exit codes: 3 declined or no terminal
 //! without `--yes`, 4 download, 5 privileges), and checks that still fail afterwards (1).
 
-use crate::context::{Context, Request};
 use crate::doctor::{CheckId, Finding, Status};
-use crate::error::Result;
-use crate::setup::engine::Outcome;
 use crate::setup::steps::StepId;
-use crate::setup::{Options, StepReport};
-use crate::system::process::Process;
 
 /// The setup steps that can fix the cause of check `id`.
 pub fn steps_of(id: CheckId) -> &'static [StepId] {
@@ -47,26 +42,6 @@ pub fn steps_for(findings: &[Finding]) -> Vec<StepId> {
         .into_iter()
         .filter(|id| wanted.contains(id))
         .collect()
-}
-
-/// Setup's steps named in `only` that fix something, for `req` and `opts`, on `runtime`
-/// (Ctrl-C ends the run with [`crate::error::Error::Interrupted`]). The reports of the steps
-/// applied, and how the run ended.
-pub fn run_steps(
-    process: &Process,
-    req: &Request,
-    opts: &Options,
-    only: &[StepId],
-    runtime: &crate::system::runtime::Runtime,
-) -> (Vec<StepReport>, Result<()>) {
-    let ctx = match Context::resolve(process, req) {
-        Ok(ctx) => ctx,
-        Err(e) => return (Vec::new(), Err(e)),
-    };
-    let mut out = Outcome::default();
-    let outcome =
-        runtime.until_stopped(crate::setup::engine::run(&ctx, opts, Some(only), &mut out));
-    (out.steps, outcome)
 }
 
 #[cfg(test)]

@@ -48,4 +48,7 @@ pub struct Options {
     pub act_args: Vec<String>,
     /// The act step's options.
     pub act: steps::act::Asked,
+    /// The platform image when the Context names none (`doctor --fix`: the one setup
+    /// wrote to `.env`, so a fix restores it rather than the default).
+    pub platform_image: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! What setup's receipts say doctor should compare the machine against ([`drift`]): the
-//! act binary, the compose file and the `DOCKER_GID` setup recorded. Only reads.
+//! act binary and the compose file setup recorded. Only reads.
 //!
 //! What can go wrong: nothing; a receipt that is missing or unreadable means no drift
 //! check for what it would have recorded.
@@ -40,7 +40,6 @@ pub fn drift(process: &Process, user: &TargetUser, bin_dir: &Path) -> Drift {
             .files
             .get(StepId::Compose.as_str())
             .map(|f| f.sha256.clone());
-        drift.docker_gid = r.docker.and_then(|d| d.docker_gid);
     }
     drift
 }

@@ -119,6 +119,23 @@ impl TargetUser {
     }
 }
 
+/// The home of the effective user from the user database (`getpwuid(geteuid())`), never
+/// `$HOME`: root's own docker config and plugins come from here.
+pub fn database_home() -> Option<PathBuf> {
+    User::from_uid(Uid::effective())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+}
+
+/// A directory only root can change: root-owned, not a link, writable by nobody else. As
+/// root, `$DOCKER_CONFIG` counts only when it names one.
+pub fn root_only_dir(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.is_dir() && m.uid() == 0 && m.mode() & 0o022 == 0)
+}
+
 /// Gids the group database gives `name` at login.
 pub fn database_gids(name: &str, primary: u32) -> Vec<u32> {
     let Ok(cname) = std::ffi::CString::new(name) else {

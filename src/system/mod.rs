@@ -7,6 +7,7 @@
 //! of secrets ([`redact`]). Modules here import only each other and `error`.
 
 pub mod files;
+pub mod halves;
 pub mod hash;
 pub mod identity;
 pub mod lock;

@@ -52,6 +52,11 @@ impl Process {
     }
 
     /// The variable's value when set and not empty.
+    /// Every variable, in no particular order.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn var_nonempty(&self, key: &str) -> Option<&str> {
         self.var(key).filter(|v| !v.is_empty())
     }

@@ -76,6 +76,23 @@ impl From<ReadError> for String {
     }
 }
 
+/// As root, a program root starts takes root's docker config and plugins from root's own
+/// home (the user database), never from a `$HOME` or `$DOCKER_CONFIG` someone else could
+/// have handed over (`sudo -E`).
+pub fn root_is_root(cmd: &mut std::process::Command) {
+    if !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    if let Some(home) = crate::system::identity::database_home() {
+        cmd.env("HOME", home);
+    }
+    if let Some(cfg) = std::env::var_os("DOCKER_CONFIG")
+        && !crate::system::identity::root_only_dir(Path::new(&cfg))
+    {
+        cmd.env_remove("DOCKER_CONFIG");
+    }
+}
+
 /// Run `program args` with stdin closed, killed when `deadline` passes.
 pub async fn run_program(
     program: &Path,
@@ -90,6 +107,7 @@ pub async fn run_program(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    root_is_root(cmd.as_std_mut());
     for (k, v) in envs {
         cmd.env(k, v);
     }

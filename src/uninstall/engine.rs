@@ -1,5 +1,7 @@
-//! Uninstall's engine: observe → plan → show → confirm → (under the lock) observe again
-//! and apply, step by step; `state` goes last and only when no step before it failed.
+//! Uninstall's engine: observe → plan → show → confirm → (under the lock) observe again:
+//! the plan shown is applied when the machine still gives it, else the new plan is shown
+//! and confirmed again (`--yes`: applied, reported as replanned); step by step, `state`
+//! last and only when no step before it failed.
 //!
 //! What can go wrong: whatever a step's apply returns (the run stops there; the steps
 //! applied so far are reported), the lock not acquired within `--timeout`, the plan
@@ -11,6 +13,7 @@ use crate::context::Context;
 use crate::error::Result;
 use crate::setup::report::{PlanLine, show_plan};
 use crate::setup::{StepReport, StepStatus, confirm_plan, dry_run_status};
+use crate::system::privsep::Fs;
 use crate::uninstall::steps::{self, Action, Step, UninstallStep};
 use crate::uninstall::{Flags, Kept, Options, Settings};
 
@@ -21,6 +24,7 @@ pub async fn uninstall(
     args: &Options,
     steps: &mut Vec<StepReport>,
     kept: &mut Vec<Kept>,
+    replanned: &mut bool,
 ) -> Result<()> {
     let s = Settings::new(ctx, args.timeout);
     let flags = Flags {
@@ -35,24 +39,66 @@ pub async fn uninstall(
         return Ok(());
     }
     let changes = planned.iter().any(Step::changes);
-    if changes && !args.yes {
+    if !changes {
+        return apply(&s, &planned, steps, kept).await;
+    }
+    if !args.yes {
         confirm_plan(&ctx.process, &ctx.ui).await?;
     }
-    // Under the lock, look again (another run may be busy); the lock goes with the state dir.
-    let _lock = if changes && facts.state_entries.is_some() {
+    // Under the lock, look again (another run may be busy); the lock goes with the state
+    // dir. Root's receipt, which the act step may rewrite, is held under root's lock.
+    let deadline = Instant::now() + s.timeout;
+    log::debug!("taking the state dir lock in {}", s.state_dir.display());
+    let _lock = match facts.state_entries {
+        Some(_) => {
+            Some(crate::system::lock::acquire(&s.fs, &s.state_dir, deadline, &ctx.ui).await?)
+        }
+        None => None,
+    };
+    let _system_lock = if s.fs.is_separated()
+        && crate::uninstall::userio::exists(&Fs::local(), &s.system_state_dir)
+    {
         Some(
-            crate::system::lock::acquire(&s.fs, &s.state_dir, Instant::now() + s.timeout, &ctx.ui)
+            crate::system::lock::acquire(&Fs::local(), &s.system_state_dir, deadline, &ctx.ui)
                 .await?,
         )
     } else {
         None
     };
-    let facts = if changes {
-        steps::observe(&s).await
-    } else {
-        facts
-    };
-    apply(&s, &steps::plan(&facts, flags), steps, kept).await
+    let plan = under_lock(&s, args, flags, planned, replanned).await?;
+    apply(&s, &plan, steps, kept).await
+}
+
+/// Under the lock, the plan to apply: the one shown when the machine still gives it, else
+/// the new one, shown and (interactive) confirmed again or (`--yes`) applied and reported
+/// as replanned. A plan nobody saw is never applied.
+async fn under_lock(
+    s: &Settings<'_>,
+    args: &Options,
+    flags: Flags,
+    mut shown: Vec<Step>,
+    replanned: &mut bool,
+) -> Result<Vec<Step>> {
+    let ui = &s.ctx.ui;
+    loop {
+        let now = steps::plan(&steps::observe(s).await, flags);
+        if now == shown {
+            return Ok(shown);
+        }
+        *replanned = true;
+        let applies = args.yes || !now.iter().any(Step::changes);
+        ui.warn(if applies {
+            "the machine changed since the plan was shown; applying the plan made now instead (replanned):"
+        } else {
+            "the machine changed since the plan was shown; the plan made now:"
+        });
+        show(s, &now);
+        if applies {
+            return Ok(now);
+        }
+        confirm_plan(&s.ctx.process, ui).await?;
+        shown = now;
+    }
 }
 
 /// Apply `plan` step by step, reporting each as it finishes; `state` is skipped (the

@@ -37,7 +37,6 @@ use crate::system::identity::TargetUser;
 use crate::system::privsep::Fs;
 
 pub use engine::uninstall;
-pub use steps::file::strip_actrc;
 pub use steps::group::leave_command;
 pub use steps::{Action, Facts, Step, UninstallStep, plan};
 
@@ -69,7 +68,8 @@ pub struct Kept {
     pub reason: String,
 }
 
-/// `uninstall --format json`: `{"schema","ok","changed","steps","kept"}`.
+/// `uninstall --format json`: `{"schema","ok","changed","steps","kept"}`, and
+/// `"replanned": true` when the plan applied was made again under the lock.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema: u32,
@@ -77,6 +77,8 @@ pub struct Report {
     pub changed: bool,
     pub steps: Vec<StepReport>,
     pub kept: Vec<Kept>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replanned: bool,
 }
 
 /// Where things are, for whom: what observe and apply need.
@@ -134,13 +136,16 @@ mod tests {
                 recorded_sha: OURS.into(),
                 current_sha: Some(OURS.into()),
                 replaced: None,
+                created_dir: false,
             }),
             files: vec![file::Facts {
-                id: U::Env,
-                path: "/home/alice/.config/actsim/.env".into(),
+                id: U::Compose,
+                path: "/home/alice/.config/actsim/docker-compose.yml".into(),
                 recorded_sha: sha(b"A=1\n"),
                 current: Some(b"A=1\n".to_vec()),
                 refused: None,
+                act_args: vec![],
+                beside: None,
             }],
             platform: Some("img:1".into()),
             images: Ok(vec!["actsim/act:0.2.89".into()]),
@@ -174,7 +179,10 @@ mod tests {
             ]
         );
         assert!(matches!(step(&p, U::Act).action, Action::RemoveFile { .. }));
-        assert!(matches!(step(&p, U::Env).action, Action::RemoveFile { .. }));
+        assert!(matches!(
+            step(&p, U::Compose).action,
+            Action::RemoveFile { .. }
+        ));
         assert!(matches!(
             step(&p, U::State).action,
             Action::RemoveState { .. }
@@ -222,27 +230,11 @@ mod tests {
         let mut f = facts();
         f.files[0].current = Some(b"A=2\n".to_vec());
         let p = plan(&f, Flags::default());
-        assert_eq!(step(&p, U::Env).action, Action::Skip);
+        assert_eq!(step(&p, U::Compose).action, Action::Skip);
         assert_eq!(
-            step(&p, U::Env).kept.as_ref().unwrap().path,
+            step(&p, U::Compose).kept.as_ref().unwrap().path,
             f.files[0].path
         );
-    }
-
-    #[test]
-    fn only_actsims_mappings_leave_the_actrc() {
-        let text = "# mine\n-P ubuntu-latest=img:1\n-P ubuntu-24.04=img:1\n-P ubuntu-22.04=img:1\n-P macos-latest=-self-hosted\n";
-        assert_eq!(
-            strip_actrc(text, None),
-            "# mine\n-P macos-latest=-self-hosted\n"
-        );
-        // Edited: only the exact lines with setup's image go.
-        let edited = "-P ubuntu-latest=mine:2\n-P ubuntu-24.04=img:1\n";
-        assert_eq!(
-            strip_actrc(edited, Some("img:1")),
-            "-P ubuntu-latest=mine:2\n"
-        );
-        assert_eq!(strip_actrc("-P ubuntu-latest=img:1\n\n", None), "");
     }
 
     #[test]

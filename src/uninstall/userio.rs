@@ -74,9 +74,9 @@ pub fn restore(fs: &Fs, backup: &Path, target: &Path, sha: &str) -> Result<()> {
     Ok(())
 }
 
-/// Write the actrc that is left (atomic, no links).
-pub fn write(fs: &Fs, path: &Path, bytes: &[u8]) -> Result<()> {
-    fs.write_atomic(path, bytes, 0o644)
+/// Write what is left of a file (atomic, no links).
+pub fn write(fs: &Fs, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    fs.write_atomic(path, bytes, mode)
 }
 
 /// Remove `dir` when it is an empty directory (best effort).
@@ -84,14 +84,25 @@ pub fn remove_empty_dir(fs: &Fs, dir: &Path) {
     let _ = fs.remove_empty_dir(dir);
 }
 
-/// Remove the state dir: actsim's own files (receipt, lock, `backup/act-*`,
+/// The files actsim writes in a state dir: setup's receipt and lock, doctor's caches,
+/// run's preflight cache, the backups and the run logs (their directories).
+pub fn is_ours(name: &str) -> bool {
+    let files = [
+        crate::receipt::FILE_NAME,
+        crate::system::lock::FILE_NAME,
+        crate::doctor::compose_cache::FILE_NAME,
+        crate::doctor::stamps::FILE_NAME,
+        crate::run::preflight::CACHE_FILE,
+    ];
+    files.contains(&name) || name.starts_with("receipt.json.") || matches!(name, "backup" | "logs")
+}
+
+/// Remove the state dir: actsim's own files ([`is_ours`], `backup/act-*`,
 /// `logs/run-*.log`), then the directories. Anything else keeps the directory; it is
 /// reported.
 pub fn remove_state(fs: &Fs, dir: &Path) -> Result<Vec<String>> {
     for name in fs.list(dir, "", "")? {
-        let ours = matches!(name.as_str(), "receipt.json" | "setup.lock")
-            || name.starts_with("receipt.json.");
-        if ours {
+        if is_ours(&name) && !matches!(name.as_str(), "backup" | "logs") {
             fs.remove(&dir.join(&name))?;
         }
     }

@@ -134,3 +134,51 @@ fn output_colour_follows_stderr_no_color_and_clicolor_force() {
         .run();
     assert!(!out.stderr.contains("\x1b["), "{out}");
 }
+
+/// `doctor --fix --yes --act-lock FILE -q` (issue 17): setup's engine runs with doctor's
+/// own Context, so every flag holds (the lock is read by setup's act step and the check
+/// after the fix; `-q` keeps setup's plan off the terminal) and the endpoint is resolved,
+/// the daemon connected and act hashed once in the whole run.
+#[test]
+fn output_doctor_fix_keeps_every_flag_and_resolves_connects_and_hashes_once() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let lock = w.home().join("actsim.lock");
+    w.within(Cmd::actsim())
+        .args(["lock", "--act-base-url", &w.mirror().base_url(), "-o"])
+        .arg(&lock)
+        .timeout(std::time::Duration::from_secs(120))
+        .run()
+        .assert_success();
+    // Something a setup step fixes: the actrc is gone.
+    std::fs::remove_file(w.actrc()).unwrap();
+    let out = w
+        .within(Cmd::actsim())
+        .args([
+            "doctor",
+            "--fix",
+            "--yes",
+            "-q",
+            "--timeout",
+            "60",
+            "--act-lock",
+        ])
+        .arg(&lock)
+        .env("ACTSIM_LOG", "debug")
+        .timeout(std::time::Duration::from_secs(300))
+        .run();
+    out.assert_success();
+    assert!(w.actrc().is_file(), "the fix did not run\n{out}");
+    assert_once_each(&out, &w.act(), 0..=1);
+    // doctor's check, setup's act step, the check after the fix: each with the lock.
+    assert_count(
+        &out,
+        &format!("] reading the act lock {}", lock.display()),
+        3..=3,
+    );
+    // -q: setup's plan and step lines stay off the terminal, as doctor's own do.
+    assert!(!out.stderr.contains("actsim setup for"), "{out}");
+    assert!(!out.stderr.contains("Fixing:"), "{out}");
+}

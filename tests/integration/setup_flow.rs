@@ -262,15 +262,23 @@ fn setup_flow_doctor_reports_drift_from_the_receipt() {
     out.assert_status("act.binary", "warn")
         .assert_check_mentions("act.binary", "changed since actsim installed it");
 
-    // Docker was reinstalled and the socket's group changed: the recorded DOCKER_GID is
-    // stale. Simulated by recording another gid; container.socket fails with the fix.
+    // A stale DOCKER_GID in the receipt says nothing about the socket now: container.socket
+    // compares the socket with .env. A stale .env fails, naming the fix that fixes it.
     let path = w.receipt_path();
     let mut receipt = read_json(&path);
     receipt["docker"]["docker_gid"] = Value::from(socket_gid() + 4242);
     std::fs::write(&path, serde_json::to_vec_pretty(&receipt).unwrap()).unwrap();
     let out = w.doctor(60).args(["--probe-image", &probe]).run();
+    out.assert_status("container.socket", "pass");
+    let env = std::fs::read_to_string(w.env_file()).unwrap();
+    let stale = env.replace(
+        &format!("DOCKER_GID={}\n", socket_gid()),
+        &format!("DOCKER_GID={}\n", socket_gid() + 4242),
+    );
+    std::fs::write(w.env_file(), stale).unwrap();
+    let out = w.doctor(60).args(["--probe-image", &probe]).run();
     out.assert_status("container.socket", "fail")
-        .assert_check_mentions("container.socket", "actsim setup");
+        .assert_check_mentions("container.socket", "actsim doctor --fix --yes");
     out.assert_code(exit::FAILED);
 }
 

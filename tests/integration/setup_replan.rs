@@ -2,6 +2,8 @@
 //! machine changed meanwhile it plans again and says so (`"replanned": true`, a human
 //! line) instead of silently applying a plan nobody saw.
 //!
+//! Uninstall does the same (issue 17): it never applies a plan nobody saw.
+//!
 //! The test holds the lock itself (a flock on `<state dir>/setup.lock`, as another setup
 //! would), starts `setup --yes`, waits until setup logs that it takes the lock (its plan is
 //! made), changes what the plan depends on (or not), and releases it. On a terminal (a
@@ -28,14 +30,34 @@ struct Running {
 
 impl Running {
     fn start(w: &World) -> Running {
+        let mirror = w.mirror().base_url();
+        let (bin, config) = (w.bin(), w.config());
+        Running::spawn(
+            w,
+            &[
+                "setup",
+                "--yes",
+                "--no-check",
+                "--format",
+                "json",
+                "--timeout",
+                "120",
+                "--act-base-url",
+                &mirror,
+                "--platform-image",
+                w.image(),
+                "--bin-dir",
+                &bin.display().to_string(),
+                "--config-dir",
+                &config.display().to_string(),
+            ],
+        )
+    }
+
+    /// `actsim ARGS` of `w` in the background, with debug logs.
+    fn spawn(w: &World, args: &[&str]) -> Running {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_actsim"));
-        cmd.args(["setup", "--yes", "--no-check", "--format", "json"])
-            .args(["--timeout", "120", "--act-base-url", &w.mirror().base_url()])
-            .args(["--platform-image", w.image()])
-            .arg("--bin-dir")
-            .arg(w.bin())
-            .arg("--config-dir")
-            .arg(w.config())
+        cmd.args(args)
             .env_clear()
             .env("NO_COLOR", "1")
             .env("ACTSIM_LOG", "debug")
@@ -231,4 +253,26 @@ fn setup_replan_on_a_terminal_shows_the_new_plan_and_asks_again() {
         "{out}"
     );
     assert!(!w.compose().exists() && !w.env_file().exists(), "{out}");
+}
+
+#[test]
+fn uninstall_replans_under_the_lock_when_the_machine_changed_and_says_so() {
+    let Some(w) = World::new().daemon().build() else {
+        return;
+    };
+    w.fresh_setup();
+    let lock = hold_lock(&w.state());
+    let mut run = Running::spawn(&w, &["uninstall", "--yes", "--format", "json"]);
+    run.wait_for(WAITING);
+    // Meanwhile the compose file goes: the plan shown would remove it.
+    std::fs::remove_file(w.compose()).unwrap();
+    drop(lock);
+    let (code, json, err) = run.finish();
+    assert_eq!(code, 0, "{json:#}\n{err}");
+    assert_eq!(json["replanned"], true, "{json:#}\n{err}");
+    assert!(err.contains("replanned"), "{err}");
+    assert!(
+        !w.env_file().exists() && !w.state().exists(),
+        "{json:#}\n{err}"
+    );
 }

@@ -656,6 +656,7 @@ fn trusted_record(
         install_path: target.to_path_buf(),
         installed_at: String::new(),
         replaced: Vec::new(),
+        created_dir: false,
     })
 }
 
@@ -768,12 +769,16 @@ async fn install(run: &Run<'_>, inst: &Install, receipts: &mut Receipts) -> Resu
             stale.display()
         ));
     }
+    let created_dir = !matches!(s.fs.stat(&s.bin_dir), Ok(Some(_)));
     let mut staged = Staged::create(&s.fs, &s.bin_dir)?;
     let extracted = extract(run, w, &http, &staged).await?;
     let binary = verify(w, &expected, extracted, ui)?;
     staged.seal()?;
     check_runs(run, w, &staged).await?;
     let backup = record(run, inst, &expected, &binary, receipts);
+    if let Some(act) = receipts.records_mut(s).act.as_mut() {
+        act.created_dir |= created_dir;
+    }
     staged.commit(&inst.target, backup.as_deref())?;
     // Its digest is known from the extraction: nobody hashes the installed file again.
     if let Ok(Some(installed)) = s.fs.open(&inst.target, release::MAX_BINARY_BYTES) {
@@ -945,6 +950,10 @@ fn record(
         install_path: inst.target.clone(),
         installed_at: now,
         replaced,
+        created_dir: records
+            .act
+            .as_ref()
+            .is_some_and(|r| r.created_dir && r.install_path == inst.target),
     });
     if let Some(system) = receipts.system.as_mut() {
         system.remember(receipt::Verified {
@@ -993,6 +1002,7 @@ mod tests {
             install_path: f.target.clone(),
             installed_at: "2024-01-01T00:00:00Z".into(),
             replaced: vec![],
+            created_dir: false,
         }
     }
 

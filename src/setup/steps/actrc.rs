@@ -43,3 +43,13 @@ pub fn observe(
 pub fn plan(f: &super::Facts) -> StepPlan {
     file::plan(&f.actrc)
 }
+
+/// After writing: the receipt records the `--act-arg` lines actsim added (uninstall
+/// removes exactly those; the user's own lines stay).
+pub fn record(act_args: &[String], receipt: &mut Receipt) {
+    if let Some(file) = receipt.files.get_mut(StepId::Actrc.as_str()) {
+        for arg in act_args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            file.values.insert(arg.to_string(), "act-arg".to_string());
+        }
+    }
+}

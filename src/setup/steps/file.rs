@@ -28,6 +28,9 @@ pub struct Facts {
     pub last_sha: Option<String>,
     /// For actrc: the user's file maps one of our labels to another image.
     pub user_mapping: bool,
+    /// For `.env`: the user's own values of keys actsim owns, which the merge replaces by
+    /// the machine's (shown, and confirmed like any change).
+    pub user_values: Vec<render::EnvChange>,
     /// Why the destination cannot be written (a symbolic link or a directory there): this
     /// file's step fails, the other steps go on.
     pub refused: Option<String>,
@@ -58,14 +61,17 @@ pub struct Write {
     /// The user edited it: ask (terminal) or write beside (`--yes`).
     pub edited: bool,
     pub diff: String,
+    /// Said when written (`.env`: the user's own values replaced by the machine's).
+    pub note: Option<String>,
 }
 
-/// The platform image act maps its labels to (`--platform-image`, else the default),
-/// checked.
-pub fn platform_image(ctx: &Context) -> Result<&str> {
+/// The platform image act maps its labels to (`--platform-image`, else the one the
+/// options remember, else the default), checked.
+pub fn platform_image<'a>(ctx: &'a Context, opts: &'a crate::setup::Options) -> Result<&'a str> {
     let platform = ctx
         .platform_image
         .as_deref()
+        .or(opts.platform_image.as_deref())
         .unwrap_or(render::DEFAULT_PLATFORM_IMAGE);
     render::check_platform_image(platform)?;
     Ok(platform)
@@ -121,6 +127,7 @@ pub fn facts(
         new,
         last_sha: receipt.files.get(id.as_str()).map(|f| f.sha256.clone()),
         user_mapping: false,
+        user_values: Vec::new(),
         refused,
     }
 }
@@ -160,13 +167,31 @@ pub fn plan(file: &Facts) -> StepPlan {
         &file.new,
         file.last_sha.as_deref(),
     );
-    // actrc: a merge that only adds our mappings to the user's own file is no edit of theirs.
+    // actrc: a merge that only adds our mappings to the user's own file is no edit of
+    // theirs; `.env` is merged by key (the user's lines kept), so it never is.
     let action = match decision.action {
-        files::Action::UserEdited if file.id == StepId::Actrc && !file.user_mapping => {
+        files::Action::UserEdited
+            if (file.id == StepId::Actrc && !file.user_mapping) || file.id == StepId::Env =>
+        {
             files::Action::Update
         }
         a => a,
     };
+    let note = (!file.user_values.is_empty()).then(|| {
+        let each: Vec<String> = file
+            .user_values
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}={} (yours) becomes the machine's {}",
+                    c.key,
+                    c.was.as_deref().unwrap_or(""),
+                    c.now
+                )
+            })
+            .collect();
+        format!("set the machine's values: {}", each.join(", "))
+    });
     let write = |edited: bool| {
         Action::Write(Write {
             path: file.path.clone(),
@@ -174,6 +199,7 @@ pub fn plan(file: &Facts) -> StepPlan {
             mode: file.mode,
             edited,
             diff: decision.diff.clone(),
+            note: note.clone(),
         })
     };
     let mut p = match action {
@@ -197,6 +223,12 @@ pub fn plan(file: &Facts) -> StepPlan {
             p
         }
     };
+    if let Some(note) = &note {
+        p.summary = format!("{}: {note}", p.summary);
+        p.warnings.push(format!(
+            "{shown}: your own values of keys actsim owns are replaced by the machine's; your other lines are kept"
+        ));
+    }
     if action == files::Action::Create {
         p.details.push(format!("new file, mode {:04o}", file.mode));
     } else {
@@ -241,16 +273,30 @@ pub async fn apply(
         ));
     }
     s.fs.write_atomic(&w.path, &w.bytes, w.mode)?;
+    if let Some(note) = &w.note {
+        run.ctx.ui.warn(&format!("{}: {note}", w.path.display()));
+    }
+    // What the step recorded of its own lines before (`--act-arg` lines) still holds.
+    let values = receipt
+        .files
+        .get(id.as_str())
+        .filter(|f| f.path == w.path)
+        .map(|f| f.values.clone())
+        .unwrap_or_default();
     receipt.files.insert(
         id.as_str().to_string(),
         FileReceipt {
             path: w.path.clone(),
             sha256: files::sha256_hex(&w.bytes),
+            values,
         },
     );
     Ok(report(
         StepStatus::Changed,
-        format!("wrote {}", w.path.display()),
+        match &w.note {
+            Some(note) => format!("wrote {}; {note}", w.path.display()),
+            None => format!("wrote {}", w.path.display()),
+        },
     ))
 }
 
@@ -286,6 +332,7 @@ mod tests {
             new: b"X=1\n".to_vec(),
             last_sha: None,
             user_mapping: false,
+            user_values: Vec::new(),
             refused: refused.map(str::to_string),
         };
         let why = "refusing to write /cfg/env: it is a symbolic link (to /etc/passwd)";

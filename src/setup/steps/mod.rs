@@ -157,7 +157,7 @@ pub async fn observe(run: &Run<'_>, receipts: &Receipts) -> Result<Facts> {
     let (detected, act) = (detected?, act?);
     let group = group::observe(run, detected)?;
     let image = image::observe(detected, &act).await;
-    let platform = file::platform_image(run.ctx)?;
+    let platform = file::platform_image(run.ctx, run.opts)?;
     let render = compose::render_context(run, detected, &act, &image.name, platform);
     Ok(Facts {
         docker: docker::observe(run, detected),
@@ -198,8 +198,12 @@ pub async fn apply(run: &Run<'_>, step: &StepPlan, receipts: &mut Receipts) -> R
         Action::BuildImage(build) => image::apply(run, build, &mut receipts.user).await?,
         Action::Write(write) => {
             let done = file::apply(run, step.id, write, &mut receipts.user).await?;
-            if step.id == StepId::Env && done.status == StepStatus::Changed {
-                env::record(&write.bytes, &mut receipts.user);
+            if done.status == StepStatus::Changed {
+                match step.id {
+                    StepId::Env => env::record(&write.bytes, &mut receipts.user),
+                    StepId::Actrc => actrc::record(&run.opts.act_args, &mut receipts.user),
+                    _ => {}
+                }
             }
             done
         }

@@ -25,6 +25,8 @@ pub struct Facts {
     /// The user's own act setup replaced: its backup, recorded hash, and the backup's
     /// hash now (`None`: missing or unreadable).
     pub replaced: Option<(PathBuf, String, Option<String>)>,
+    /// Setup created the bin dir (the user's receipt says so): it goes when empty.
+    pub created_dir: bool,
 }
 
 /// Put the user's own act back: `backup` (hash `sha`) renamed over `target` (ours, hash
@@ -59,6 +61,7 @@ pub fn observe(fs: &Fs, receipt: &Receipt, system: Option<&Receipt>) -> Option<F
         recorded_sha: a.binary_sha256.clone(),
         current_sha: userio::hash(fs, &a.install_path).ok().flatten(),
         replaced,
+        created_dir: receipt.act.as_ref().is_some_and(|r| r.created_dir),
     })
 }
 
@@ -71,7 +74,13 @@ pub fn plan(f: &super::Facts, flags: Flags) -> Step {
     match &f.act {
         None if !f.receipt_found => Step::new(UninstallStep::Act, f.no_receipt(), Action::Skip),
         None => Step::new(UninstallStep::Act, "setup installed no act", Action::Skip),
-        Some(a) => plan_act(a, flags),
+        Some(a) => {
+            let mut s = plan_act(a, flags);
+            if a.created_dir && matches!(s.action, Action::RemoveFile { .. } | Action::Keep) {
+                s.empty_dir = a.path.parent().map(Path::to_path_buf);
+            }
+            s
+        }
     }
 }
 

@@ -1,6 +1,9 @@
-//! The `compose`, `env` and `actrc` steps: remove a file setup wrote when it is unedited
-//! (an edited one is kept and listed); from the actrc only actsim's own `-P` lines go, the
-//! file only when nothing else is left. The directories setup made for them go when empty.
+//! The `compose`, `env` and `actrc` steps, the inverse of setup's: an unedited compose
+//! file goes (an edited one is kept and listed); from `.env` and the actrc, which setup
+//! merges with the user's lines, exactly actsim's lines go ([`render::strip_env`],
+//! [`render::strip_actrc_bytes`]: the one editor of each) and the file only when nothing
+//! of the user's is left; the `*.actsim-new` copy setup wrote beside a file goes too. The
+//! directories setup made for them go when empty.
 //!
 //! What can go wrong: a file that cannot be read (a link, a FIFO, too large: kept), a file
 //! that changed while uninstalling (kept, "run uninstall again").
@@ -9,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::receipt::Receipt;
-use crate::render::PLATFORM_LABELS;
+use crate::render;
 use crate::setup::StepStatus;
 use crate::system::privsep::Fs;
 use crate::uninstall::steps::{Action, Step, UninstallStep};
@@ -24,6 +27,10 @@ pub struct Facts {
     pub current: Option<Vec<u8>>,
     /// Why it cannot be read (a link, a FIFO, too large).
     pub refused: Option<String>,
+    /// The actrc lines setup added for `--act-arg` (the receipt).
+    pub act_args: Vec<String>,
+    /// `<path>.actsim-new` (ours, written beside an edited file) and its hash, when there.
+    pub beside: Option<(PathBuf, String)>,
 }
 
 pub(crate) fn sha(bytes: &[u8]) -> String {
@@ -45,40 +52,29 @@ pub fn observe(fs: &Fs, receipt: &Receipt) -> (Vec<Facts>, Option<String>) {
         if id == UninstallStep::Env
             && let Some(bytes) = &current
         {
-            platform =
-                crate::doctor::parse_env(&String::from_utf8_lossy(bytes)).remove("PLATFORM_IMAGE");
+            platform = render::parse_env(&String::from_utf8_lossy(bytes)).remove("PLATFORM_IMAGE");
         }
+        let beside_path = crate::system::files::beside_path(&f.path);
+        let beside = match userio::read(fs, &beside_path) {
+            Ok(Some(bytes)) => Some((beside_path, sha(&bytes))),
+            _ => None,
+        };
         files.push(Facts {
             id,
             path: f.path.clone(),
             recorded_sha: f.sha256.clone(),
             current,
             refused,
+            act_args: f
+                .values
+                .iter()
+                .filter(|(_, v)| v.as_str() == "act-arg")
+                .map(|(k, _)| k.clone())
+                .collect(),
+            beside,
         });
     }
     (files, platform)
-}
-
-/// actrc text without actsim's own mappings: `-P <label>=<platform>` for setup's labels
-/// (any image for them when `platform` is `None`, i.e. the file is as setup wrote it).
-pub fn strip_actrc(text: &str, platform: Option<&str>) -> String {
-    let ours = |line: &str| {
-        let t = line.trim();
-        PLATFORM_LABELS.iter().any(|label| {
-            t.strip_prefix("-P")
-                .map(str::trim_start)
-                .and_then(|r| r.strip_prefix(label))
-                .and_then(|r| r.strip_prefix('='))
-                .is_some_and(|image| platform.is_none_or(|p| image.trim() == p))
-        })
-    };
-    let kept: Vec<&str> = text.lines().filter(|l| !ours(l)).collect();
-    if kept.iter().all(|l| l.trim().is_empty()) {
-        return String::new();
-    }
-    let mut out = kept.join("\n");
-    out.push('\n');
-    out
 }
 
 /// The plan of the file step `id`. Pure.
@@ -86,7 +82,18 @@ pub fn plan(id: UninstallStep, f: &super::Facts) -> Step {
     match f.files.iter().find(|x| x.id == id) {
         None if !f.receipt_found => Step::new(id, f.no_receipt(), Action::Skip),
         None => Step::new(id, "setup wrote no such file", Action::Skip),
-        Some(file) => plan_file(file, f.platform.as_deref()),
+        Some(file) => {
+            let mut step = plan_file(file, f.platform.as_deref());
+            if let Some((path, sha)) = &file.beside {
+                step.details
+                    .push(format!("remove {}, actsim's copy", path.display()));
+                if !step.changes() {
+                    step.summary = format!("{}; remove {}", step.summary, path.display());
+                }
+                step.beside = Some((path.clone(), sha.clone()));
+            }
+            step
+        }
     }
 }
 
@@ -104,8 +111,16 @@ fn plan_file(file: &Facts, platform: Option<&str>) -> Step {
         return Step::new(file.id, format!("{shown} is gone"), Action::Keep);
     };
     let unedited = sha(current) == file.recorded_sha;
-    if file.id == UninstallStep::Actrc {
-        return plan_actrc(file, current, if unedited { None } else { platform });
+    match file.id {
+        UninstallStep::Actrc => {
+            let platform = if unedited { None } else { platform };
+            let rest = render::strip_actrc_bytes(current, platform, &file.act_args);
+            return plan_rest(file, current, rest);
+        }
+        UninstallStep::Env => {
+            return plan_rest(file, current, render::strip_env(current));
+        }
+        _ => {}
     }
     if unedited {
         return Step::new(
@@ -132,20 +147,16 @@ fn plan_file(file: &Facts, platform: Option<&str>) -> Step {
     s
 }
 
-/// The actrc without actsim's mappings (`platform`: only those to it, when edited).
-fn plan_actrc(file: &Facts, current: &[u8], platform: Option<&str>) -> Step {
+/// A file setup merged with the user's lines, without actsim's (`rest`).
+fn plan_rest(file: &Facts, current: &[u8], rest: Vec<u8>) -> Step {
     let shown = file.path.display().to_string();
-    let rest = strip_actrc(&String::from_utf8_lossy(current), platform);
-    let step = |summary: String, action| Step::new(UninstallStep::Actrc, summary, action);
-    if rest.as_bytes() == current {
-        return step(
-            format!("{shown} holds no mapping of actsim's"),
-            Action::Keep,
-        );
+    let step = |summary: String, action| Step::new(file.id, summary, action);
+    if rest == current {
+        return step(format!("{shown} holds no line of actsim's"), Action::Keep);
     }
     if rest.is_empty() {
         return step(
-            format!("remove {shown} (nothing but actsim's mappings in it)"),
+            format!("remove {shown} (nothing but actsim's lines in it)"),
             Action::RemoveFile {
                 path: file.path.clone(),
                 sha: sha(current),
@@ -153,15 +164,20 @@ fn plan_actrc(file: &Facts, current: &[u8], platform: Option<&str>) -> Step {
         );
     }
     let mut s = step(
-        format!("remove actsim's -P lines from {shown}, keeping your other lines"),
-        Action::WriteActrc {
+        format!("remove actsim's lines from {shown}, keeping your other lines"),
+        Action::WriteRest {
             path: file.path.clone(),
-            bytes: rest.clone().into_bytes(),
+            bytes: rest.clone(),
             sha_before: sha(current),
+            mode: if file.id == UninstallStep::Env {
+                0o600
+            } else {
+                0o644
+            },
         },
     );
     s.details.extend(
-        crate::system::files::unified_diff(&shown, &shown, current, rest.as_bytes())
+        crate::system::files::unified_diff(&shown, &shown, current, &rest)
             .lines()
             .map(str::to_string),
     );
@@ -195,12 +211,14 @@ pub fn remove(
     })
 }
 
-/// Write what is left of the actrc, when it is still what the plan saw.
-pub fn write_actrc(
+/// Write what is left of a file without actsim's lines, when it is still what the plan
+/// saw (its mode kept: `.env` stays 0600).
+pub fn write_rest(
     s: &Settings<'_>,
     path: &Path,
     bytes: &[u8],
     sha_before: &str,
+    mode: u32,
 ) -> Result<(StepStatus, String)> {
     if userio::hash(&s.fs, path).ok().flatten().as_deref() != Some(sha_before) {
         return Err(Error::failed(
@@ -208,9 +226,9 @@ pub fn write_actrc(
             Some("run uninstall again".into()),
         ));
     }
-    userio::write(&s.fs, path, bytes)?;
+    userio::write(&s.fs, path, bytes, mode)?;
     Ok((
         StepStatus::Changed,
-        format!("removed actsim's -P lines from {}", path.display()),
+        format!("removed actsim's lines from {}", path.display()),
     ))
 }

@@ -111,10 +111,12 @@ pub enum Action {
     },
     /// Put the user's own act back (renamed over ours, `ours` its hash when present).
     RestoreAct(act::Restore),
-    WriteActrc {
+    /// Write what is left of a file setup merged with the user's lines.
+    WriteRest {
         path: PathBuf,
         bytes: Vec<u8>,
         sha_before: String,
+        mode: u32,
     },
     RemoveImages(Vec<String>),
     RemoveVolume(String),
@@ -137,6 +139,10 @@ pub struct Step {
     /// A file kept on purpose (edited, changed), listed in the report.
     pub kept: Option<Kept>,
     pub action: Action,
+    /// Also remove actsim's `*.actsim-new` copy beside the file (its path and hash).
+    pub beside: Option<(PathBuf, String)>,
+    /// A directory setup created, removed afterwards when it is empty.
+    pub empty_dir: Option<PathBuf>,
 }
 
 impl Step {
@@ -148,12 +154,15 @@ impl Step {
             warnings: Vec::new(),
             kept: None,
             action,
+            beside: None,
+            empty_dir: None,
         }
     }
 
     /// It changes something (a planned failure changes nothing).
     pub fn changes(&self) -> bool {
-        !matches!(self.action, Action::Keep | Action::Skip | Action::Fail(_))
+        self.beside.is_some()
+            || !matches!(self.action, Action::Keep | Action::Skip | Action::Fail(_))
     }
 
     /// Its mark in the plan shown: `will`, `skip`, `fail` or `ok`.
@@ -203,7 +212,8 @@ pub async fn observe(s: &Settings<'_>) -> Facts {
         crate::uninstall::daemon::daemon_facts(s.ctx, &volume_name, s.timeout).await;
     Facts {
         user: s.user.name.clone(),
-        state_entries: crate::uninstall::userio::exists(fs, &s.state_dir).then(Vec::new),
+        state_entries: crate::uninstall::userio::exists(fs, &s.state_dir)
+            .then(|| fs.list(&s.state_dir, "", "").unwrap_or_default()),
         state_dir: s.state_dir.clone(),
         receipt_found,
         act: act::observe(fs, &receipt, system.as_ref()),
@@ -223,22 +233,39 @@ pub async fn apply(s: &Settings<'_>, step: &Step) -> Result<StepReport> {
         summary,
         ..Default::default()
     };
-    Ok(report(match &step.action {
+    let mut done = report(match &step.action {
         Action::Keep => (StepStatus::Ok, step.summary.clone()),
         Action::Skip => (StepStatus::Skipped, step.summary.clone()),
         Action::Fail(why) => (StepStatus::Failed, why.clone()),
         Action::RemoveFile { path, sha } => file::remove(s, step.id, path, sha)?,
         Action::RestoreAct(restore) => act::restore(s, restore)?,
-        Action::WriteActrc {
+        Action::WriteRest {
             path,
             bytes,
             sha_before,
-        } => file::write_actrc(s, path, bytes, sha_before)?,
+            mode,
+        } => file::write_rest(s, path, bytes, sha_before, *mode)?,
         Action::RemoveImages(list) => image::apply(s, list).await?,
         Action::RemoveVolume(name) => volume::apply(s, name).await?,
         Action::LeaveGroup { group, command } => group::apply(s, group, command)?,
         Action::RemoveState { dir } => state::apply(s, dir)?,
-    }))
+    });
+    if let Some((path, sha)) = &step.beside
+        && done.status != StepStatus::Failed
+        && crate::uninstall::userio::remove_if(&s.fs, path, sha)?
+    {
+        done.status = StepStatus::Changed;
+        done.summary = format!("{}; removed {}", done.summary, path.display());
+        if let Some(dir) = path.parent() {
+            crate::uninstall::userio::remove_empty_dir(&s.fs, dir);
+        }
+    }
+    if let Some(dir) = &step.empty_dir
+        && done.status != StepStatus::Failed
+    {
+        crate::uninstall::userio::remove_empty_dir(&s.fs, dir);
+    }
+    Ok(done)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The `state` step, last: remove the state dir (the receipt, the lock, the backups and
-//! the run logs). The engine skips it when a step before it failed, so a failed run can
+//! The `state` step, last: remove the state dir (the receipt, the lock, the backups, the
+//! run logs, doctor's and run's caches); a dir holding only files of the user's is kept,
+//! and a second uninstall changes nothing. The engine skips it when a step before it failed, so a failed run can
 //! be repeated from the receipt.
 //!
 //! What can go wrong: files actsim did not write in it (they and the dir are kept and
@@ -19,6 +20,11 @@ pub fn plan(f: &Facts) -> Step {
         None => Step::new(
             UninstallStep::State,
             format!("no state dir {dir}"),
+            Action::Keep,
+        ),
+        Some(names) if !names.is_empty() && !names.iter().any(|n| userio::is_ours(n)) => Step::new(
+            UninstallStep::State,
+            format!("{dir} holds only files actsim did not write: kept"),
             Action::Keep,
         ),
         Some(_) => Step::new(

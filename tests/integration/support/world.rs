@@ -7,6 +7,7 @@
 //! let Some(w) = World::new().private_daemon().build() else { return }; // its own dockerd
 //! let Some(w) = World::new().build() else { return };                  // act only, no daemon
 //! let Some(w) = World::new().platform_image(&img).docker_host(h).build() else { return };
+//! let Some(w) = World::new().socket_group(gid).build() else { return }; // via a proxy
 //! ```
 //!
 //! Every command of the world ([`World::within`]) gets its HOME, XDG dirs, PATH (bin dir
@@ -25,6 +26,7 @@ use super::consts::{RECEIPT, SYSTEM_PATH};
 use super::dockerd::PrivateDaemon;
 use super::images::busybox_platform_image;
 use super::mirror::Mirror;
+use super::proxy::SocketProxy;
 use super::temp::{self, TempDir};
 use super::users::require_root;
 use super::{Cmd, Outcome, require_daemon};
@@ -40,6 +42,8 @@ pub struct World {
     docker_host: Option<String>,
     /// Given to every command as `DOCKER_CONFIG` when set.
     docker_config: Option<PathBuf>,
+    /// The socket proxy this world's commands talk through, when it has one.
+    proxy: Option<SocketProxy>,
 }
 
 /// Which engine a world talks to.
@@ -60,6 +64,8 @@ pub struct WorldBuilder {
     docker_host: Option<String>,
     docker_config: Option<PathBuf>,
     mirror: bool,
+    /// A socket proxy to the machine's daemon owned by this group.
+    socket_group: Option<u32>,
 }
 
 impl WorldBuilder {
@@ -100,6 +106,15 @@ impl WorldBuilder {
         self
     }
 
+    /// The machine's daemon through a socket proxy owned `root:<gid>` (root only: the
+    /// socket's group can then change like a reinstalled Docker's, [`World::proxy`]).
+    pub fn socket_group(mut self, gid: u32) -> Self {
+        self.root = true;
+        self.engine = Engine::Machine;
+        self.socket_group = Some(gid);
+        self
+    }
+
     /// No loopback mirror (and so no need of the act fixture).
     pub fn without_mirror(mut self) -> Self {
         self.mirror = false;
@@ -131,8 +146,10 @@ impl WorldBuilder {
         };
         let root = temp::dir();
         std::fs::create_dir_all(root.path().join("home")).unwrap();
+        let proxy = self.socket_group.map(SocketProxy::to_docker);
         let docker_host = self
             .docker_host
+            .or_else(|| proxy.as_ref().map(SocketProxy::host))
             .or_else(|| daemon.as_ref().map(PrivateDaemon::host));
         Some(World {
             mirror,
@@ -141,6 +158,7 @@ impl WorldBuilder {
             daemon,
             docker_host,
             docker_config: self.docker_config,
+            proxy,
         })
     }
 }
@@ -156,7 +174,20 @@ impl World {
             docker_host: None,
             docker_config: None,
             mirror: true,
+            socket_group: None,
         }
+    }
+
+    /// The socket proxy of a world built with `socket_group` (else panics).
+    #[track_caller]
+    pub fn proxy(&self) -> &SocketProxy {
+        self.proxy.as_ref().expect("this world has no socket proxy")
+    }
+
+    /// Give the proxy socket to another group (Docker "reinstalled").
+    #[track_caller]
+    pub fn chgrp_socket(&self, gid: u32) {
+        std::os::unix::fs::chown(self.proxy().path(), None, Some(gid)).unwrap();
     }
 
     /// The loopback mirror (a world built `without_mirror` has none: panics).
