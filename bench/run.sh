@@ -4,6 +4,10 @@
 # both medians and the ratio (target: actsim run <= 1.05x bare act). Rerunnable; removes
 # the containers and volumes of its own workflow, keeps the local image warm.
 #
+# Then the same for a 20-job matrix workflow (MATRIX_ROUNDS, default 3): wall time of
+# `actsim run` and bare act side by side, and actsim's own peak memory (VmHWM of the actsim
+# process itself, sampled from /proc while it runs; act's memory is act's).
+#
 # Usage: bench/run.sh [ROUNDS]   (default 8; ROUNDS env var works too)
 # Uses hyperfine when installed (apt-get install hyperfine), else a date +%s%N loop.
 # What can go wrong: no daemon, no fixtures (it runs scripts/fixtures.sh), a run that
@@ -109,3 +113,60 @@ printf 'actsim run (preflight cache hit)  median %6s ms\n' "$actsim_ms"
 printf 'act push --pull=false             median %6s ms\n' "$act_ms"
 printf 'ratio actsim run / act            %s (%s the 1.05 target; %s rounds each)\n' \
     "$ratio" "$verdict" "$rounds"
+
+# The 20-job matrix: act runs the legs four at a time; actsim follows 20 job logs.
+matrix_rounds=${MATRIX_ROUNDS:-3}
+case $matrix_rounds in '' | *[!0-9]* | 0) die "MATRIX_ROUNDS must be a positive number, got '$matrix_rounds'" ;; esac
+rm -f "$work/repo/.github/workflows/bench.yml"
+cat >"$work/repo/.github/workflows/matrix.yml" <<YAML
+name: $name
+on: push
+jobs:
+  leg:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+    steps:
+      - run: echo "leg \${{ matrix.n }}"
+        shell: sh
+YAML
+
+# Run "$@" (actsim), printing its wall time in ms and its own peak RSS in KiB.
+run_sampled() {
+    local t0 t1 pid hwm=0 v
+    t0=$(date +%s%N)
+    "$@" </dev/null >/dev/null 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        [ -n "$v" ] && hwm=$v
+        sleep 0.05
+    done
+    wait "$pid" || die "an actsim run of the matrix failed"
+    t1=$(date +%s%N)
+    echo "$(((t1 - t0) / 1000000)) $hwm"
+}
+
+echo "bench: 20-job matrix, $matrix_rounds rounds each, interleaved" >&2
+"${act_cmd[@]}" </dev/null >/dev/null 2>&1 || die "the warm-up act run of the matrix failed"
+: >"$work/m_actsim.ms"
+: >"$work/m_act.ms"
+: >"$work/m_actsim.kib"
+for _ in $(seq "$matrix_rounds"); do
+    read -r ms kib < <(run_sampled "${actsim_cmd[@]}")
+    echo "$ms" >>"$work/m_actsim.ms"
+    echo "$kib" >>"$work/m_actsim.kib"
+    t0=$(date +%s%N)
+    "${act_cmd[@]}" </dev/null >/dev/null 2>&1 || die "a bare act round of the matrix failed"
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000000)) >>"$work/m_act.ms"
+done
+m_actsim_ms=$(median_ms <"$work/m_actsim.ms")
+m_act_ms=$(median_ms <"$work/m_act.ms")
+m_kib=$(sort -n "$work/m_actsim.kib" | tail -1)
+m_ratio=$(awk -v a="$m_actsim_ms" -v b="$m_act_ms" 'BEGIN { printf "%.2f", a / b }')
+printf '20-job matrix: actsim run        median %6s ms\n' "$m_actsim_ms"
+printf '20-job matrix: act push           median %6s ms\n' "$m_act_ms"
+printf '20-job matrix: ratio actsim / act %s (%s rounds each)\n' "$m_ratio" "$matrix_rounds"
+printf '20-job matrix: actsim peak memory %s KiB (VmHWM, the actsim process alone)\n' "$m_kib"

@@ -29,6 +29,9 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest text file (`checksums.txt`) accepted.
 const MAX_TEXT_BYTES: usize = 1024 * 1024;
+/// Largest streamed body (an act archive is ~10 MiB): a server that never stops sending
+/// is cut off here, not only by the deadline.
+pub const MAX_STREAM_BYTES: u64 = 512 << 20;
 
 /// Settings for [`Http::new`].
 #[derive(Debug, Clone)]
@@ -561,6 +564,12 @@ impl Http {
                 let pumped: std::result::Result<(), Attempt> = async {
                     while let Some(chunk) = self.next_chunk(&mut resp).await? {
                         received += chunk.len() as u64;
+                        if received > MAX_STREAM_BYTES {
+                            return Err(Attempt::Fatal(Error::failed(
+                                format!("{url} sent more than {} MiB", MAX_STREAM_BYTES >> 20),
+                                Some("check the mirror or proxy serving it".to_string()),
+                            )));
+                        }
                         progress.inc(chunk.len() as u64);
                         if tx.send(chunk).await.is_err() {
                             break;

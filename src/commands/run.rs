@@ -37,6 +37,9 @@ pub fn main(args: RunArgs, process: &Process, runtime: &Runtime) -> Result<Exit>
             Some(e)
         }
     };
+    if let Some(e) = &error {
+        doc.reason = Some(crate::error::chain(e));
+    }
     summary::human(&ui, &doc);
     if format == Format::Json {
         ui.json(&doc);

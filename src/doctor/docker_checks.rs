@@ -452,7 +452,7 @@ async fn connect_with_retries(host: &str, deadline: Instant) -> Result<(Daemon, 
             });
         }
         let tried = Instant::now();
-        match attempt(&docker, remaining).await {
+        match attempt(&docker, host, remaining).await {
             Ok((docker, version)) => {
                 let engine = Engine::from_version(&version);
                 let daemon = Daemon {
@@ -506,48 +506,38 @@ enum Attempt {
     Final(String),
 }
 
-/// One `/version` request (the negotiation and the version check in one): the answer, and
-/// the same client set to the API version it names when that is older than bollard's.
+/// One `/version` request (the negotiation and the version check in one, its answer
+/// capped: [`client::version_bounded`]): the answer, and the client set to the API version
+/// it names when that is older than bollard's.
 async fn attempt(
     docker: &bollard::Docker,
+    host: &str,
     remaining: Duration,
 ) -> Result<(bollard::Docker, bollard::models::SystemVersion), Attempt> {
-    let version = match tokio::time::timeout(remaining, docker.version()).await {
+    let version = match tokio::time::timeout(remaining, client::version_bounded(host)).await {
         Err(_) => return Err(Attempt::Hung),
-        Ok(Err(e)) => return Err(classify(&e)),
+        Ok(Err(e)) => return Err(classify_answer(&e.to_string())),
         Ok(Ok(v)) => v,
     };
     let api = version.api_version.clone().unwrap_or_default();
-    let negotiated = client::at_api(docker.clone(), &api, remaining)
-        .await
+    let negotiated = client::at_api(docker.clone(), host, &api, remaining)
         .map_err(|e| Attempt::Final(e.to_string()))?;
     Ok((negotiated, version))
 }
 
-fn classify(e: &bollard::errors::Error) -> Attempt {
-    use bollard::errors::Error as B;
-    let text = client::describe(e);
-    match e {
-        B::DockerResponseServerError { status_code, .. } if *status_code >= 500 => {
-            Attempt::Transient(text)
-        }
-        B::DockerResponseServerError { .. } => Attempt::Final(text),
-        B::SocketNotFoundError(_) => Attempt::Transient(text),
-        B::RequestTimeoutError => Attempt::Hung,
-        _ => {
-            let lower = text.to_lowercase();
-            if lower.contains("refused")
-                || lower.contains("reset")
-                || lower.contains("no such file")
-                || lower.contains("broken pipe")
-            {
-                Attempt::Transient(text)
-            } else if lower.contains("timed out") || lower.contains("timeout") {
-                Attempt::Hung
-            } else {
-                Attempt::Final(text)
-            }
-        }
+/// An answer [`client::version_bounded`] refused or a connection it could not make:
+/// refused, reset, missing socket and 5xx are worth another try.
+fn classify_answer(text: &str) -> Attempt {
+    let lower = text.to_lowercase();
+    if lower.contains("refused")
+        || lower.contains("reset")
+        || lower.contains("no such file")
+        || lower.contains("http 5")
+        || lower.contains("broken pipe")
+    {
+        Attempt::Transient(text.to_string())
+    } else {
+        Attempt::Final(text.to_string())
     }
 }
 

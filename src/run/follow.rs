@@ -9,7 +9,6 @@
 //! the loop waits for its exit).
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -58,7 +57,7 @@ pub struct Followed {
 pub fn open_log(dir: &Path, cmd: &ActCommand, ui: &Ui) -> Option<(File, PathBuf)> {
     match userio::create_log(dir, KEEP_LOGS) {
         Ok((mut f, p)) => {
-            let _ = writeln!(f, "# actsim run: {}", cmd.line());
+            userio::log_line(&mut f, &format!("# actsim run: {}", cmd.line()));
             Some((f, p))
         }
         Err(e) => {
@@ -138,10 +137,7 @@ impl Follower<'_> {
     /// One line of act's: into the log and the tracker, shown as the tracker says.
     fn line(&mut self, line: &str) {
         if let Some(f) = self.log.as_mut() {
-            let _ = f.write_all(line.as_bytes());
-            if !line.ends_with('\n') {
-                let _ = f.write_all(b"\n");
-            }
+            userio::log_line(f, line.strip_suffix('\n').unwrap_or(line));
         }
         for show in self.tracker.feed(line, Instant::now()) {
             display(self.ui, &self.tracker, show);
@@ -167,7 +163,7 @@ impl Follower<'_> {
         for l in &lines {
             self.ui.always(l);
             if let Some(f) = self.log.as_mut() {
-                let _ = writeln!(f, "# watchdog: {l}");
+                userio::log_line(f, &format!("# watchdog: {l}"));
             }
         }
         self.idle_base = Instant::now();
@@ -211,6 +207,7 @@ impl Follower<'_> {
 
     fn stop(&mut self, code: u8, signal: Signal) {
         self.stopped = Some(code);
+        self.tracker.stop();
         self.signal_act(signal);
         self.kill_at = Some(Instant::now() + act::GRACE);
     }
@@ -253,10 +250,14 @@ fn display(ui: &Ui, tracker: &Tracker, show: Show) {
                 let report = JobReport {
                     workflow: j.workflow.clone(),
                     job: j.job.clone(),
+                    job_id: j.job_id.clone(),
+                    matrix: j.matrix.clone(),
                     status: j.status.unwrap_or(JobStatus::Failure),
                     duration_ms: j.duration_ms(Instant::now()),
                     steps: Vec::new(),
                     failed_step: j.failed.clone(),
+                    cause: super::cause::classify(j),
+                    notes: Vec::new(),
                 };
                 ui.always_pieces(&summary::status_line(&report));
             }

@@ -2,7 +2,8 @@
 //! pulled through the Docker API before act starts, with progress per layer (bars on a
 //! terminal, one line per layer state otherwise), so a multi-GB pull is never silent.
 //!
-//! What can go wrong: no registry (the pull fails within seconds), a pull that outlives
+//! The images are the selected jobs' platform images (`runs-on`), job containers and
+//! `services:` images. What can go wrong: no registry (the pull fails within seconds), a pull that outlives
 //! `--timeout`, `--no-pull` with a missing image. Each comes back as `missing` with the
 //! reason; the caller stops the run naming the image, its label and the ways out.
 
@@ -191,6 +192,8 @@ fn missing_image_error(missing: &ImageReport) -> Error {
     }
     let needed_by = if missing.label == "container:" {
         format!("the job container of {}", missing.jobs.join(", "))
+    } else if missing.label == "services:" {
+        format!("a service container of {}", missing.jobs.join(", "))
     } else {
         format!(
             "runs-on label {} of {}",

@@ -9,16 +9,20 @@
 //!
 //! Each stage is one function, in the order `run` calls them: [`preflight::check`] and
 //! [`preflight::judge`], [`plan::plan`] (workflows and the images their jobs need),
-//! [`daemon::connect`] (the context's endpoint and connection), [`images::stage`] and
+//! [`plan::judge`] (nothing to run), [`actions::check`] and [`actions::judge`] (remote
+//! actions first), [`daemon::connect`] (the context's endpoint and connection), [`images::stage`] and
 //! [`images::judge`], [`command::command`], [`follow::follow`] (act, the watchdog and the
 //! timeout), [`cleanup::after_run`], then [`verdict::jobs`] and [`verdict::judge`]. A stage
 //! that ends the run returns a [`halt::Halt`] (its exit code and error).
 //!
-//! What can go wrong: the preflight fails or an image is missing (exit 1 before act
-//! starts, with the fix), a workflow file is not YAML (exit 1 naming it), a job fails (exit
-//! 1, the step, its exit code and last lines named), the run outlives `--timeout` (124).
+//! What can go wrong: the preflight fails, there is nothing to run, a remote action or an
+//! image is missing (exit 1 before act starts, with the fix), a job fails (exit 1, its
+//! cause named: the step, its exit code, annotations and last lines, or act's error), the
+//! run outlives `--timeout` (124). Every non-zero exit carries its `reason` in the JSON.
 
 pub mod act;
+pub mod actions;
+pub mod cause;
 pub mod cleanup;
 pub mod command;
 pub mod compose;
@@ -33,6 +37,7 @@ pub mod userio;
 pub mod verdict;
 pub mod watchdog;
 pub mod workflow;
+pub mod yaml;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -113,7 +118,13 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
     } = ready(ctx, args, &cwd, &mut timing, &mut sigs, doc).await?;
     // 4. act, the watchdog and the timeout.
     let run_name = timing.run_name();
-    let cmd = command::command(ctx, args, &plan, &endpoint, &run_name, &cwd)?;
+    let identity = cleanup::Identity::new(
+        plan.jobs
+            .iter()
+            .map(|s| (s.workflow.clone(), s.job.clone()))
+            .collect(),
+    );
+    let cmd = command::command(ctx, args, &plan, &endpoint, &run_name, &cwd, &identity)?;
     let log_dir = args
         .log_dir
         .clone()
@@ -132,11 +143,7 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
         deadline: timing.deadline,
         timeout_secs: args.timeout.unwrap_or(0),
     };
-    let known = plan
-        .jobs
-        .iter()
-        .map(|s| (s.workflow.clone(), s.job.clone()))
-        .collect();
+    let known = plan.workflow_names.clone();
     let followed =
         follow::follow(&cmd, &cwd, log, Tracker::new(known), &watch, ui, &mut sigs).await?;
     timing.act_done();
@@ -147,8 +154,7 @@ async fn stages(ctx: &Context, args: &Options, doc: &mut Document) -> Result<(),
         Vec::new()
     };
     let stopped = followed.stopped.is_some();
-    let removed =
-        cleanup::after_run(&docker, timing.since, &plan.prefixes, &exact, stopped, ui).await;
+    let removed = cleanup::after_run(&docker, timing.since, &identity, &exact, stopped, ui).await;
     doc.removed_kinds = removed.iter().map(|(k, _)| *k).collect();
     doc.removed = removed.into_iter().map(|(_, n)| n).collect();
     timing.show(ui);
@@ -190,8 +196,17 @@ async fn ready(
         preflight::judge(ui, &doc.preflight, cached)?;
     }
     timing.preflight_done();
-    // 2. Workflows and the images their jobs need.
+    // 2. Workflows, the images their jobs need, their remote actions.
     let plan = plan::plan(ctx, args, cwd).await?;
+    if let Some((_, list)) = &plan.nothing {
+        doc.available = list.clone();
+    }
+    plan::judge(&plan)?;
+    let cache = actions::cache_dir(&plan.words, ctx.user.act_cache_dir(&ctx.process));
+    doc.actions = sigs
+        .or_stop(actions::check(&plan.actions, &plan.words, &cache))
+        .await??;
+    actions::judge(&doc.actions)?;
     // 3. The daemon, and the images first.
     let (endpoint, docker) = daemon::connect(ctx, sigs).await?;
     doc.images = images::stage(

@@ -5,7 +5,6 @@
 //! What can go wrong: a file that is a link, not regular, or larger than the cap (read as
 //! absent), a log directory that cannot be created (the run goes on without a log file).
 
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The most any read here takes.
@@ -33,68 +32,67 @@ pub fn write_state(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
 /// Why a run has no log file (the run goes on without one).
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// The directory could not be reached or made without following a link someone else
+    /// owns ([`crate::system::files::OpenDir`]'s walk).
+    #[error("{}", crate::error::chain(.0))]
+    Dir(crate::error::Error),
     #[error("cannot create {}: {source}", .path.display())]
     Create {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot use {}: {source}", .dir.display())]
-    Use {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not a directory", .0.display())]
-    NotADirectory(PathBuf),
 }
 
-/// Create a new log file `run-<UTC time>-<pid>.log` in `dir` (0700, created if needed),
-/// opened exclusively without following links, and keep only the newest `keep` logs.
+/// Create a new log file `run-<UTC time>-<pid>.log` in `dir` (0700, created if needed) and
+/// keep only the newest `keep` logs. The directory is reached through descriptors
+/// ([`crate::system::files::OpenDir`], `Walk::Lenient`: no link followed unless root or the
+/// running user owns it, so under `sudo` a link the user planted in the parents is refused,
+/// finding 11); the file is created in it by descriptor, exclusively, never through a link;
+/// old logs are removed by name in that same directory.
 pub fn create_log(dir: &Path, keep: usize) -> Result<(std::fs::File, PathBuf), LogError> {
-    std::fs::create_dir_all(dir).map_err(|source| LogError::Create {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let meta = std::fs::symlink_metadata(dir).map_err(|source| LogError::Use {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(LogError::NotADirectory(dir.to_path_buf()));
-    }
-    if meta.permissions().mode() & 0o022 != 0 && meta.uid() == nix::unistd::geteuid().as_raw() {
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    use crate::system::files::{OpenDir, Walk};
+    let opened = OpenDir::open(dir, Walk::Lenient).map_err(LogError::Dir)?;
+    if let Ok(st) = nix::sys::stat::fstat(&opened.fd)
+        && st.st_mode & 0o022 != 0
+        && st.st_uid == nix::unistd::geteuid().as_raw()
+    {
+        let _ = nix::sys::stat::fchmod(&opened.fd, nix::sys::stat::Mode::from_bits_truncate(0o700));
     }
     let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now())
         .to_string()
         .replace(':', "");
-    let path = dir.join(format!("run-{stamp}-{}.log", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|source| LogError::Create {
-            path: path.clone(),
-            source,
+    let name = format!("run-{stamp}-{}.log", std::process::id());
+    let path = dir.join(&name);
+    let file =
+        crate::system::files::create_new_in(&opened.fd, name.as_ref(), &path).map_err(|e| {
+            LogError::Create {
+                path: path.clone(),
+                source: std::io::Error::other(crate::error::chain(&e)),
+            }
         })?;
-    prune(dir, keep);
+    prune(&opened.fd, dir, keep);
     Ok((file, path))
 }
 
-use std::os::unix::fs::MetadataExt;
+/// One line into the run log: redacted ([`crate::system::redact::redact`]: secrets,
+/// `Authorization:` headers, tokens) and escaped ([`crate::ui::escape`]: no control
+/// sequence of act's or a step's reaches whoever reads the log), then a newline.
+pub fn log_line(out: &mut impl std::io::Write, line: &str) {
+    let line = crate::system::redact::redact(line);
+    let _ = writeln!(out, "{}", crate::ui::escape(&line));
+}
 
-/// Remove all but the newest `keep` `run-*.log` regular files (names sort by time).
-fn prune(dir: &Path, keep: usize) {
+/// Remove all but the newest `keep` `run-*.log` regular files (names sort by time), by
+/// name in the directory `fd` holds.
+fn prune(fd: &std::os::fd::OwnedFd, dir: &Path, keep: usize) {
     let Ok(logs) = crate::system::files::list_regular(dir, crate::doctor::bundle::is_run_log)
     else {
         return;
     };
     let excess = logs.len().saturating_sub(keep);
     for name in logs.into_iter().take(excess) {
-        let _ = std::fs::remove_file(dir.join(name));
+        let _ = nix::unistd::unlinkat(fd, name.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
     }
 }
 
@@ -123,5 +121,21 @@ mod tests {
         assert!(!dir.join("run-2020-00.log").exists());
         std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
         assert_eq!(read_capped(&dir.join("link")), None);
+    }
+
+    #[test]
+    fn log_lines_are_redacted_and_escaped() {
+        let mut out = Vec::new();
+        log_line(
+            &mut out,
+            "{\"msg\":\"Authorization: Bearer abcdef123456secret \u{1b}]0;t\u{7}\"}",
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("abcdef123456secret"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+        assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
     }
 }

@@ -1,19 +1,42 @@
-//! Which images the selected jobs need, worked out from the workflow files before act runs.
+//! The workflows act will see and what their selected jobs need, read before act runs,
+//! following act's own rules (its `model.NewWorkflowPlanner` and `PlanEvent`/`PlanJob`):
 //!
-//! A workflow's `on:` decides whether the event runs it (`-j JOB` selects the job and what it
-//! `needs`, whatever the event, as act does). A job's image is its `container:` image, else
-//! the image its `runs-on` labels map to: `-P` after `--` first, then `--platform-image`,
-//! then the actrc files (the last mapping wins, labels compare case-insensitively, as in
-//! act). What can go wrong: a file that is not YAML (named, with the parser's message), a
-//! label nothing maps (act skips that job; reported as a note), a `runs-on` expression that
-//! cannot be resolved without running the workflow (a note too).
+//! - `-W PATH`: a file is read when it ends in `.yml`/`.yaml`; a directory is walked
+//!   recursively (every `.yml`/`.yaml` file, whatever it holds: a composite action's
+//!   `action.yml` is read as a workflow without events), only its own entries with
+//!   `--no-recurse`.
+//! - The event selects every job of the workflows whose `on:` lists it; `-j JOB` selects
+//!   that job and what it `needs` in every workflow that has it, whatever the event.
+//! - A job's image is its `container:` image, else the image its `runs-on` labels map to:
+//!   act's own default table first (`ubuntu-latest`, `-22.04`, `-20.04`, `-18.04`), then the
+//!   actrc files, then `--platform-image`, then `-P` after `--` (the last mapping wins,
+//!   labels compare case-insensitively, a mapping with more than one `=` is ignored, as in
+//!   act). `services:` images are needed too.
+//! - The remote actions of the selected jobs (`uses: owner/repo[/path]@ref` steps, reusable
+//!   workflows) are listed; act skips `actions/checkout` of the repository itself.
+//!
+//! What can go wrong: a file actsim cannot read as a workflow (the caller warns and lets
+//! act decide), a label nothing maps (act skips that job; a note), a `runs-on` expression
+//! that cannot be resolved without running the workflow (a note too).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 use crate::error::{Error, Result};
+
+/// act's default platform table (`cmd/platforms.go`), used for a label no `-P` maps.
+pub const ACT_DEFAULT_PLATFORMS: [(&str, &str); 4] = [
+    ("ubuntu-latest", "node:16-buster-slim"),
+    ("ubuntu-22.04", "node:16-bullseye-slim"),
+    ("ubuntu-20.04", "node:16-buster-slim"),
+    ("ubuntu-18.04", "node:16-buster-slim"),
+];
+
+/// At most this many workflow files are read, and directories this deep walked.
+const MAX_FILES: usize = 2000;
+const MAX_DEPTH: usize = 32;
 
 /// One workflow file, as far as images and names go.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +60,12 @@ pub struct Job {
     pub needs: Vec<String>,
     /// A `runs-on` value that could not be worked out (an expression).
     pub unresolved: Option<String>,
+    /// `uses:` of a job that calls a reusable workflow.
+    pub uses: Option<String>,
+    /// The `uses:` of its steps, with the step's `with: repository` when it has one.
+    pub step_uses: Vec<(String, Option<String>)>,
+    /// `services:` images.
+    pub services: Vec<String>,
 }
 
 impl Job {
@@ -46,16 +75,23 @@ impl Job {
     }
 }
 
-/// The workflow files under `path` (a file, or a directory searched recursively as act does).
-pub fn files(path: &Path) -> Result<Vec<PathBuf>> {
+/// The workflow files act reads at `path`: a `.yml`/`.yaml` file, or those in a directory
+/// (recursively unless `no_recurse`; links to directories are not followed, as in act's
+/// `filepath.Walk`).
+pub fn files(path: &Path, no_recurse: bool) -> Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::failed(
             format!("no workflows at {}: {e}", path.display()),
             Some("run actsim run from the repository's top directory, or pass -W PATH".to_string()),
         )
     })?;
-    if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+    let is_yaml = |p: &Path| p.extension().is_some_and(|e| e == "yml" || e == "yaml");
+    if !meta.is_dir() {
+        return Ok(if is_yaml(path) {
+            vec![path.to_path_buf()]
+        } else {
+            Vec::new()
+        });
     }
     let mut out = Vec::new();
     let mut stack = vec![(path.to_path_buf(), 0)];
@@ -66,15 +102,75 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>> {
         for entry in entries.flatten() {
             let p = entry.path();
             let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() && depth < 8 {
-                stack.push((p, depth + 1));
-            } else if ft.is_file() && p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            if ft.is_dir() {
+                if !no_recurse && depth < MAX_DEPTH {
+                    stack.push((p, depth + 1));
+                }
+            } else if is_yaml(&p) && out.len() < MAX_FILES {
                 out.push(p);
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// `--no-recurse` among act's words (the command line after `--`, an actrc).
+pub fn no_recurse(words: &[String]) -> bool {
+    flag(words, "--no-recurse")
+}
+
+/// A boolean flag of act's among `words` (`--flag`, `--flag=true`).
+pub fn flag(words: &[String], name: &str) -> bool {
+    let mut on = false;
+    for w in words {
+        if w == name || *w == format!("{name}=true") {
+            on = true;
+        } else if *w == format!("{name}=false") {
+            on = false;
+        }
+    }
+    on
+}
+
+/// Every value of act's option `name` among `words` (`--name V`, `--name=V`).
+pub fn values(words: &[String], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if words[i] == name {
+            if let Some(v) = words.get(i + 1) {
+                out.push(v.clone());
+            }
+            i += 1;
+        } else if let Some(v) = words[i].strip_prefix(&format!("{name}=")) {
+            out.push(v.to_string());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The words of actrc texts (comments dropped), as act reads them: one option per line,
+/// split at the first space.
+pub fn actrc_words(texts: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for text in texts {
+        for l in text.lines() {
+            let l = l.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            match l.split_once(char::is_whitespace) {
+                Some((k, v)) => {
+                    out.push(k.to_string());
+                    out.push(v.trim().trim_matches(|c| c == '"' || c == '\'').to_string());
+                }
+                None => out.push(l.to_string()),
+            }
+        }
+    }
+    out
 }
 
 /// Parse one workflow file's text.
@@ -85,7 +181,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Workflow> {
             Some("fix the file (act --validate shows act's own view of it)".to_string()),
         )
     };
-    let docs = YamlLoader::load_from_str(text).map_err(|e| bad(e.to_string()))?;
+    let docs = super::yaml::load_bounded(file, text.as_bytes(), None)?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let file_name = file
         .file_name()
@@ -118,13 +214,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Workflow> {
         _ => Vec::new(),
     };
     let mut jobs = Vec::new();
-    if let Yaml::Hash(h) = &doc["jobs"] {
-        for (k, v) in h {
-            let Some(id) = k.as_str() else { continue };
-            jobs.push(parse_job(id, v));
+    match &doc["jobs"] {
+        Yaml::Hash(h) => {
+            for (k, v) in h {
+                let Some(id) = k.as_str() else { continue };
+                jobs.push(parse_job(id, v));
+            }
         }
-    } else {
-        return Err(bad("no jobs".into()));
+        // act reads a file without jobs (a composite action's `action.yml`) as a workflow
+        // with none.
+        Yaml::BadValue | Yaml::Null => {}
+        _ => return Err(bad("`jobs` is not a mapping".into())),
     }
     Ok(Workflow {
         file: file.to_path_buf(),
@@ -175,6 +275,29 @@ fn parse_job(id: &str, v: &Yaml) -> Job {
         _ => None,
     }
     .filter(|s| !s.contains("${{"));
+    let mut services = Vec::new();
+    if let Yaml::Hash(h) = &v["services"] {
+        for s in h.values() {
+            let image = match s {
+                Yaml::String(i) => Some(i.as_str()),
+                _ => s["image"].as_str(),
+            };
+            if let Some(i) = image.filter(|i| !i.contains("${{") && !i.is_empty()) {
+                services.push(i.to_string());
+            }
+        }
+    }
+    let mut step_uses = Vec::new();
+    if let Yaml::Array(steps) = &v["steps"] {
+        for st in steps {
+            if let Some(u) = st["uses"].as_str() {
+                step_uses.push((
+                    u.trim().to_string(),
+                    st["with"]["repository"].as_str().map(str::to_string),
+                ));
+            }
+        }
+    }
     Job {
         id: id.to_string(),
         name,
@@ -182,6 +305,9 @@ fn parse_job(id: &str, v: &Yaml) -> Job {
         container,
         needs: strings(&v["needs"]),
         unresolved,
+        uses: v["uses"].as_str().map(|u| u.trim().to_string()),
+        step_uses,
+        services,
     }
 }
 
@@ -245,6 +371,70 @@ pub fn select<'a>(
     out
 }
 
+/// A remote action (or reusable workflow) the selected jobs use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteAction {
+    /// `owner/repo[/path]@ref`, as written.
+    pub uses: String,
+    /// `owner/repo`.
+    pub repo: String,
+    pub git_ref: String,
+    /// `workflow/job` of the jobs that use it.
+    pub jobs: Vec<String>,
+}
+
+/// `owner/repo[/path]@ref` (act's `newRemoteAction`) -> (`owner/repo`, `ref`).
+pub fn parse_remote(uses: &str) -> Option<(String, String)> {
+    if uses.starts_with("./") || uses.starts_with("docker://") || uses.contains("${{") {
+        return None;
+    }
+    let (path, git_ref) = uses.split_once('@')?;
+    if git_ref.is_empty() || git_ref.contains('@') {
+        return None;
+    }
+    let mut parts = path.splitn(3, '/');
+    let owner = parts.next().filter(|o| !o.is_empty())?;
+    let repo = parts.next().filter(|r| !r.is_empty())?;
+    Some((format!("{owner}/{repo}"), git_ref.to_string()))
+}
+
+/// The remote actions and reusable workflows of `jobs`, each once; `actions/checkout` of
+/// the repository itself is left out unless `no_skip_checkout` (act skips it: the
+/// workdir is already copied).
+pub fn remote_actions(jobs: &[(&Workflow, &Job)], no_skip_checkout: bool) -> Vec<RemoteAction> {
+    let mut out: Vec<RemoteAction> = Vec::new();
+    for (wf, job) in jobs {
+        let who = format!("{}/{}", wf.name, job.display());
+        let uses = job
+            .uses
+            .iter()
+            .map(|u| (u.clone(), None))
+            .chain(job.step_uses.iter().cloned());
+        for (u, repository) in uses {
+            let Some((repo, git_ref)) = parse_remote(&u) else {
+                continue;
+            };
+            if repo.eq_ignore_ascii_case("actions/checkout")
+                && repository.is_none()
+                && !no_skip_checkout
+            {
+                continue;
+            }
+            match out.iter_mut().find(|a| a.uses == u) {
+                Some(a) if !a.jobs.contains(&who) => a.jobs.push(who.clone()),
+                Some(_) => {}
+                None => out.push(RemoteAction {
+                    uses: u.clone(),
+                    repo,
+                    git_ref,
+                    jobs: vec![who.clone()],
+                }),
+            }
+        }
+    }
+    out
+}
+
 /// Label (lowercase) -> image, as act will see it.
 #[derive(Debug, Clone, Default)]
 pub struct Platforms(BTreeMap<String, String>);
@@ -258,22 +448,12 @@ impl Platforms {
         labels: &[String],
         act_args: &[String],
     ) -> Self {
-        let mut map = BTreeMap::new();
-        for text in actrc_texts {
-            let words: Vec<String> = text
-                .lines()
-                .flat_map(|l| {
-                    let l = l.trim();
-                    if l.starts_with('#') {
-                        Vec::new()
-                    } else {
-                        l.split_whitespace().map(str::to_string).collect()
-                    }
-                })
-                .collect();
-            for (l, i) in platform_args(&words) {
-                map.insert(l, i);
-            }
+        let mut map: BTreeMap<String, String> = ACT_DEFAULT_PLATFORMS
+            .iter()
+            .map(|(l, i)| (l.to_string(), i.to_string()))
+            .collect();
+        for (l, i) in platform_args(&actrc_words(actrc_texts)) {
+            map.insert(l, i);
         }
         if let Some(image) = platform_image {
             for l in labels {
@@ -284,6 +464,14 @@ impl Platforms {
             map.insert(l, i);
         }
         Platforms(map)
+    }
+
+    /// Whether `label` maps to the image of act's own default table (no `-P` named it).
+    pub fn is_default(&self, label: &str) -> bool {
+        let l = label.to_lowercase();
+        ACT_DEFAULT_PLATFORMS
+            .iter()
+            .any(|(dl, di)| *dl == l && self.0.get(&l).is_some_and(|i| i == di))
     }
 
     pub fn get(&self, label: &str) -> Option<&str> {
@@ -310,7 +498,10 @@ pub fn platform_args(words: &[String]) -> Vec<(String, String)> {
         } else {
             None
         };
-        if let Some((l, img)) = value.and_then(|v| v.split_once('=')) {
+        // act: `strings.Split(p, "=")` with exactly two parts, else ignored.
+        if let Some(v) = value
+            && let [l, img] = v.split('=').collect::<Vec<_>>()[..]
+        {
             out.push((l.trim().to_lowercase(), img.trim().to_string()));
         }
         i += 1;
@@ -347,6 +538,13 @@ pub fn needs(jobs: &[(&Workflow, &Job)], platforms: &Platforms) -> (Vec<Need>, V
     };
     for (wf, job) in jobs {
         let who = format!("{}/{}", wf.name, job.display());
+        for image in &job.services {
+            add(image, "services:", who.clone());
+        }
+        if job.uses.is_some() {
+            // A reusable workflow's caller: its called jobs bring their own images.
+            continue;
+        }
         if let Some(expr) = &job.unresolved {
             notes.push(format!(
                 "{who}: runs-on {expr} is an expression actsim cannot resolve before the run; its image is not checked"
@@ -358,7 +556,14 @@ pub fn needs(jobs: &[(&Workflow, &Job)], platforms: &Platforms) -> (Vec<Need>, V
         }
         match job.runs_on.iter().find_map(|l| platforms.get(l).map(|i| (l, i))) {
             Some((_, "-self-hosted")) => {}
-            Some((label, image)) => add(image, label, who),
+            Some((label, image)) => {
+                if platforms.is_default(label) {
+                    notes.push(format!(
+                        "{who}: runs-on {label} has no -P mapping; act maps it to its own default image {image}"
+                    ));
+                }
+                add(image, label, who)
+            }
             None if job.runs_on.is_empty() => {}
             None => notes.push(format!(
                 "{who}: no platform image for runs-on {}; act skips this job (map it: --platform-image IMAGE, or -- -P {}=IMAGE)",

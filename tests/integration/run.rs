@@ -84,25 +84,7 @@ impl Repo {
     /// Nothing of this repository's workflow is left: containers, volumes, networks.
     #[track_caller]
     fn assert_nothing_left(&self, out: &Outcome) {
-        let filter = format!("name=act-{}", self.name);
-        for what in [
-            &["ps", "-a", "-q", "--filter"][..],
-            &["volume", "ls", "-q", "--filter"][..],
-            &["network", "ls", "-q", "--filter"][..],
-        ] {
-            let ls = Cmd::new("docker")
-                .args(what)
-                .arg(&filter)
-                .timeout(Duration::from_secs(30))
-                .run();
-            ls.assert_success();
-            assert!(
-                ls.stdout.trim().is_empty(),
-                "left behind ({}): {}\n{out}",
-                what.join(" "),
-                ls.stdout
-            );
-        }
+        crate::run_verdicts::assert_nothing_left(&self.name, out);
     }
 
     fn job<'a>(&self, json: &'a Value, job: &str) -> &'a Value {
@@ -242,7 +224,7 @@ fn run_step_that_exits_3_fails_naming_the_step_and_removes_its_container() {
         .assert_stdout_empty()
         .assert_stderr_contains(&format!("[{}/broken]", repo.name))
         .assert_stderr_contains("step \"explode\" failed with exit code 3")
-        .assert_stderr_contains("::error:: something broke")
+        .assert_stderr_contains("error a.txt: something broke")
         .assert_stderr_contains("| output-before-failure")
         .assert_stderr_contains("removed: container act-")
         .assert_stderr_contains("log: ");

@@ -104,6 +104,120 @@ pub fn busybox_platform_tar() -> Option<Vec<u8>> {
 }
 
 fn platform_tar<'a>(busybox: &[u8], applets: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    platform_tar_with(busybox, applets, true)
+}
+
+/// The busybox platform image without the `bash` shim (`actsim-test/busybox-nobash:<sha>`),
+/// imported on first use: a job whose run steps use the default shell fails in it the way
+/// it does in an image without bash. `None` (after printing why) without the fixtures.
+pub fn nobash_image() -> Option<String> {
+    static IMAGE: OnceLock<Option<String>> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            if !super::fixtures::require_daemon() {
+                return None;
+            }
+            let busybox = super::fixtures::require_busybox()?;
+            let bytes = std::fs::read(&busybox).unwrap();
+            let tag = format!(
+                "actsim-test/busybox-nobash:{}",
+                &hex::encode(Sha256::digest(&bytes))[..12]
+            );
+            if !present(&tag) {
+                let applets = Cmd::new(&busybox)
+                    .arg("--list")
+                    .timeout(Duration::from_secs(10))
+                    .run();
+                applets.assert_success();
+                let tar = platform_tar_with(&bytes, applets.stdout.lines(), false);
+                Cmd::new("docker")
+                    .args(import_args(&tag))
+                    .stdin_bytes(tar)
+                    .timeout(Duration::from_secs(120))
+                    .run()
+                    .assert_success();
+            }
+            Some(tag)
+        })
+        .clone()
+}
+
+fn present(tag: &str) -> bool {
+    Cmd::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", tag])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .code
+        == Some(0)
+}
+
+/// A Debian image with bash and the host's node (`actsim-test/bash-node:<rootfs sha>`), for
+/// workflows that need a real bash, JavaScript actions and Docker actions: the fleet
+/// rootfs tar (verified by scripts/fixtures.sh) imported, `/usr/bin/node` copied in. Built
+/// once (the tag is stable); `None` (after printing why) when the tar or node is missing.
+pub fn bash_node_image() -> Option<String> {
+    static IMAGE: OnceLock<Option<String>> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            if !super::fixtures::require_daemon() {
+                return None;
+            }
+            let cache = std::env::var_os("ACTSIM_TEST_CACHE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| std::path::PathBuf::from("/var/cache/actsim-tests"));
+            let rootfs = cache.join("fleet-rootfs.tar");
+            let sums = std::fs::read_to_string(cache.join("fleet-rootfs.tar.sha256"));
+            let node = std::path::Path::new("/usr/bin/node");
+            let (Ok(sums), true, true) = (sums, rootfs.is_file(), node.is_file()) else {
+                super::fixtures::skip(
+                    "the fleet rootfs (scripts/fixtures.sh) or /usr/bin/node is missing",
+                );
+                return None;
+            };
+            let tag = format!("actsim-test/bash-node:{}", &sums[..12]);
+            if present(&tag) {
+                return Some(tag);
+            }
+            let base = format!("{tag}-base");
+            if !present(&base) {
+                Cmd::new("docker")
+                    .args([
+                        "import",
+                        "--change",
+                        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "--change",
+                        "CMD [\"bash\"]",
+                    ])
+                    .arg(&rootfs)
+                    .arg(&base)
+                    .timeout(Duration::from_secs(600))
+                    .run()
+                    .assert_success();
+            }
+            let ctx = super::temp::dir();
+            std::fs::copy(node, ctx.path().join("node")).unwrap();
+            std::fs::write(
+                ctx.path().join("Dockerfile"),
+                format!("FROM {base}\nCOPY node /usr/local/bin/node\n"),
+            )
+            .unwrap();
+            Cmd::new("docker")
+                .args(["build", "-q", "-t", &tag])
+                .arg(ctx.path())
+                .env("DOCKER_BUILDKIT", "0")
+                .timeout(Duration::from_secs(600))
+                .run()
+                .assert_success();
+            Some(tag)
+        })
+        .clone()
+}
+
+fn platform_tar_with<'a>(
+    busybox: &[u8],
+    applets: impl Iterator<Item = &'a str>,
+    bash: bool,
+) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     let dir = |b: &mut tar::Builder<Vec<u8>>, path: &str, mode: u32| {
         let mut h = tar::Header::new_gnu();
@@ -142,7 +256,9 @@ fn platform_tar<'a>(busybox: &[u8], applets: impl Iterator<Item = &'a str>) -> V
         dir(&mut b, d, mode);
     }
     file(&mut b, "bin/busybox", 0o755, busybox);
-    file(&mut b, "bin/bash", 0o755, BASH_SHIM.as_bytes());
+    if bash {
+        file(&mut b, "bin/bash", 0o755, BASH_SHIM.as_bytes());
+    }
     file(
         &mut b,
         "etc/passwd",

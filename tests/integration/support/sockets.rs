@@ -28,6 +28,7 @@ enum Mode {
     Http500,
     OldDaemon,
     Engine,
+    Endless,
 }
 
 /// What the fake engine's `/info` reports.
@@ -62,6 +63,12 @@ impl FaultSocket {
         FaultSocket::start(Mode::OldDaemon)
     }
 
+    /// Answers every request with `200 OK` and a chunked JSON body that never ends (a
+    /// hostile or broken daemon; issue 16 finding 7), until the client goes away.
+    pub fn endless() -> FaultSocket {
+        FaultSocket::start(Mode::Endless)
+    }
+
     /// A current engine (API 1.41) whose `/info` reports `info`.
     pub fn engine(info: EngineInfo) -> FaultSocket {
         FaultSocket::start_with(Mode::Engine, Some(Arc::new(info)))
@@ -93,7 +100,7 @@ impl FaultSocket {
                             requests.fetch_add(1, Ordering::SeqCst);
                             held.lock().unwrap().push(conn);
                         }
-                        Mode::Http500 | Mode::OldDaemon | Mode::Engine => {
+                        Mode::Http500 | Mode::OldDaemon | Mode::Engine | Mode::Endless => {
                             if let Ok(clone) = conn.try_clone() {
                                 held.lock().unwrap().push(clone);
                             }
@@ -189,6 +196,16 @@ fn serve(conn: UnixStream, mode: Mode, info: Option<&EngineInfo>, requests: &Ato
             }
         }
         requests.fetch_add(1, Ordering::SeqCst);
+        if mode == Mode::Endless {
+            let head = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\n\
+                        Transfer-Encoding: chunked\r\n\r\n";
+            let chunk = format!("10000\r\n{{\"Version\":\"{}\r\n", "a".repeat(0x10000 - 12));
+            if writer.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            while writer.write_all(chunk.as_bytes()).is_ok() {}
+            return;
+        }
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("");
         let target = parts.next().unwrap_or("/");
@@ -276,7 +293,7 @@ fn respond(mode: Mode, info: Option<&EngineInfo>, method: &str, target: &str) ->
                 r#"{"message":"No such image or page (fake engine)"}"#.to_string(),
             ),
         },
-        Mode::Silent => unreachable!("the silent socket never answers"),
+        Mode::Silent | Mode::Endless => unreachable!("answered in serve"),
     };
     let api = if mode == Mode::Engine { "1.41" } else { "1.24" };
     let body = if method == "HEAD" {

@@ -1,0 +1,2 @@
+console.log("post fails");
+process.exit(1);
