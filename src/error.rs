@@ -124,6 +124,11 @@ pub enum Error {
     /// Ctrl-C, SIGTERM or SIGHUP.
     #[error("interrupted ({})", .0.name())]
     Interrupted(Stop),
+
+    /// `error`, ending the command with another exit code than its own (a run's
+    /// `--timeout` is 124); see [`Error::with_exit_code`].
+    #[error("{error}")]
+    Exit { code: u8, error: Box<Error> },
 }
 
 impl Error {
@@ -137,6 +142,19 @@ impl Error {
             Error::Privilege { .. } => exit::PRIVILEGE,
             Error::Io { .. } | Error::Failed { .. } => exit::FAILED,
             Error::Interrupted(stop) => stop.exit_code(),
+            Error::Exit { code, .. } => *code,
+        }
+    }
+
+    /// This error, ending the command with exit `code`.
+    pub fn with_exit_code(self, code: u8) -> Self {
+        if code == self.exit_code() {
+            self
+        } else {
+            Error::Exit {
+                code,
+                error: Box::new(self),
+            }
         }
     }
 
@@ -155,6 +173,7 @@ impl Error {
             ),
             Error::Privilege { command, .. } => Some(format!("run: {command}")),
             Error::Interrupted(_) => None,
+            Error::Exit { error, .. } => error.hint(),
         }
     }
 
@@ -250,6 +269,12 @@ mod tests {
             "run: sudo usermod -aG docker alice"
         );
         assert_eq!(Error::failed("x", None).exit_code(), 1);
+        let timeout = Error::failed("x", Some("h".into())).with_exit_code(exit::TIMEOUT);
+        assert_eq!(
+            (timeout.exit_code(), timeout.to_string()),
+            (124, "x".into())
+        );
+        assert_eq!(timeout.hint().as_deref(), Some("h"));
     }
 
     #[test]

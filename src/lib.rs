@@ -1,7 +1,7 @@
 //! actsim: installs nektos/act on Docker and proves that local workflow runs work.
 //!
-//! `main` parses the command line, runs `doctor` or `setup`, and maps every error to the
-//! documented exit codes (see [`error::exit`]).
+//! `main` parses the command line, dispatches to the command on the one runtime, prints the
+//! final error with its hint and maps it to the documented exit code (see [`error::exit`]).
 
 pub mod act;
 pub mod cli;
@@ -28,7 +28,8 @@ use clap::Parser;
 /// `--version`: the crate version, and the git commit when built from a checkout (build.rs).
 pub const VERSION: &str = env!("ACTSIM_VERSION");
 
-/// Parse arguments, run the command, print errors with their hint, return the exit code.
+/// Parse arguments, run the command, print the final error with its hint, return the exit
+/// code.
 pub fn main() -> ExitCode {
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(privsep::AGENT_COMMAND)) {
         return privsep::agent_main();
@@ -58,13 +59,23 @@ pub fn main() -> ExitCode {
     };
     let process = process::Process::from_os();
     ui::log::init(&process);
-    match cli.command {
-        cli::Command::Doctor(args) => commands::doctor::main(args, &process),
-        cli::Command::Setup(args) => commands::setup::main(args, &process),
-        cli::Command::Run(args) => commands::run::main(args, &process),
-        cli::Command::Uninstall(args) => commands::uninstall::main(args, &process),
+    let runtime = commands::Runtime::default();
+    let result = match cli.command {
+        cli::Command::Doctor(args) => commands::doctor::main(args, &process, &runtime),
+        cli::Command::Setup(args) => commands::setup::main(args, &process, &runtime),
+        cli::Command::Run(args) => commands::run::main(args, &process, &runtime),
+        cli::Command::Uninstall(args) => commands::uninstall::main(args, &process, &runtime),
         cli::Command::Completions(args) => manual::completions(&args),
         cli::Command::Man(args) => manual::man(&args),
-        cli::Command::Lock(args) => commands::lock::main(args, &process),
-    }
+        cli::Command::Lock(args) => commands::lock::main(args, &process, &runtime),
+    };
+    runtime.shutdown();
+    ExitCode::from(match result {
+        Ok(done) => done.code(),
+        Err(e) => {
+            // The one place the final error is printed (stderr, every format) with its hint.
+            ui::Ui::new(&process, ui::Format::Human, false, false).error(&e);
+            e.exit_code()
+        }
+    })
 }

@@ -4,16 +4,15 @@
 //! What can go wrong: a closed stdout (ignored, like every output), a `--dir` that cannot
 //! be written (exit 1 naming it).
 
-use std::io::Write;
-use std::process::ExitCode;
-
 use clap::CommandFactory;
+use std::io::Write;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs, Shell};
-use crate::error::{Error, IoContext, exit};
+use crate::commands::Exit;
+use crate::error::{Error, IoContext, Result};
 
 /// Print the completion script for `args.shell` to stdout.
-pub fn completions(args: &CompletionsArgs) -> ExitCode {
+pub fn completions(args: &CompletionsArgs) -> Result<Exit> {
     let mut cmd = Cli::command();
     let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
@@ -26,12 +25,12 @@ pub fn completions(args: &CompletionsArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&script);
     let _ = out.flush();
-    ExitCode::from(exit::OK)
+    Ok(Exit::Ok)
 }
 
 /// Print actsim(1) to stdout, or write every page into `--dir`.
-pub fn man(args: &ManArgs) -> ExitCode {
-    let result = match &args.dir {
+pub fn man(args: &ManArgs) -> Result<Exit> {
+    match &args.dir {
         None => {
             let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command())
@@ -47,14 +46,8 @@ pub fn man(args: &ManArgs) -> ExitCode {
             .and_then(|()| clap_mangen::generate_to(Cli::command(), dir))
             .at(dir)
             .map(|()| eprintln!("wrote the manual pages into {}", dir.display())),
-    };
-    match result {
-        Ok(()) => ExitCode::from(exit::OK),
-        Err(e) => {
-            crate::ui::Ui::plain().error(&e);
-            ExitCode::from(e.exit_code())
-        }
     }
+    .map(|()| Exit::Ok)
 }
 
 #[cfg(test)]

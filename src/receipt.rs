@@ -207,8 +207,13 @@ mod tests {
     use super::*;
 
     fn dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("actsim-receipt-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let prefix = format!("actsim-receipt-{tag}-");
+        let d = tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir()
+            .unwrap()
+            .keep();
+        std::fs::remove_dir(&d).unwrap();
         d
     }
 

@@ -190,23 +190,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let wait = if let Ok(secs) = value.parse::<u64>() {
         Duration::from_secs(secs)
     } else {
-        let at = httpdate_parse(value)?;
+        let at = httpdate::parse_http_date(value).ok()?;
         at.duration_since(now).unwrap_or(Duration::ZERO)
     };
     Some(wait.min(Duration::from_secs(600)))
-}
-
-fn httpdate_parse(value: &str) -> Option<SystemTime> {
-    // RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-    let f: Vec<&str> = value.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = f.as_slice() else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| m == month)? + 1;
-    humantime::parse_rfc3339(&format!("{year}-{month:02}-{day:0>2}T{time}Z")).ok()
 }
 
 /// Exponential backoff for attempt `n` (1-based): 250 ms, 500 ms, 1 s, 2 s, then 4 s.
@@ -708,7 +695,8 @@ mod tests {
 
     #[test]
     fn bad_ca_file_is_a_usage_error() {
-        let path = std::env::temp_dir().join(format!("actsim-ca-{}.pem", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("ca.pem");
         std::fs::write(&path, "not a certificate").unwrap();
         let err = load_ca(&path).unwrap_err();
         assert_eq!(err.exit_code(), 2);

@@ -331,10 +331,12 @@ mod tests {
     }
 
     fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("actsim-inst-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        let prefix = format!("actsim-inst-{tag}-");
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

@@ -448,30 +448,11 @@ pub fn lock_request(args: &LockOptions, process: &Process) -> Result<LockRequest
 
 /// A scratch file for the extracted binary, unlinked at once (only its hash is kept).
 fn scratch_file() -> Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!(
-        ".actsim-lock.{}.{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    ));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| Error::Io {
-            path: path.clone(),
-            source: e,
-            hint: Some("set TMPDIR to a writable directory".into()),
-        })?;
-    let _ = std::fs::remove_file(&path);
-    Ok(file)
+    tempfile::tempfile().map_err(|e| Error::Io {
+        path: std::env::temp_dir(),
+        source: e,
+        hint: Some("set TMPDIR to a writable directory".into()),
+    })
 }
 
 /// Check one extracted archive against its `checksums.txt` line; the locked entry.

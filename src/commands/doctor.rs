@@ -7,19 +7,19 @@
 //! 2: that is setup's job), no async runtime (exit 1); a check that fails is a finding,
 //! not an error; `--fix` ends with setup's exit code when a step fails.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::{Exit, Runtime};
 use crate::cli::DoctorArgs;
 use crate::context::{Context, Request};
 use crate::doctor::{Finding, Options, Report, Status};
-use crate::error::{Error, Result, exit};
+use crate::error::{Error, Result};
 use crate::receipt::{Loaded, Receipt};
 use crate::setup::StepReport;
 use crate::system::process::Process;
-use crate::ui::{Format, Ui};
+use crate::ui::Format;
 
 /// `doctor --format json`: doctor's report, and with `--fix` what was fixed.
 #[derive(Debug, Clone, Serialize)]
@@ -36,14 +36,6 @@ struct Json {
 pub struct FixReport {
     pub steps: Vec<StepReport>,
     pub checks_before: Vec<Finding>,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("cannot start the async runtime: {e}"), None))
 }
 
 /// Resolve the context, refuse `--fix` for another user, and drop to them to check.
@@ -81,74 +73,31 @@ fn prepare(args: &DoctorArgs, process: &Process) -> Result<(Context, Options)> {
     Ok((ctx, opts))
 }
 
-pub fn main(args: DoctorArgs, process: &Process) -> ExitCode {
-    let (ctx, mut opts) = match prepare(&args, process) {
-        Ok(p) => p,
-        Err(e) => {
-            let ui = Ui::new(
-                &process.with_docker_host(args.common.docker_host.as_deref()),
-                args.common.format,
-                args.common.verbose,
-                args.common.quiet,
-            );
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    let ui = &ctx.ui;
+pub fn main(args: DoctorArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
+    let (ctx, mut opts) = prepare(&args, process)?;
     if crate::system::halves::needs_separation(&ctx.user) {
         return as_user(&args, &ctx, &opts);
     }
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    let code = checked(&args, &ctx, &mut opts, &runtime);
-    // A blocking task still running past the deadline (hashing a large file on a slow
-    // disk) must not hold the exit: dropping the runtime would wait for it.
-    runtime.shutdown_background();
-    code
-}
-
-/// The checks, `--fix` and `--bundle` on the run's one runtime, with the one Context.
-fn checked(
-    args: &DoctorArgs,
-    ctx: &Context,
-    opts: &mut Options,
-    runtime: &tokio::runtime::Runtime,
-) -> ExitCode {
     let ui = &ctx.ui;
-    let mut findings = match runtime.block_on(crate::doctor::run_until_stopped(ctx, opts)) {
-        Ok(f) => f,
-        Err(e) => {
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
+    let mut findings = runtime.block_on(crate::doctor::run_until_stopped(&ctx, &opts))??;
     crate::doctor::report::print(ui, &findings);
-    let (mut fix_report, mut fix_code) = (None, None);
+    let (mut fix_report, mut fix_end) = (None, None);
     if args.fix {
-        let (report, code, after) = fix(args, ctx, opts, &findings, runtime);
-        (fix_report, fix_code) = (report, code);
+        let (report, end, after) = fix(&args, &ctx, &mut opts, &findings, runtime);
+        (fix_report, fix_end) = (report, end);
         if let Some(after) = after {
             findings = after;
         }
     }
-    let mut bundle_failed = false;
+    let mut bundle_error = None;
     if let Some(file) = &args.bundle {
-        match runtime.block_on(crate::doctor::bundle::write(ctx, &findings, file)) {
+        match runtime.block_on(crate::doctor::bundle::write(&ctx, &findings, file))? {
             Ok(names) => ui.info(&format!(
                 "wrote the support bundle {} ({}); secret values are replaced by ***",
                 file.display(),
                 names.join(", ")
             )),
-            Err(e) => {
-                ui.error(&e);
-                bundle_failed = true;
-            }
+            Err(e) => bundle_error = Some(e),
         }
     }
     let report = Report::new(findings);
@@ -159,27 +108,33 @@ fn checked(
             fix: fix_report,
         });
     }
-    if let Some(code) = fix_code {
-        return ExitCode::from(code);
+    match (fix_end, bundle_error) {
+        (Some(end), Some(e)) => {
+            // Two errors: the fix's ends the run; the bundle's is said first.
+            ui.error(&e);
+            end
+        }
+        (Some(end), None) => end,
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(Exit::failed_if(failed)),
     }
-    ExitCode::from(if bundle_failed || failed {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
 }
 
 /// `--fix`: run the setup steps for what `findings` found, then check again. Returns what
-/// was done, an exit code that overrides doctor's (setup's error, or a failed step), and
-/// the findings after the fix when the checks ran again. Setup's engine gets typed options
+/// was done, how the run ends when the fix decides it (setup's error, or a failed step),
+/// and the findings after the fix when the checks ran again. Setup's engine gets typed options
 /// and this run's Context (its endpoint, daemon connection, hashes, flags and output).
 fn fix(
     args: &DoctorArgs,
     ctx: &Context,
     opts: &mut Options,
     findings: &[Finding],
-    runtime: &tokio::runtime::Runtime,
-) -> (Option<FixReport>, Option<u8>, Option<Vec<Finding>>) {
+    runtime: &Runtime,
+) -> (
+    Option<FixReport>,
+    Option<Result<Exit>>,
+    Option<Vec<Finding>>,
+) {
     let ui = &ctx.ui;
     let wanted = crate::setup::fix::steps_for(findings);
     if wanted.is_empty() {
@@ -193,20 +148,19 @@ fn fix(
         names.join(", ")
     ));
     let mut out = crate::setup::engine::Outcome::default();
-    let outcome = runtime.block_on(async {
-        tokio::select! {
-            r = crate::setup::engine::run(ctx, &setup_opts, Some(&wanted), &mut out) => r,
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
-    });
+    let outcome = runtime.until_stopped(crate::setup::engine::run(
+        ctx,
+        &setup_opts,
+        Some(&wanted),
+        &mut out,
+    ));
     let steps = out.steps;
     let report = FixReport {
         steps: steps.clone(),
         checks_before: findings.to_vec(),
     };
     if let Err(e) = outcome {
-        ui.error(&e);
-        return (Some(report), Some(e.exit_code()), None);
+        return (Some(report), Some(Err(e)), None);
     }
     let failed = steps
         .iter()
@@ -217,12 +171,18 @@ fn fix(
     // Check the new state the way setup's final check does: a group added now counts.
     crate::setup::check::after_setup(ctx, opts);
     ui.heading("Checking again:");
-    let (after, note) = runtime.block_on(crate::setup::check::run(ctx, opts));
+    let (after, note) = runtime
+        .block_on(crate::setup::check::run(ctx, opts))
+        .unwrap_or_else(|e| (Vec::new(), Some(e.to_string())));
     if let Some(note) = note {
         ui.info(&note);
     }
     crate::doctor::report::print(ui, &after);
-    (Some(report), failed.then_some(exit::FAILED), Some(after))
+    (
+        Some(report),
+        failed.then_some(Ok(Exit::Failed)),
+        Some(after),
+    )
 }
 
 /// Setup's options for a fix: `--yes` as given, no final check (doctor checks again
@@ -273,15 +233,9 @@ fn fix_options(args: &DoctorArgs, ctx: &Context) -> crate::setup::Options {
 
 /// Root for another user: the user half runs doctor (and writes `--bundle`) as them; root
 /// shows its findings (parsed, rendered through `ui`) and exits as doctor would.
-fn as_user(args: &DoctorArgs, ctx: &Context, opts: &Options) -> ExitCode {
+fn as_user(args: &DoctorArgs, ctx: &Context, opts: &Options) -> Result<Exit> {
     let ui = &ctx.ui;
-    let (findings, code) = match crate::setup::check::as_user(ctx, opts, args.bundle.as_deref()) {
-        Ok(f) => f,
-        Err(e) => {
-            ui.error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
+    let (findings, code) = crate::setup::check::as_user(ctx, opts, args.bundle.as_deref())?;
     crate::doctor::report::print(ui, &findings);
     let report = Report::new(findings);
     let failed = !report.ok;
@@ -289,9 +243,5 @@ fn as_user(args: &DoctorArgs, ctx: &Context, opts: &Options) -> ExitCode {
         ui.json(&Json { report, fix: None });
     }
     // The child's own exit code also says whether its bundle was written.
-    ExitCode::from(if failed || code != Some(0) {
-        exit::FAILED
-    } else {
-        exit::OK
-    })
+    Ok(Exit::failed_if(failed || code != Some(0)))
 }

@@ -1,13 +1,13 @@
-//! `actsim lock`: the command line → [`LockOptions`], a runtime, the lock written and each
-//! platform's line printed; errors with their hint and exit code (2 for a bad option, 4
+//! `actsim lock`: the command line → [`LockOptions`], the lock built on the runtime and
+//! written, each platform's line printed; errors end it (2 for a bad option, 4
 //! for a failed download or checksum, 130/143 when interrupted).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::act::lockfile::{self, ActLock, LockOptions};
+use super::{Exit, Runtime};
+use crate::act::lockfile::{self, LockOptions};
 use crate::cli::LockArgs;
 use crate::error::{Error, Result};
 use crate::system::process::Process;
@@ -29,33 +29,21 @@ fn options(args: LockArgs) -> LockOptions {
 }
 
 /// Entry point of `actsim lock`.
-pub fn main(args: LockArgs, process: &Process) -> ExitCode {
+pub fn main(args: LockArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let ui = Ui::new(process, Format::Human, false, false);
-    match lock(&options(args), process, &ui) {
-        Ok(_) => ExitCode::from(crate::error::exit::OK),
-        Err(e) => {
-            ui.error(&e);
-            ExitCode::from(e.exit_code())
-        }
-    }
-}
-
-fn lock(opts: &LockOptions, process: &Process, ui: &Ui) -> Result<ActLock> {
-    let req = lockfile::lock_request(opts, process)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::failed(format!("starting the async runtime: {e}"), None))?;
+    let opts = options(args);
+    let req = lockfile::lock_request(&opts, process)?;
     let deadline = Instant::now() + req.timeout;
-    let lock = runtime.block_on(async {
-        tokio::select! {
-            r = tokio::time::timeout_at(deadline, lockfile::build_lock(&req, ui, deadline)) => r.unwrap_or_else(|_| Err(Error::Download {
-                url: req.base_url.clone(),
-                reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
-                hint: Some("check the network or the mirror, or raise --timeout".into()),
-            })),
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
+    let lock = runtime.until_stopped(async {
+        tokio::time::timeout_at(deadline, lockfile::build_lock(&req, &ui, deadline))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Download {
+                    url: req.base_url.clone(),
+                    reason: format!("not finished within {}s (--timeout)", req.timeout.as_secs()),
+                    hint: Some("check the network or the mirror, or raise --timeout".into()),
+                })
+            })
     })?;
     lockfile::write(&req.output, &lock)?;
     for (platform, entry) in &lock.platforms {
@@ -77,5 +65,5 @@ fn lock(opts: &LockOptions, process: &Process, ui: &Ui) -> Result<ActLock> {
         lock.act_version,
         if n == 1 { "" } else { "s" }
     ));
-    Ok(lock)
+    Ok(Exit::Ok)
 }

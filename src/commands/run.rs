@@ -1,11 +1,10 @@
-//! `actsim run`: the command line → a [`Context`] and [`run::Options`], a runtime, the run,
-//! its summary (human lines, or one JSON document) and its exit code (see `run`'s docs).
+//! `actsim run`: the command line → a [`Context`] and [`run::Options`], the run, its
+//! summary (human lines, or one JSON document) and its error with the run's exit code.
 
-use std::process::ExitCode;
-
+use super::{Exit, Runtime};
 use crate::cli::RunArgs;
 use crate::context::Context;
-use crate::error::{Error, exit};
+use crate::error::{Result, exit};
 use crate::run::{self, summary};
 use crate::system::process::Process;
 use crate::ui::{Format, Ui};
@@ -26,27 +25,13 @@ fn options(args: RunArgs) -> run::Options {
     }
 }
 
-pub fn main(args: RunArgs, process: &Process) -> ExitCode {
+pub fn main(args: RunArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let (format, verbose, quiet) = (args.format, args.verbose, args.quiet);
     let ui = Ui::new(process, format, verbose, quiet);
     let opts = options(args);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            ui.error(&Error::failed(
-                format!("cannot start the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
     let mut doc = summary::Document::default();
     let error = match Context::resolve(process, &run::request(&opts, format, verbose, quiet)) {
-        Ok(ctx) => runtime.block_on(run::run(&ctx, &opts, &mut doc)),
+        Ok(ctx) => runtime.block_on(run::run(&ctx, &opts, &mut doc))?,
         Err(e) => {
             doc.exit_code = e.exit_code();
             Some(e)
@@ -56,11 +41,12 @@ pub fn main(args: RunArgs, process: &Process) -> ExitCode {
         doc.reason = Some(crate::error::chain(e));
     }
     summary::human(&ui, &doc);
-    if let Some(e) = &error {
-        ui.error(e);
-    }
     if format == Format::Json {
         ui.json(&doc);
     }
-    ExitCode::from(doc.exit_code)
+    match error {
+        // A run's exit code is not always its error's own (a --timeout is 124).
+        Some(e) => Err(e.with_exit_code(doc.exit_code)),
+        None => Ok(Exit::failed_if(doc.exit_code != exit::OK)),
+    }
 }

@@ -1,16 +1,16 @@
 //! `actsim setup` from the command line (see [`super`]): the arguments as a
-//! [`Request`] and plain [`setup::Options`], the run on its runtime (Ctrl-C ends it with
-//! exit 130), the final check, the report (human summary or JSON) and the exit code.
+//! [`Request`] and plain [`setup::Options`], the run on the runtime (Ctrl-C ends it with
+//! exit 130), the final check, the report (human summary or JSON) and how it ended.
 //!
 //! What can go wrong: everything the engine returns (its exit code), no async runtime
 //! (exit 1); failed steps or checks make the exit 1.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
+use super::{Exit, Runtime};
 use crate::cli::{Common, Format, SetupArgs};
 use crate::context::{Context, Request};
-use crate::error::{Error, exit};
+use crate::error::{Error, Result};
 use crate::setup::engine::{self, Outcome};
 use crate::setup::{self, Report, StepStatus};
 use crate::system::process::Process;
@@ -58,83 +58,47 @@ pub fn options(args: &SetupArgs) -> (Request, setup::Options) {
     )
 }
 
-/// Entry point of `actsim setup`: runs, prints the outcome, returns the exit code.
-pub fn main(args: SetupArgs, process: &Process) -> ExitCode {
+/// Entry point of `actsim setup`: runs and prints the outcome.
+pub fn main(args: SetupArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let (req, opts) = options(&args);
     let ctx = match Context::resolve(process, &req) {
         Ok(ctx) => ctx,
         Err(e) => {
             // Resolving failed before any output was set up: report it like the engine.
-            let ui = Ui::new(
-                &process.with_docker_host(req.docker_host.as_deref()),
-                req.format,
-                req.verbose,
-                req.quiet,
-            );
+            let ui = Ui::new(process, req.format, req.verbose, req.quiet);
             return finish(&ui, &opts, Outcome::default(), Err(e), Vec::new());
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ctx.ui.error(&Error::failed(
-                format!("starting the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
     let mut out = Outcome::default();
-    let result = runtime.block_on(async {
-        tokio::select! {
-            r = engine::run(&ctx, &opts, None, &mut out) => r,
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
-    });
+    let result = runtime.until_stopped(engine::run(&ctx, &opts, None, &mut out));
     let mut checks = Vec::new();
     if result.is_ok() && !opts.dry_run && !opts.no_check {
         // The same context: its endpoint, daemon connection and hashes are reused.
-        checks = runtime.block_on(setup::check::final_check(&ctx));
+        checks = runtime.block_on(setup::check::final_check(&ctx))?;
     }
-    // A prompt thread may still wait for a key after Ctrl-C, a blocking check past its
-    // deadline may still run: do not wait for them.
-    runtime.shutdown_timeout(Duration::from_millis(200));
     finish(&ctx.ui, &opts, out, result, checks)
 }
 
-/// Report how the run ended (the failed step, the error, the JSON or the summary line)
-/// and the exit code.
+/// Report how the run ended (the failed step, the JSON or the summary line); the error is
+/// returned for `lib::main` to print.
 fn finish(
     ui: &Ui,
     opts: &setup::Options,
     mut out: Outcome,
     result: crate::error::Result<()>,
     checks: Vec<crate::doctor::Finding>,
-) -> ExitCode {
-    let mut code = match &result {
-        Ok(()) if out.steps.iter().any(|s| s.status == StepStatus::Failed) => exit::FAILED,
-        Ok(()) => exit::OK,
-        Err(e) => {
-            if !matches!(e, Error::Aborted { .. } | Error::Usage { .. }) {
-                let failed = engine::failed_report(&out.steps, e);
-                ui.step("failed", failed.id, &failed.summary);
-                out.steps.push(failed);
-            }
-            ui.error(e);
-            e.exit_code()
-        }
-    };
-    if code == exit::OK
-        && checks
-            .iter()
-            .any(|c| c.status == crate::doctor::Status::Fail)
+) -> Result<Exit> {
+    if let Err(e) = &result
+        && !matches!(e, Error::Aborted { .. } | Error::Usage { .. })
     {
-        code = exit::FAILED;
+        let failed = engine::failed_report(&out.steps, e);
+        ui.step("failed", failed.id, &failed.summary);
+        out.steps.push(failed);
     }
+    let failed = out.steps.iter().any(|s| s.status == StepStatus::Failed)
+        || checks
+            .iter()
+            .any(|c| c.status == crate::doctor::Status::Fail);
     let mut report = Report::new(out.steps, checks);
     report.replanned = out.replanned;
     // Aborted or usage errors report no failed step, but the run did not succeed.
@@ -150,5 +114,5 @@ fn finish(
     } else if result.is_ok() && !opts.dry_run {
         ui.info(&setup::summary_line("setup", report.ok, &report.steps));
     }
-    ExitCode::from(code)
+    result.map(|()| Exit::failed_if(failed))
 }

@@ -1,13 +1,13 @@
-//! `actsim uninstall`: the command line → a [`Context`] and [`uninstall::Options`], a
-//! runtime, the steps, the outcome (human lines, or one JSON document) and the exit code
-//! (1 when a step failed, 3 declined, 5 a step needs root, 130/143 interrupted).
+//! `actsim uninstall`: the command line → a [`Context`] and [`uninstall::Options`], the
+//! steps, the outcome (human lines, or one JSON document) and how it ended (1 when a step
+//! failed; the error: 3 declined, 5 a step needs root, 130/143 interrupted).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
+use super::{Exit, Runtime};
 use crate::cli::UninstallArgs;
 use crate::context::{Context, Request};
-use crate::error::{Error, exit};
+use crate::error::{Error, Result};
 use crate::setup::StepStatus;
 use crate::system::process::Process;
 use crate::ui::{Format, Ui};
@@ -35,53 +35,33 @@ fn options(args: &UninstallArgs) -> uninstall::Options {
     }
 }
 
-/// Entry point of `actsim uninstall`: runs, prints the outcome, returns the exit code.
-pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
+/// Entry point of `actsim uninstall`: runs and prints the outcome.
+pub fn main(args: UninstallArgs, process: &Process, runtime: &Runtime) -> Result<Exit> {
     let ui = Ui::new(process, args.format, false, args.quiet);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&Error::failed(
-                format!("starting the async runtime: {e}"),
-                None,
-            ));
-            return ExitCode::from(exit::FAILED);
-        }
-    };
     let mut opts = options(&args);
     let mut steps = Vec::new();
     let mut kept = Vec::new();
     let mut replanned = false;
     let outcome = match Context::resolve(process, &request(&args)) {
         Ok(ctx) if crate::system::halves::needs_separation(&ctx.user) => {
-            as_root_for(&ctx, &args, &mut opts, &runtime, &mut steps, &mut replanned)
+            as_root_for(&ctx, &args, &mut opts, runtime, &mut steps, &mut replanned)
         }
-        Ok(ctx) => runtime.block_on(async {
-            tokio::select! {
-                r = uninstall::uninstall(&ctx, &opts, &mut steps, &mut kept, &mut replanned) => r,
-                stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-            }
-        }),
+        Ok(ctx) => runtime.until_stopped(uninstall::uninstall(
+            &ctx,
+            &opts,
+            &mut steps,
+            &mut kept,
+            &mut replanned,
+        )),
         Err(e) => Err(e),
-    };
-    runtime.shutdown_timeout(Duration::from_millis(200));
-    let code = match &outcome {
-        Ok(()) if steps.iter().any(|s| s.status == StepStatus::Failed) => exit::FAILED,
-        Ok(()) => exit::OK,
-        Err(e) => {
-            ui.error(e);
-            e.exit_code()
-        }
     };
     for k in &kept {
         ui.info(&format!("kept {}: {}", k.path.display(), k.reason));
     }
+    let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
     let report = Report {
         schema: crate::ui::JSON_SCHEMA,
-        ok: outcome.is_ok() && !steps.iter().any(|s| s.status == StepStatus::Failed),
+        ok: outcome.is_ok() && !failed,
         changed: steps.iter().any(|s| s.status == StepStatus::Changed),
         steps,
         kept,
@@ -96,7 +76,7 @@ pub fn main(args: UninstallArgs, process: &Process) -> ExitCode {
             &report.steps,
         ));
     }
-    ExitCode::from(code)
+    outcome.map(|()| Exit::failed_if(failed))
 }
 
 /// Root for another user: the user half plans the user's side (their receipt, files and
@@ -107,7 +87,7 @@ fn as_root_for(
     ctx: &Context,
     args: &UninstallArgs,
     opts: &mut uninstall::Options,
-    runtime: &tokio::runtime::Runtime,
+    runtime: &Runtime,
     steps: &mut Vec<crate::setup::StepReport>,
     replanned: &mut bool,
 ) -> crate::error::Result<()> {
@@ -120,12 +100,13 @@ fn as_root_for(
     opts.user_half_changes = planned.iter().any(|s| s.would_change);
     let mut kept = Vec::new();
     let mut root_steps = Vec::new();
-    runtime.block_on(async {
-        tokio::select! {
-            r = uninstall::uninstall(ctx, opts, &mut root_steps, &mut kept, replanned) => r,
-            stop = crate::system::signals::stopped() => Err(Error::Interrupted(stop)),
-        }
-    })?;
+    runtime.until_stopped(uninstall::uninstall(
+        ctx,
+        opts,
+        &mut root_steps,
+        &mut kept,
+        replanned,
+    ))?;
     if args.dry_run {
         *steps = merge(root_steps, planned);
         return Ok(());

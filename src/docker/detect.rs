@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::docker::client::ConnectError;
 use crate::docker::endpoint::{self, Endpoint, EndpointError};
 use crate::docker::engine::Engine;
+use crate::system::hash::Stamp;
 use crate::system::process::Process;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,24 +249,12 @@ fn compose_plugin_dirs(process: &Process) -> Vec<PathBuf> {
 }
 
 /// What identifies the compose tool [`compose_tool`] would pick, without starting anything:
-/// the paths of the docker CLI and the plugin (or of `docker-compose`) with their size,
-/// modification time and inode. A tool that is replaced or upgraded changes it. `None`
+/// the paths of the docker CLI and the plugin (or of `docker-compose`) with their
+/// [`Stamp`]s. A tool that is replaced or upgraded changes it. `None`
 /// when no tool is there. (Hashing a 70 MB plugin on every run would cost more than the
 /// validation it saves.)
 pub fn compose_fingerprint(process: &Process) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let stat = |p: &Path| {
-        std::fs::metadata(p).ok().map(|m| {
-            format!(
-                "{} {} {}.{} {}",
-                p.display(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec(),
-                m.ino()
-            )
-        })
-    };
+    let stat = |p: &Path| Stamp::of_path(p).map(|s| format!("{} {s}", p.display()));
     let plugin = compose_plugin_dirs(process)
         .into_iter()
         .map(|d| d.join("docker-compose"))

@@ -356,10 +356,12 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("actsim-ep-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        let prefix = format!("actsim-ep-{name}-");
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

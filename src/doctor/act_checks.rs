@@ -6,10 +6,11 @@
 //! different (or dead) socket than docker because it ignores contexts, no actrc mapping,
 //! a compose file that does not validate, an edited file or binary since setup.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::Outcome;
-use super::context::{ActBin, After, Inputs, configured_platform, locate_act, nanos};
+use super::context::{ActBin, After, Inputs, configured_platform, locate_act};
 use crate::docker::endpoint;
 use crate::system::program::{Ran, first_version, run_program};
 
@@ -529,20 +530,30 @@ pub async fn act_run(after: &After<'_>) -> Outcome {
             vec!["pass --platform-image IMAGE, or write the mapping: actsim setup".into()],
         );
     };
-    let dir = std::env::temp_dir().join(format!("actsim-deep-{}-{}", std::process::id(), nanos()));
     // With a local socket, a second step reaches the daemon through the socket act mounts
     // into the job, with the socket's group added (a copy of act is the client: it needs
     // nothing from the image).
     let socket_step = after.socket.path.is_some() && after.socket.is_socket;
-    if let Err(e) = write_probe(&dir, act, socket_step) {
-        return Outcome::fail(
-            format!("cannot write a probe workflow in {}: {e}", dir.display()),
-            vec!["check that the temp directory is writable (TMPDIR)".into()],
-        );
-    }
+    // A fresh directory of an unguessable name, removed when dropped.
+    let tmp = tempfile::Builder::new()
+        .prefix("actsim-deep-")
+        .permissions(std::fs::Permissions::from_mode(0o755))
+        .tempdir();
+    let dir = match tmp.and_then(|tmp| write_probe(tmp.path(), act, socket_step).map(|()| tmp)) {
+        Ok(tmp) => tmp,
+        Err(e) => {
+            return Outcome::fail(
+                format!(
+                    "cannot write a probe workflow in {}: {e}",
+                    std::env::temp_dir().display()
+                ),
+                vec!["check that the temp directory is writable (TMPDIR)".into()],
+            );
+        }
+    };
     let host = after.endpoint().map(|e| e.host.clone()).unwrap_or_default();
     let platform = format!("ubuntu-latest={image}");
-    let dir_s = dir.to_string_lossy().to_string();
+    let dir_s = dir.path().to_string_lossy().to_string();
     let group_add = format!("--group-add {}", after.socket.gid);
     let mut args = vec![
         "push",
@@ -562,14 +573,14 @@ pub async fn act_run(after: &After<'_>) -> Outcome {
     let home_s = after.inputs.home().to_string_lossy().to_string();
     // act's caches (actions, the cache server) go into the probe's own dir, removed
     // below: a deep check leaves nothing in the user's cache.
-    let cache_s = dir.join("cache").to_string_lossy().to_string();
+    let cache_s = dir.path().join("cache").to_string_lossy().to_string();
     let envs = [
         ("DOCKER_HOST", host.as_str()),
         ("HOME", home_s.as_str()),
         ("XDG_CACHE_HOME", cache_s.as_str()),
     ];
-    let ran = run_program(&act.path, &args, &envs, Some(&dir), after.deadline()).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let ran = run_program(&act.path, &args, &envs, Some(dir.path()), after.deadline()).await;
+    drop(dir);
     let probe = Probe {
         image: &image,
         command: format!("act {}", args.join(" ")),

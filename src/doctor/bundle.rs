@@ -14,7 +14,6 @@
 //! root should not execute (not root-owned, or writable by others) is not run; a FILE that
 //! cannot be written is an error (exit 1). The bundle is mode 0600 and written atomically.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use super::{CheckId, Finding, Report};
 use crate::context::Context;
 use crate::docker::endpoint;
 use crate::error::{Error, Result};
+use crate::system::files::read_bounded;
 use crate::system::process::Process;
 use crate::system::program::run_program;
 use crate::system::redact::{redact, redact_tokens};
@@ -92,60 +92,6 @@ pub fn environment(process: &Process) -> String {
 }
 
 /// Why a file was not read into the bundle (the manifest says so).
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("{} is a symbolic link: not read", .0.display())]
-    Link(PathBuf),
-    #[error("{} is not a regular file: not read", .0.display())]
-    NotRegular(PathBuf),
-    #[error("{} is larger than {MAX_FILE} bytes: not read", .0.display())]
-    TooLarge(PathBuf),
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
-
-/// Read a file for the bundle: a regular file only, never through a link, never a FIFO
-/// or device, at most [`MAX_FILE`] bytes. `Ok(None)` when it does not exist.
-///
-/// This is the bundle's one read in the user's directories; with privilege separation it
-/// belongs to the user-side worker.
-pub fn read_bounded(path: &Path) -> std::result::Result<Option<Vec<u8>>, ReadError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Err(ReadError::Link(path.to_path_buf()));
-        }
-        Err(e) => return Err(io(e)),
-    };
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(ReadError::NotRegular(path.to_path_buf()));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(ReadError::TooLarge(path.to_path_buf()));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE).read_to_end(&mut bytes).map_err(io)?;
-    Ok(Some(bytes))
-}
-
-fn libc_flags() -> i32 {
-    nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC
-}
-
 /// Whether root may execute `path`: it and every directory above it are root's and not
 /// writable by group or others (a sticky directory like `/tmp` may be). Anyone else may
 /// run what they can run.
@@ -182,7 +128,7 @@ impl Contents {
 
     /// A user's file, redacted; absent or refused files are noted.
     fn add_file(&mut self, name: &str, path: &Path, json: bool) {
-        match read_bounded(path) {
+        match read_bounded(path, MAX_FILE) {
             Ok(Some(bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let text = if json {
@@ -298,26 +244,30 @@ async fn act_bug_report(act: Option<PathBuf>, deadline: Instant) -> String {
             act.display()
         );
     }
-    let scratch = std::env::temp_dir().join(format!(
-        "actsim-bundle-home-{}-{}",
-        std::process::id(),
-        crate::receipt::now_rfc3339().replace(':', "")
-    ));
-    if let Err(e) = std::fs::create_dir(&scratch) {
-        return format!("not run: cannot create {}: {e}\n", scratch.display());
-    }
-    let home = scratch.to_string_lossy().to_string();
+    let scratch = match tempfile::Builder::new()
+        .prefix("actsim-bundle-home-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            return format!(
+                "not run: cannot create a directory in {}: {e}\n",
+                std::env::temp_dir().display()
+            );
+        }
+    };
+    let home = scratch.path().to_string_lossy().to_string();
     let envs = [
         ("HOME", home.as_str()),
         ("XDG_CONFIG_HOME", home.as_str()),
         ("XDG_CACHE_HOME", home.as_str()),
     ];
     let until = deadline.min(Instant::now() + Duration::from_secs(20));
-    let out = match run_program(&act, &["--bug-report"], &envs, Some(&scratch), until).await {
+    let out = match run_program(&act, &["--bug-report"], &envs, Some(scratch.path()), until).await {
         Ok(ran) => redact(&format!("{}\n{}", ran.stdout, ran.stderr)),
         Err(e) => format!("{e}\n"),
     };
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(scratch);
     out
 }
 
@@ -462,12 +412,12 @@ mod tests {
 
     #[test]
     fn bounded_reads_refuse_links_and_fifos() {
-        let d = std::env::temp_dir().join(format!("actsim-bundle-read-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         std::fs::write(d.join("f"), "x").unwrap();
         std::os::unix::fs::symlink(d.join("f"), d.join("l")).unwrap();
         nix::unistd::mkfifo(&d.join("p"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let read_bounded = |p: &Path| read_bounded(p, MAX_FILE);
         assert_eq!(read_bounded(&d.join("f")).unwrap(), Some(b"x".to_vec()));
         assert_eq!(read_bounded(&d.join("none")).unwrap(), None);
         assert!(
@@ -480,8 +430,7 @@ mod tests {
             read_bounded(&d.join("p"))
                 .unwrap_err()
                 .to_string()
-                .contains("not a regular file")
+                .contains("a FIFO")
         );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

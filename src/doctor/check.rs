@@ -5,51 +5,25 @@
 //! What can go wrong: nothing at run time; an id a newer actsim wrote and this one does
 //! not know fails deserialization (loudly: the caller sees an error, not a shorter list).
 
-use serde::{Deserialize, Serialize};
-
-/// One check, by its stable id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum CheckId {
-    #[serde(rename = "docker.cli")]
-    DockerCli,
-    #[serde(rename = "docker.endpoint")]
-    DockerEndpoint,
-    #[serde(rename = "docker.socket")]
-    DockerSocket,
-    #[serde(rename = "docker.daemon")]
-    DockerDaemon,
-    #[serde(rename = "act.binary")]
-    ActBinary,
-    #[serde(rename = "act.docker")]
-    ActDocker,
-    #[serde(rename = "container.run")]
-    ContainerRun,
-    #[serde(rename = "container.socket")]
-    ContainerSocket,
-    #[serde(rename = "compose.config")]
-    ComposeConfig,
-    #[serde(rename = "act.run")]
-    ActRun,
-    #[serde(rename = "docker.resources")]
-    DockerResources,
+crate::named_enum! {
+    /// One check, by its stable id (`docker.cli`, as the JSON and the human report show
+    /// it). `ALL` is every check, in report order.
+    pub enum CheckId {
+        DockerCli = "docker.cli",
+        DockerEndpoint = "docker.endpoint",
+        DockerSocket = "docker.socket",
+        DockerDaemon = "docker.daemon",
+        ActBinary = "act.binary",
+        ActDocker = "act.docker",
+        ContainerRun = "container.run",
+        ContainerSocket = "container.socket",
+        ComposeConfig = "compose.config",
+        ActRun = "act.run",
+        DockerResources = "docker.resources",
+    }
 }
 
 impl CheckId {
-    /// Every check, in report order.
-    pub const ALL: [CheckId; 11] = [
-        CheckId::DockerCli,
-        CheckId::DockerEndpoint,
-        CheckId::DockerSocket,
-        CheckId::DockerDaemon,
-        CheckId::ActBinary,
-        CheckId::ActDocker,
-        CheckId::ContainerRun,
-        CheckId::ContainerSocket,
-        CheckId::ComposeConfig,
-        CheckId::ActRun,
-        CheckId::DockerResources,
-    ];
-
     /// The checks `actsim run` starts with, in their report order: fast, and no
     /// container is started.
     pub const PREFLIGHT: [CheckId; 5] = [
@@ -59,23 +33,6 @@ impl CheckId {
         CheckId::ActBinary,
         CheckId::ActDocker,
     ];
-
-    /// The id as the JSON and the human report show it (`docker.cli`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CheckId::DockerCli => "docker.cli",
-            CheckId::DockerEndpoint => "docker.endpoint",
-            CheckId::DockerSocket => "docker.socket",
-            CheckId::DockerDaemon => "docker.daemon",
-            CheckId::ActBinary => "act.binary",
-            CheckId::ActDocker => "act.docker",
-            CheckId::ContainerRun => "container.run",
-            CheckId::ContainerSocket => "container.socket",
-            CheckId::ComposeConfig => "compose.config",
-            CheckId::ActRun => "act.run",
-            CheckId::DockerResources => "docker.resources",
-        }
-    }
 
     /// The human title.
     pub const fn title(self) -> &'static str {
@@ -100,12 +57,6 @@ impl CheckId {
             .iter()
             .position(|c| *c == self)
             .expect("ALL lists every check")
-    }
-}
-
-impl std::fmt::Display for CheckId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn a_pass_is_found_again_only_under_its_key() {
-        let dir = std::env::temp_dir().join(format!("actsim-cc-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let k = key("a", "b", Path::new("/c"), "tool");
         assert_ne!(k, key("a", "b", Path::new("/c"), "tool2"));
         assert_ne!(k, key("a", "x", Path::new("/c"), "tool"));
@@ -115,8 +115,8 @@ mod tests {
         // A corrupt cache is no entry.
         std::fs::write(dir.join(FILE_NAME), "{").unwrap();
         assert_eq!(lookup(&dir, &k), None);
-        std::fs::remove_dir_all(&dir).unwrap();
         // No state dir: nothing is created.
+        std::fs::remove_dir_all(&dir).unwrap();
         store(
             &dir,
             &Entry {
@@ -130,8 +130,8 @@ mod tests {
 
     #[test]
     fn user_files_are_read_without_following_links_or_fifos() {
-        let dir = std::env::temp_dir().join(format!("actsim-cr-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::write(dir.join("f"), "x").unwrap();
         std::os::unix::fs::symlink(dir.join("f"), dir.join("l")).unwrap();
         nix::unistd::mkfifo(
@@ -143,6 +143,5 @@ mod tests {
         assert_eq!(read_user_file(&dir.join("none")).unwrap(), None);
         assert!(read_user_file(&dir.join("l")).is_err());
         assert!(read_user_file(&dir.join("p")).is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -215,7 +215,7 @@ impl<'a> After<'a> {
     }
 }
 
-/// Nanoseconds since the epoch (unique names of scratch dirs and containers).
+/// Nanoseconds since the epoch (unique names of containers).
 pub fn nanos() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,9 +1,7 @@
 //! What doctor learned about a binary, remembered until the binary changes: the SHA-256 of
 //! the installed act (hashing 20 MB on every run costs CPU a loaded machine does not
 //! have) and what `docker --version` printed (a Go program started for one line). Each
-//! value is stored with the file's stamp — size, modification and change times (ctime
-//! cannot be set back by anyone but the clock), inode and device — and used only while
-//! the stamp is the same.
+//! value is stored with the file's [`Stamp`] and used only while the stamp is the same.
 //!
 //! `stamps.json` in the target user's state dir, written only when that dir exists and is
 //! the running user's, through [`crate::system::files::write_atomic`]; read with [`super::compose_cache::read_user_file`]. What
@@ -16,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::system::hash::Stamp;
+
 pub const FILE_NAME: &str = "stamps.json";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,24 +25,8 @@ struct Stamps {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry {
-    stamp: String,
+    stamp: Stamp,
     value: String,
-}
-
-/// The stamp of `path` (following links, as running it does).
-pub fn stamp(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some(format!(
-        "{} {}.{} {}.{} {} {}",
-        m.size(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-        m.ino(),
-        m.dev()
-    ))
 }
 
 fn file(state_dir: &Path) -> PathBuf {
@@ -64,7 +48,7 @@ fn key(kind: &str, path: &Path) -> String {
 /// The `kind` value remembered for `path`, if its stamp is unchanged.
 pub fn lookup(state_dir: Option<&Path>, kind: &str, path: &Path) -> Option<String> {
     let dir = state_dir?;
-    let now = stamp(path)?;
+    let now = Stamp::of_path(path)?;
     let entry = load(dir).entries.remove(&key(kind, path))?;
     (entry.stamp == now).then_some(entry.value)
 }
@@ -74,7 +58,9 @@ pub fn store(state_dir: Option<&Path>, kind: &str, path: &Path, value: &str) {
     let Some(dir) = state_dir.filter(|d| super::compose_cache::writable_state_dir(d)) else {
         return;
     };
-    let Some(now) = stamp(path) else { return };
+    let Some(now) = Stamp::of_path(path) else {
+        return;
+    };
     let mut all = load(dir);
     let entry = Entry {
         stamp: now,
@@ -93,8 +79,8 @@ mod tests {
 
     #[test]
     fn a_value_holds_until_the_file_changes() {
-        let dir = std::env::temp_dir().join(format!("actsim-stamps-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let bin = dir.join("bin");
         std::fs::write(&bin, "one").unwrap();
         let state = Some(dir.as_path());
@@ -111,6 +97,5 @@ mod tests {
             "a changed file has no value"
         );
         assert_eq!(lookup(None, "sha", &bin), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -34,7 +34,7 @@ pub async fn connect(ctx: &Context, sigs: &mut Signals) -> Result<(Endpoint, Doc
     }
     // The run's one client (the preflight's when it connected), with the run's own
     // per-request limit, not what was left of the preflight's deadline.
-    match sigs.or_halt(ctx.docker(CONNECT_TIMEOUT)).await? {
+    match sigs.or_stop(ctx.docker(CONNECT_TIMEOUT)).await? {
         Ok(docker) => Ok((endpoint, docker.with_timeout(CONNECT_TIMEOUT))),
         Err(e) => Err(Halt::message(
             format!("cannot reach the daemon at {}: {e}", endpoint.host),

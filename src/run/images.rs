@@ -139,8 +139,9 @@ pub async fn stage(
     ui: &Ui,
     sigs: &mut Signals,
 ) -> Result<Vec<ImageReport>, Halt> {
-    sigs.or_halt(ensure(docker, needs, no_pull, deadline, ui))
-        .await
+    Ok(sigs
+        .or_stop(ensure(docker, needs, no_pull, deadline, ui))
+        .await?)
 }
 
 /// Stop the run when `--timeout` (`timeout` seconds, ending at `deadline`) was reached

@@ -204,7 +204,7 @@ async fn ready(
     plan::judge(&plan)?;
     let cache = actions::cache_dir(&plan.words, ctx.user.act_cache_dir(&ctx.process));
     doc.actions = sigs
-        .or_halt(actions::check(&plan.actions, &plan.words, &cache))
+        .or_stop(actions::check(&plan.actions, &plan.words, &cache))
         .await??;
     actions::judge(&doc.actions)?;
     // 3. The daemon, and the images first.

@@ -17,6 +17,7 @@ use super::halt::{Halt, Signals};
 use super::userio;
 use crate::context::Context;
 use crate::doctor::{self, CheckId, Finding, Options, Status};
+use crate::system::hash::Stamp;
 use crate::ui::Ui;
 
 /// The cache file in the state dir.
@@ -25,11 +26,7 @@ pub const CACHE_FILE: &str = "preflight.json";
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
 struct ActStat {
     path: String,
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-    ctime_ns: i64,
+    stamp: Stamp,
     sha256: String,
 }
 
@@ -52,14 +49,9 @@ struct Cache {
 }
 
 fn stat_of(path: &Path) -> Option<ActStat> {
-    let m = std::fs::metadata(path).ok()?;
     Some(ActStat {
         path: path.to_string_lossy().into_owned(),
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-        ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        stamp: Stamp::of_path(path)?,
         sha256: String::new(),
     })
 }
@@ -192,7 +184,9 @@ pub async fn check(
     sigs: &mut Signals,
 ) -> Result<(Vec<Finding>, bool), Halt> {
     let opts = Options::new(ctx.timeout);
-    sigs.or_halt(run(ctx, &opts, state_dir, cli_mapping)).await
+    Ok(sigs
+        .or_stop(run(ctx, &opts, state_dir, cli_mapping))
+        .await?)
 }
 
 /// A failed check stops the run before act (its findings shown, their fixes the hint);

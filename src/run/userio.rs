@@ -102,9 +102,8 @@ mod tests {
 
     #[test]
     fn logs_are_pruned_to_the_newest() {
-        let dir = std::env::temp_dir().join(format!("actsim-logs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         for i in 0..5 {
             std::fs::write(dir.join(format!("run-2020-0{i}.log")), "x").unwrap();
         }
@@ -122,7 +121,6 @@ mod tests {
         assert!(!dir.join("run-2020-00.log").exists());
         std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
         assert_eq!(read_capped(&dir.join("link")), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

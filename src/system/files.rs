@@ -785,12 +785,12 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn tempdir(tag: &str) -> PathBuf {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("actsim-files-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let prefix = format!("actsim-files-{tag}-");
+        tempfile::Builder::new()
+            .prefix(&prefix)
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     fn entries(dir: &Path) -> Vec<String> {

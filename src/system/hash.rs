@@ -14,9 +14,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-/// What identifies one version of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct FileId {
+use serde::{Deserialize, Serialize};
+
+/// What identifies one version of a file (its stamp): device, inode, size, modification
+/// and change times (a ctime cannot be set back by anyone but the clock). The one stamp of
+/// every cache that remembers something about a file until it changes (this one, doctor's
+/// `stamps`, the compose tool's fingerprint, run's preflight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -24,9 +29,9 @@ struct FileId {
     ctime: (i64, i64),
 }
 
-impl FileId {
-    fn of(m: &std::fs::Metadata) -> FileId {
-        FileId {
+impl Stamp {
+    pub fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
             dev: m.dev(),
             ino: m.ino(),
             size: m.size(),
@@ -34,19 +39,42 @@ impl FileId {
             ctime: (m.ctime(), m.ctime_nsec()),
         }
     }
+
+    /// The stamp of `path` (following links, as running it does); `None` when it is not
+    /// there.
+    pub fn of_path(path: &Path) -> Option<Stamp> {
+        std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
+    }
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Stamp {
+            dev,
+            ino,
+            size,
+            mtime,
+            ctime,
+        } = self;
+        write!(
+            f,
+            "{size} {}.{} {}.{} {ino} {dev}",
+            mtime.0, mtime.1, ctime.0, ctime.1
+        )
+    }
 }
 
 /// The digests of the files hashed in this run; clones share them.
 #[derive(Debug, Clone, Default)]
 pub struct Hashes {
-    known: Arc<Mutex<HashMap<FileId, String>>>,
+    known: Arc<Mutex<HashMap<Stamp, String>>>,
 }
 
 impl Hashes {
     /// The SHA-256 of the open `file` (named `path` in logs and errors), hashed only when
     /// this version of it was not hashed before.
     pub fn of_file(&self, file: File, path: &Path) -> std::io::Result<String> {
-        let id = FileId::of(&file.metadata()?);
+        let id = Stamp::of(&file.metadata()?);
         if let Some(sha) = self.known.lock().ok().and_then(|k| k.get(&id).cloned()) {
             return Ok(sha);
         }
@@ -77,7 +105,7 @@ impl Hashes {
     /// just installed), so nobody reads it again to hash it.
     pub fn remember(&self, file: &File, sha256: &str) {
         if let (Ok(m), Ok(mut k)) = (file.metadata(), self.known.lock()) {
-            k.insert(FileId::of(&m), sha256.to_string());
+            k.insert(Stamp::of(&m), sha256.to_string());
         }
     }
 }

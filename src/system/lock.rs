@@ -102,7 +102,8 @@ mod tests {
 
     #[tokio::test]
     async fn second_holder_waits_then_times_out_and_gets_it_after_release() {
-        let dir = std::env::temp_dir().join(format!("actsim-lock-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
         let ui = crate::system::progress::Silent;
         let first = acquire(&Fs::local(), &dir, Instant::now(), &ui)
             .await
@@ -129,6 +130,5 @@ mod tests {
             .await
             .unwrap();
         drop(again);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

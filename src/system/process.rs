@@ -177,7 +177,8 @@ mod tests {
 
     #[test]
     fn which_finds_executables_in_path_order() {
-        let dir = std::env::temp_dir().join(format!("actsim-which-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let (a, b) = (dir.join("a"), dir.join("b"));
         std::fs::create_dir_all(&a).unwrap();
         std::fs::create_dir_all(&b).unwrap();
@@ -192,6 +193,5 @@ mod tests {
         let p = Process::with_vars([("PATH", path.as_str())]);
         assert_eq!(p.which_all("tool"), vec![a.join("tool"), b.join("tool")]);
         assert_eq!(p.which("plain"), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,31 +1,62 @@
 //! The signals that end a run: SIGINT (Ctrl-C), SIGTERM (timeout(1), systemd, a CI
-//! cancel) and SIGHUP (a closed terminal). Each is handled the same way: the run's future
-//! is dropped (so staged files and containers are cleaned up by their guards and purges)
-//! and actsim exits 128 + the signal number (130, 143, 129; the README's table).
+//! cancel) and SIGHUP (a closed terminal), listened to by one [`Signals`]. Each is handled
+//! the same way: the run's future is dropped (so staged files and containers are cleaned
+//! up by their guards and purges) and actsim exits 128 + the signal number (130, 143, 129;
+//! the README's table).
 //!
-//! What can go wrong: a handler cannot be installed (the run then only ends on the
-//! signals that are handled; this never fails the run itself).
+//! What can go wrong: a handler cannot be installed ([`Signals::new`] fails; [`stopped`]
+//! then never resolves, and the run only ends by itself).
 
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 pub use crate::error::Stop;
+use crate::error::{Error, Result};
+
+/// SIGINT, SIGTERM and SIGHUP, listened to from [`Signals::new`] on (inside a tokio
+/// runtime).
+pub struct Signals {
+    int: Signal,
+    term: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    pub fn new() -> Result<Self> {
+        let listen = |kind| {
+            signal(kind).map_err(|e| Error::failed(format!("cannot handle signals: {e}"), None))
+        };
+        Ok(Signals {
+            int: listen(SignalKind::interrupt())?,
+            term: listen(SignalKind::terminate())?,
+            hup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next signal.
+    pub async fn recv(&mut self) -> Stop {
+        tokio::select! {
+            _ = self.int.recv() => Stop::Interrupt,
+            _ = self.term.recv() => Stop::Terminate,
+            _ = self.hup.recv() => Stop::Hangup,
+        }
+    }
+
+    /// `fut`'s value, unless a signal comes first.
+    pub async fn or_stop<T>(
+        &mut self,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Result<T, Stop> {
+        tokio::select! {
+            v = fut => Ok(v),
+            stop = self.recv() => Err(stop),
+        }
+    }
+}
 
 /// Resolves when SIGINT, SIGTERM or SIGHUP arrives (call inside a tokio runtime).
 pub async fn stopped() -> Stop {
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
-    async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
-        match s {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    }
-    tokio::select! {
-        _ = next(&mut int) => Stop::Interrupt,
-        _ = next(&mut term) => Stop::Terminate,
-        _ = next(&mut hup) => Stop::Hangup,
+    match Signals::new() {
+        Ok(mut signals) => signals.recv().await,
+        Err(_) => std::future::pending().await,
     }
 }

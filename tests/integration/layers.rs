@@ -11,13 +11,11 @@ const RANKS: &[(&str, u32)] = &[
     ("error", 0),
     ("system", 1),
     ("ui", 2),
-    ("log", 2),
     ("docker", 3),
     ("render", 3),
     ("receipt", 3),
     ("act", 4),
     ("context", 5),
-    ("groups", 5),
     ("doctor", 6),
     ("setup", 7),
     ("run", 8),
@@ -277,6 +275,30 @@ fn no_module_cycles() {
         "import edge(s) on a cycle",
         "modules, and the files of a module, must not import each other in a circle",
         cycles(),
+    );
+}
+
+#[test]
+fn ranks_name_exactly_the_modules_that_exist() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let existing: BTreeSet<String> = files
+        .iter()
+        .map(|f| module_of(&src, f)[0].clone())
+        .collect();
+    let ranked: BTreeSet<String> = RANKS.iter().map(|(m, _)| m.to_string()).collect();
+    let missing: BTreeSet<String> = existing.difference(&ranked).cloned().collect();
+    let extra: BTreeSet<String> = ranked.difference(&existing).cloned().collect();
+    assert_none(
+        "module(s) missing from RANKS",
+        "rank every module of src/",
+        missing,
+    );
+    assert_none(
+        "module(s) in RANKS that do not exist",
+        "rank only modules of src/",
+        extra,
     );
 }
 

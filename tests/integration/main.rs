@@ -30,5 +30,6 @@ mod setup_files;
 mod setup_flow;
 mod setup_group;
 mod setup_replan;
+mod snapshots;
 mod sudo_join;
 mod uninstall_inverse;

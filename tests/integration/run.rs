@@ -153,6 +153,20 @@ fn run_jobs_that_succeed_exit_0_with_the_json_document() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("hello-from-second"), "{text}");
     repo.assert_nothing_left(&out);
+    let (dir, state) = (
+        repo.path().display().to_string(),
+        state.path().display().to_string(),
+    );
+    let doc = crate::snapshots::normalise(
+        &serde_json::to_string_pretty(json).unwrap(),
+        &[
+            (&dir, "[REPO]"),
+            (&state, "[STATE]"),
+            (&repo.image, "[IMAGE]"),
+            (&repo.name, "[WORKFLOW]"),
+        ],
+    );
+    insta::assert_snapshot!("run_json", doc);
 }
 
 /// How many of `out`'s debug lines (`ACTSIM_LOG=debug`) contain `needle`.

@@ -26,57 +26,27 @@ pub mod file;
 pub mod group;
 pub mod image;
 
-use serde::{Deserialize, Serialize};
-
 use crate::context::Context;
 use crate::error::Result;
 use crate::setup::Options;
 use crate::setup::report::{StepReport, StepStatus};
 use crate::setup::settings::{Receipts, Settings};
 
-/// A setup step. Its serde name and [`StepId::as_str`] are the step ids of the output
-/// and the JSON (a contract).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepId {
-    Docker,
-    Act,
-    Group,
-    Image,
-    Compose,
-    Env,
-    Actrc,
+crate::named_enum! {
+    /// A setup step. Its name ([`StepId::as_str`], its serde name) is the step id of the
+    /// output and the JSON (a contract). `ALL` is every step, in plan (and apply) order.
+    pub enum StepId {
+        Docker = "docker",
+        Act = "act",
+        Group = "group",
+        Image = "image",
+        Compose = "compose",
+        Env = "env",
+        Actrc = "actrc",
+    }
 }
 
 impl StepId {
-    /// Every step, in plan (and apply) order.
-    pub const ALL: [StepId; 7] = [
-        StepId::Docker,
-        StepId::Act,
-        StepId::Group,
-        StepId::Image,
-        StepId::Compose,
-        StepId::Env,
-        StepId::Actrc,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StepId::Docker => "docker",
-            StepId::Act => "act",
-            StepId::Group => "group",
-            StepId::Image => "image",
-            StepId::Compose => "compose",
-            StepId::Env => "env",
-            StepId::Actrc => "actrc",
-        }
-    }
-
-    /// The step named `id` (`"env"`), if any.
-    pub fn parse(id: &str) -> Option<StepId> {
-        StepId::ALL.into_iter().find(|s| s.as_str() == id)
-    }
-
     /// This step's plan. Pure.
     pub fn plan(self, f: &Facts) -> StepPlan {
         match self {
@@ -88,12 +58,6 @@ impl StepId {
             StepId::Env => env::plan(f),
             StepId::Actrc => actrc::plan(f),
         }
-    }
-}
-
-impl std::fmt::Display for StepId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -24,56 +24,33 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::receipt::{Loaded, Receipt};
-use crate::setup::{StepId, StepReport, StepStatus};
+use crate::setup::{StepReport, StepStatus};
 use crate::system::privsep::Fs;
 use crate::uninstall::{Flags, Kept, Settings};
 
-/// An uninstall step. [`UninstallStep::as_str`] is its id in the output and the JSON (a
-/// contract); `compose`, `env` and `actrc` are setup's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UninstallStep {
-    Act,
-    Image,
-    Volume,
-    Compose,
-    Env,
-    Actrc,
-    Group,
-    State,
+crate::named_enum! {
+    /// An uninstall step. [`UninstallStep::as_str`] is its id in the output and the JSON
+    /// (a contract); `compose`, `env` and `actrc` are setup's ids. `ALL` is every step,
+    /// in plan (and apply) order; `state` last.
+    pub enum UninstallStep {
+        Act = "act",
+        Image = "image",
+        Volume = "volume",
+        Compose = "compose",
+        Env = "env",
+        Actrc = "actrc",
+        Group = "group",
+        State = "state",
+    }
 }
 
 impl UninstallStep {
-    /// Every step, in plan (and apply) order; `state` last.
-    pub const ALL: [UninstallStep; 8] = [
-        UninstallStep::Act,
-        UninstallStep::Image,
-        UninstallStep::Volume,
-        UninstallStep::Compose,
-        UninstallStep::Env,
-        UninstallStep::Actrc,
-        UninstallStep::Group,
-        UninstallStep::State,
-    ];
-
     /// The steps that remove a file setup wrote from its templates.
     pub const FILES: [UninstallStep; 3] = [
         UninstallStep::Compose,
         UninstallStep::Env,
         UninstallStep::Actrc,
     ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            UninstallStep::Act => "act",
-            UninstallStep::Image => "image",
-            UninstallStep::Volume => "volume",
-            UninstallStep::Compose => StepId::Compose.as_str(),
-            UninstallStep::Env => StepId::Env.as_str(),
-            UninstallStep::Actrc => StepId::Actrc.as_str(),
-            UninstallStep::Group => "group",
-            UninstallStep::State => "state",
-        }
-    }
 
     /// This step's plan. Pure.
     pub fn plan(self, f: &Facts, flags: Flags) -> Step {
@@ -101,12 +78,6 @@ impl UninstallStep {
             UninstallStep::Group => group::plan(f, flags),
             UninstallStep::State => state::plan(f),
         }
-    }
-}
-
-impl std::fmt::Display for UninstallStep {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -368,4 +339,28 @@ pub async fn apply(s: &Settings<'_>, step: &Step) -> Result<StepReport> {
         crate::uninstall::userio::remove_empty_dir(&s.fs, dir);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UninstallStep;
+    use crate::setup::StepId;
+
+    #[test]
+    fn the_file_steps_have_setups_ids() {
+        for (u, s) in [
+            (UninstallStep::Compose, StepId::Compose),
+            (UninstallStep::Env, StepId::Env),
+            (UninstallStep::Actrc, StepId::Actrc),
+        ] {
+            assert_eq!(u.as_str(), s.as_str());
+            assert_eq!(UninstallStep::parse(s.as_str()), Some(u));
+        }
+        assert_eq!(
+            serde_json::to_value(UninstallStep::ALL).unwrap(),
+            serde_json::json!([
+                "act", "image", "volume", "compose", "env", "actrc", "group", "state"
+            ])
+        );
+    }
 }
