@@ -425,9 +425,10 @@ impl std::fmt::Debug for Fs {
     }
 }
 
-/// Whether this process, acting for `user`, must separate: it is root and they are not.
+/// Whether this process, acting for `user`, must separate: it is root and they are not
+/// (the one rule: [`super::halves::needs_separation`]).
 pub fn needs_separation(user: &TargetUser) -> bool {
-    nix::unistd::Uid::effective().is_root() && user.uid != 0
+    super::halves::needs_separation(user)
 }
 
 impl Fs {
