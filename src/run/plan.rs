@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use super::Options;
 use super::compose::Compose;
 use super::halt::Halt;
+use super::yaml::Unread;
 use super::{userio, workflow};
 use crate::context::Context;
 use crate::ui::Ui;
@@ -152,8 +153,8 @@ fn read_workflows(
         };
         match workflow::parse(&text, &f) {
             Ok(w) => workflows.push(w),
-            Err(e) if e.to_string().contains(" is refused: ") => return Err(Halt::failed(e)),
-            Err(e) => {
+            Err(Unread::Refused(e)) => return Err(Halt::failed(e)),
+            Err(Unread::Invalid(e)) => {
                 unread += 1;
                 ui.warn(&format!(
                     "{}; actsim does not check its jobs' images or actions, act decides",
@@ -182,7 +183,7 @@ fn called_workflows(
         }
         match userio::read_text(&f).map(|t| workflow::parse(&t, &f)) {
             Some(Ok(w)) => out.push(w),
-            Some(Err(e)) => ui.warn(&crate::error::chain(&e)),
+            Some(Err(e)) => ui.warn(&crate::error::chain(e.error())),
             None => ui.warn(&format!(
                 "cannot read the reusable workflow {}",
                 f.display()

@@ -174,13 +174,8 @@ pub fn actrc_words(texts: &[String]) -> Vec<String> {
 }
 
 /// Parse one workflow file's text.
-pub fn parse(text: &str, file: &Path) -> Result<Workflow> {
-    let bad = |why: String| {
-        Error::failed(
-            format!("{} is not a workflow act can read: {why}", file.display()),
-            Some("fix the file (act --validate shows act's own view of it)".to_string()),
-        )
-    };
+pub fn parse(text: &str, file: &Path) -> std::result::Result<Workflow, super::yaml::Unread> {
+    let bad = |why: String| super::yaml::Unread::Invalid(super::yaml::not_a_workflow(file, &why));
     let docs = super::yaml::load_bounded(file, text.as_bytes(), None)?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let file_name = file

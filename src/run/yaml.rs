@@ -18,7 +18,7 @@ use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 use yaml_rust2::yaml::Hash;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 /// The largest workflow file read.
 pub const MAX_BYTES: usize = 1 << 20;
@@ -33,17 +33,48 @@ pub const BUDGET: Duration = Duration::from_secs(10);
 /// Events between two looks at the clock.
 const CLOCK_EVERY: u32 = 256;
 
+/// The error for a file that is not a workflow act can read (`why`), naming it.
+pub fn not_a_workflow(path: &Path, why: &str) -> Error {
+    Error::failed(
+        format!("{} is not a workflow act can read: {why}", path.display()),
+        Some("fix the file (act --validate shows act's own view of it)".to_string()),
+    )
+}
+
+/// Why a workflow file was not read: over a safety bound (the run stops), or not YAML
+/// actsim can read (act decides).
+#[derive(Debug)]
+pub enum Unread {
+    /// Over a bound (size, depth, nodes, aliases, the deadline): the run stops.
+    Refused(Error),
+    /// Not a workflow actsim can read: a warning, act decides.
+    Invalid(Error),
+}
+
+impl Unread {
+    pub fn error(&self) -> &Error {
+        match self {
+            Unread::Refused(e) | Unread::Invalid(e) => e,
+        }
+    }
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error().fmt(f)
+    }
+}
+
 /// The YAML documents of `bytes`, read from `path` (named in every error), within the
 /// bounds above and before `deadline` (or [`BUDGET`] from now).
-pub fn load_bounded(path: &Path, bytes: &[u8], deadline: Option<Instant>) -> Result<Vec<Yaml>> {
-    let bad = |why: String| {
-        Error::failed(
-            format!("{} is not a workflow act can read: {why}", path.display()),
-            Some("fix the file (act --validate shows act's own view of it)".to_string()),
-        )
-    };
+pub fn load_bounded(
+    path: &Path,
+    bytes: &[u8],
+    deadline: Option<Instant>,
+) -> std::result::Result<Vec<Yaml>, Unread> {
+    let bad = |why: String| Unread::Invalid(not_a_workflow(path, &why));
     let too_much = |why: String| {
-        Error::failed(
+        Unread::Refused(Error::failed(
             format!(
                 "{} is refused: {why}",
                 crate::ui::escape(&path.display().to_string())
@@ -53,7 +84,7 @@ pub fn load_bounded(path: &Path, bytes: &[u8], deadline: Option<Instant>) -> Res
                  remove or fix the file"
                     .to_string(),
             ),
-        )
+        ))
     };
     if bytes.len() > MAX_BYTES {
         return Err(too_much(format!(
@@ -274,7 +305,7 @@ mod tests {
     /// Finding 7's bomb: nine levels of nine aliases each (9^9 nodes from 416 bytes).
     const BOMB: &str = include_str!("../../tests/hostile/alias-bomb.yml");
 
-    fn load(text: &str) -> Result<Vec<Yaml>> {
+    fn load(text: &str) -> std::result::Result<Vec<Yaml>, Unread> {
         load_bounded(Path::new("w.yml"), text.as_bytes(), None)
     }
 
@@ -334,5 +365,18 @@ mod tests {
         let e =
             load_bounded(Path::new("w.yml"), text.as_bytes(), Some(Instant::now())).unwrap_err();
         assert!(e.to_string().contains("deadline"), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_is_typed_apart_from_an_unreadable_file() {
+        let huge = vec![b'a'; MAX_BYTES + 1];
+        assert!(matches!(
+            load_bounded(Path::new("w.yml"), &huge, None),
+            Err(Unread::Refused(_))
+        ));
+        assert!(matches!(
+            load_bounded(Path::new("w.yml"), b"\xff", None),
+            Err(Unread::Invalid(_))
+        ));
     }
 }
