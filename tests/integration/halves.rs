@@ -564,29 +564,38 @@ fn halves_the_user_half_is_killed_with_its_group_at_the_deadline_and_its_output_
         std::time::Instant::now() + Duration::from_secs(2),
     )
     .unwrap();
+    // Killed at the 2 s deadline, not after the 300 s sleep (generous: a loaded machine).
     assert!(
-        started.elapsed() < Duration::from_secs(6),
+        started.elapsed() < Duration::from_secs(60),
         "{:?}",
         started.elapsed()
     );
     assert!(out.timed_out && out.truncated);
     assert_eq!(out.stdout.len(), halves::MAX_STDOUT);
     assert_eq!(out.stderr_text().trim(), u.uid.to_string());
-    std::thread::sleep(Duration::from_millis(300));
     // Alive, that is: a killed child reparented to a PID 1 that does not reap stays a zombie.
-    let ps = std::process::Command::new("ps")
-        .args(["-o", "pid=,stat=,cmd=", "-u", &u.uid.to_string()])
-        .output()
-        .unwrap();
-    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
-    let alive: Vec<&str> = ps
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .is_some_and(|st| !st.starts_with('Z'))
-        })
-        .collect();
+    // The kill was sent at the deadline; on a loaded machine dying takes a moment.
+    let alive_now = || {
+        let ps = std::process::Command::new("ps")
+            .args(["-o", "pid=,stat=,cmd=", "-u", &u.uid.to_string()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|st| !st.starts_with('Z'))
+            })
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let mut alive = alive_now();
+    while !alive.is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(200));
+        alive = alive_now();
+    }
     assert!(
         alive.is_empty(),
         "processes of the user half outlived the deadline: {alive:?}"
